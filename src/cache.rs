@@ -1,0 +1,401 @@
+//! The token cache: one fetch at a time, refresh ahead of expiry, shared failures.
+//!
+//! The current token sits in an [`ArcSwapOption`], so the hot path is a lock-free load and a
+//! clock read. Everything else — starting a fetch, recording its outcome, invalidating after a
+//! 401 — happens under one short `Mutex` that is never held across an `.await`.
+//!
+//! Fetches run in a spawned task (a *flight*), so a caller that gives up never cancels the
+//! fetch others wait for; waiters follow the flight through a `watch` channel, and if the task
+//! dies its sender drops and they get an error instead of hanging.
+
+use std::future::Future;
+use std::hash::{BuildHasher, Hasher};
+use std::pin::Pin;
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Duration;
+
+use arc_swap::ArcSwapOption;
+use http::HeaderValue;
+use tokio::sync::watch;
+use tokio::time::Instant;
+
+use crate::error::Reason;
+use crate::{AccessToken, Error, TokenSource};
+
+/// The least time between two fetches that the cache starts on its own account (refreshing a
+/// re-served token, replacing one rejected with a 401), so no server answer can make it loop.
+const MIN_REFRESH_INTERVAL: Duration = Duration::from_secs(1);
+/// How long before expiry a token stops being handed out without waiting (at most a tenth of
+/// its lifetime): room for the request to reach Symbl before the token runs out.
+const EXPIRY_MARGIN: Duration = Duration::from_secs(30);
+const FIRST_BACKOFF: Duration = Duration::from_millis(100);
+const MAX_BACKOFF: Duration = Duration::from_secs(5);
+
+/// The timing knobs of a cache; defaults and their reasons are on the builder.
+#[derive(Clone, Debug)]
+pub(crate) struct CacheConfig {
+    pub(crate) refresh_window: Duration,
+    pub(crate) attempt_timeout: Duration,
+    pub(crate) retry_budget: Duration,
+    pub(crate) failure_cooldown: Duration,
+}
+
+/// A token ready to attach: its header and the generation that identifies it for
+/// compare-and-invalidate.
+#[derive(Clone, Debug)]
+pub(crate) struct Token {
+    pub(crate) header: HeaderValue,
+    pub(crate) generation: u64,
+}
+
+/// A wait for the fetch in flight.
+pub(crate) type TokenWait = Pin<Box<dyn Future<Output = Result<Token, Error>> + Send>>;
+
+/// The outcome of asking for a token: now, or after a fetch.
+pub(crate) enum Lookup {
+    Ready(Result<Token, Error>),
+    Wait(TokenWait),
+}
+
+/// A cheap handle on one shared cache; clones share it.
+#[derive(Clone)]
+pub(crate) struct TokenCache {
+    shared: Arc<Shared>,
+}
+
+struct Shared {
+    current: ArcSwapOption<Cached>,
+    state: Mutex<State>,
+    source: Arc<dyn TokenSource>,
+    config: CacheConfig,
+}
+
+/// A token with its schedule. Replaced whole (a new `Arc`) whenever the schedule changes.
+#[derive(Debug)]
+struct Cached {
+    token: Token,
+    /// From here, one background refresh is started while the token keeps being used.
+    refresh_at: Instant,
+    /// From here, requests wait for a new token instead of using this one.
+    stale_at: Instant,
+    expires_at: Instant,
+}
+
+type Outcome = Option<Result<Arc<Cached>, Error>>;
+
+#[derive(Default)]
+struct State {
+    /// The fetch in progress, if any; its result arrives on this channel.
+    flight: Option<(u64, watch::Receiver<Outcome>)>,
+    flights_started: u64,
+    /// The last fetch failure, served to callers without a token until `until`.
+    failure: Option<(Error, Instant)>,
+    /// The header of the last token fetched, to notice when Symbl re-serves it.
+    last_header: Option<HeaderValue>,
+    generation: u64,
+    last_forced_refresh: Option<Instant>,
+}
+
+impl TokenCache {
+    pub(crate) fn new(source: Arc<dyn TokenSource>, config: CacheConfig) -> Self {
+        Self {
+            shared: Arc::new(Shared {
+                current: ArcSwapOption::empty(),
+                state: Mutex::default(),
+                source,
+                config,
+            }),
+        }
+    }
+
+    pub(crate) fn source(&self) -> &dyn TokenSource {
+        &*self.shared.source
+    }
+
+    pub(crate) fn config(&self) -> &CacheConfig {
+        &self.shared.config
+    }
+
+    /// A token to attach now, or a future that waits for the fetch that brings one.
+    pub(crate) fn token(&self) -> Lookup {
+        // Hot path: a lock-free load and one clock read.
+        if let Some(cached) = &*self.shared.current.load() {
+            if Instant::now() < cached.refresh_at {
+                return Lookup::Ready(Ok(cached.token.clone()));
+            }
+        }
+        self.shared.token_slow()
+    }
+
+    /// After a 401: drops the token of `generation` if it is still the current one, so a burst
+    /// of 401s for one token causes one refresh. Returns whether it did.
+    pub(crate) fn invalidate(&self, generation: u64) -> bool {
+        let mut state = self.shared.lock();
+        let current = self.shared.current.load();
+        let Some(cached) = &*current else {
+            return false;
+        };
+        if cached.token.generation != generation {
+            return false;
+        }
+        let now = Instant::now();
+        if let Some(last) = state.last_forced_refresh {
+            if now < last + MIN_REFRESH_INTERVAL {
+                tracing::debug!(
+                    "401 for the current token right after a forced refresh; keeping it"
+                );
+                return false;
+            }
+        }
+        state.last_forced_refresh = Some(now);
+        self.shared.current.store(None);
+        tracing::info!(generation, "access token rejected with 401; refreshing");
+        true
+    }
+}
+
+impl Shared {
+    fn lock(&self) -> MutexGuard<'_, State> {
+        // Every update below leaves `State` coherent before anything can panic, so a poisoned
+        // lock is safe to keep using.
+        self.state.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    fn token_slow(self: &Arc<Self>) -> Lookup {
+        let mut state = self.lock();
+        let now = Instant::now();
+        let current = self.current.load_full();
+        if let Some(cached) = &current {
+            let cooling_down = state.cooling_down(now);
+            if now < cached.stale_at {
+                if now >= cached.refresh_at && state.flight.is_none() && !cooling_down {
+                    tracing::debug!("access token near expiry; refreshing in the background");
+                    self.start_flight(&mut state);
+                }
+                return Lookup::Ready(Ok(cached.token.clone()));
+            }
+            // Nearly expired, but the last refresh failed: keep using it while it is valid.
+            if cooling_down && now < cached.expires_at {
+                return Lookup::Ready(Ok(cached.token.clone()));
+            }
+        }
+        let receiver = match &state.flight {
+            Some((_, receiver)) => receiver.clone(),
+            None => {
+                if let Some((error, until)) = &state.failure {
+                    if now < *until {
+                        return Lookup::Ready(Err(error.clone()));
+                    }
+                }
+                self.start_flight(&mut state)
+            }
+        };
+        Lookup::Wait(Box::pin(wait_for_flight(receiver)))
+    }
+
+    fn start_flight(self: &Arc<Self>, state: &mut State) -> watch::Receiver<Outcome> {
+        let (sender, receiver) = watch::channel(None);
+        state.flights_started += 1;
+        let id = state.flights_started;
+        state.flight = Some((id, receiver.clone()));
+        let shared = Arc::clone(self);
+        tokio::spawn(async move {
+            let landing = Landing {
+                shared: &shared,
+                id,
+                sender: Some(sender),
+            };
+            let fetched = fetch_with_retries(&*shared.source, &shared.config).await;
+            landing.land(fetched);
+        });
+        receiver
+    }
+}
+
+/// Records a flight's outcome; if the flight's task is dropped first (aborted, panicked,
+/// runtime shut down), clears it so the next caller can start another.
+struct Landing<'a> {
+    shared: &'a Shared,
+    id: u64,
+    sender: Option<watch::Sender<Outcome>>,
+}
+
+impl Landing<'_> {
+    fn land(mut self, fetched: Result<(AccessToken, Instant), Error>) {
+        let shared = self.shared;
+        let mut state = shared.lock();
+        state.flight = None;
+        let now = Instant::now();
+        let current = shared.current.load_full();
+        let outcome = match fetched {
+            Ok((token, sent_at)) => {
+                let cached = Arc::new(state.admit(token, sent_at, now, &shared.config));
+                shared.current.store(Some(Arc::clone(&cached)));
+                state.failure = None;
+                Ok(cached)
+            }
+            Err(error) => {
+                let pause = shared
+                    .config
+                    .failure_cooldown
+                    .max(error.retry_after().unwrap_or_default());
+                let until = now + pause;
+                tracing::warn!(%error, cooldown = ?pause, "access token fetch failed");
+                state.failure = Some((error.clone(), until));
+                match current.filter(|cached| now < cached.expires_at) {
+                    // A refresh failed while the token is still valid: keep it, and try again
+                    // once the cool-down is over.
+                    Some(cached) => {
+                        let kept = Arc::new(Cached {
+                            token: cached.token.clone(),
+                            refresh_at: until,
+                            stale_at: cached.stale_at.max(until).min(cached.expires_at),
+                            expires_at: cached.expires_at,
+                        });
+                        shared.current.store(Some(Arc::clone(&kept)));
+                        Ok(kept)
+                    }
+                    None => Err(error),
+                }
+            }
+        };
+        drop(state);
+        if let Some(sender) = self.sender.take() {
+            sender.send_replace(Some(outcome));
+        }
+    }
+}
+
+impl Drop for Landing<'_> {
+    fn drop(&mut self) {
+        if self.sender.is_some() {
+            let mut state = self.shared.lock();
+            if state.flight.as_ref().is_some_and(|(id, _)| *id == self.id) {
+                state.flight = None;
+            }
+        }
+    }
+}
+
+impl State {
+    fn cooling_down(&self, now: Instant) -> bool {
+        self.failure.as_ref().is_some_and(|(_, until)| now < *until)
+    }
+
+    /// Turns a fetched token into a cached one with its schedule.
+    fn admit(
+        &mut self,
+        token: AccessToken,
+        sent_at: Instant,
+        now: Instant,
+        config: &CacheConfig,
+    ) -> Cached {
+        let lifetime = token.expires_in();
+        // Counted from when the request was sent: the server's clock started no earlier.
+        let expires_at = sent_at + lifetime;
+        let mut stale_at = expires_at - EXPIRY_MARGIN.min(lifetime / 10);
+        let header = token.header_value().clone();
+        let reserved = self.last_header.as_ref() == Some(&header);
+        let refresh_at = if reserved {
+            // Symbl caches tokens server-side and re-serves the one we have until near its
+            // expiry. Ask again after half the time left, so refreshing ahead costs a few
+            // fetches a day rather than one per request.
+            let left = expires_at.saturating_duration_since(now);
+            if now >= stale_at {
+                // It will not renew before this one expires: use it to the end (a 401 at the
+                // edge refreshes and retries).
+                stale_at = expires_at;
+            }
+            tracing::debug!(left = ?left, "Symbl re-served the current access token");
+            now + (left / 2).max(MIN_REFRESH_INTERVAL)
+        } else {
+            self.generation += 1;
+            self.last_header = Some(header.clone());
+            tracing::info!(lifetime = ?lifetime, generation = self.generation, "access token granted");
+            expires_at - config.refresh_window.min(lifetime / 2)
+        };
+        Cached {
+            token: Token {
+                header,
+                generation: self.generation,
+            },
+            refresh_at,
+            stale_at,
+            expires_at,
+        }
+    }
+}
+
+async fn wait_for_flight(mut receiver: watch::Receiver<Outcome>) -> Result<Token, Error> {
+    let interrupted = || {
+        Error::unavailable(Reason::new(
+            "the token fetch was interrupted (its task ended early)",
+        ))
+    };
+    let outcome = receiver
+        .wait_for(Option::is_some)
+        .await
+        .map_err(|_| interrupted())?;
+    match &*outcome {
+        Some(Ok(cached)) => Ok(cached.token.clone()),
+        Some(Err(error)) => Err(error.clone()),
+        None => Err(interrupted()),
+    }
+}
+
+/// One fetch: attempts with a timeout each, retried with backoff and jitter (and at least any
+/// `Retry-After`) while the error is transient and the budget lasts. Returns the token and when
+/// its request was sent.
+async fn fetch_with_retries(
+    source: &dyn TokenSource,
+    config: &CacheConfig,
+) -> Result<(AccessToken, Instant), Error> {
+    let deadline = Instant::now() + config.retry_budget;
+    let mut backoff = FIRST_BACKOFF;
+    let mut attempt = 0u32;
+    loop {
+        attempt += 1;
+        let sent_at = Instant::now();
+        let limit = config
+            .attempt_timeout
+            .min(deadline.saturating_duration_since(sent_at));
+        let error = match tokio::time::timeout(limit, source.fetch_token()).await {
+            Ok(Ok(token)) => {
+                tracing::debug!(attempt, latency = ?sent_at.elapsed(), "token endpoint answered");
+                return Ok((token, sent_at));
+            }
+            Ok(Err(error)) => error,
+            Err(_) => Error::unavailable(Reason::new(format!("no answer within {limit:?}"))),
+        };
+        if !error.is_retryable() {
+            return Err(error);
+        }
+        let delay = jitter(backoff).max(error.retry_after().unwrap_or_default());
+        if Instant::now() + delay >= deadline {
+            return Err(error);
+        }
+        tracing::debug!(attempt, %error, delay = ?delay, "token request failed; retrying");
+        tokio::time::sleep(delay).await;
+        backoff = (backoff * 2).min(MAX_BACKOFF);
+    }
+}
+
+/// A delay between half and all of `backoff`, so that many clients that failed together do not
+/// retry together.
+fn jitter(backoff: Duration) -> Duration {
+    // `RandomState` is seeded randomly per thread and advances per instance: enough randomness
+    // for spreading retries, without a dependency.
+    let random = std::collections::hash_map::RandomState::new()
+        .build_hasher()
+        .finish();
+    backoff / 2 + backoff.mul_f64((random % 1024) as f64 / 2048.0)
+}
+
+impl std::fmt::Debug for TokenCache {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TokenCache")
+            .field("source", &self.shared.source)
+            .field("config", &self.shared.config)
+            .finish_non_exhaustive()
+    }
+}

@@ -1,0 +1,269 @@
+//! [`ResponseFuture`]: wait for a token if there is none, send, and after a 401 send once more.
+
+use std::fmt;
+use std::future::{poll_fn, Future};
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{ready, Context, Poll};
+
+use http::{header, Extensions, HeaderMap, Method, Request, Response, StatusCode, Uri, Version};
+use http_body::Body;
+use pin_project_lite::pin_project;
+use tower_service::Service;
+
+use crate::cache::{Lookup, Token, TokenWait};
+use crate::layer::Shared;
+use crate::replay::{Declined, Replay};
+use crate::{BoxError, Error, ReplayBody};
+
+type RetryFuture<T> = Pin<Box<dyn Future<Output = Result<T, BoxError>> + Send>>;
+
+pin_project! {
+    /// The response future of [`SymblAuth`](crate::SymblAuth).
+    ///
+    /// With a cached token and no 401 it is the inner service's future plus a status check; it
+    /// allocates only while waiting for a token or retrying.
+    #[must_use = "futures do nothing unless polled"]
+    pub struct ResponseFuture<S, B>
+    where
+        S: Service<Request<ReplayBody<B>>>,
+    {
+        #[pin]
+        state: State<S, B>,
+        retry: Option<Retry<S>>,
+    }
+}
+
+pin_project! {
+    #[project = StateProj]
+    enum State<S, B>
+    where
+        S: Service<Request<ReplayBody<B>>>,
+    {
+        // No usable token yet: the service (already polled ready) and request wait for one.
+        WaitingForToken {
+            token: TokenWait,
+            pending: Option<(S, Request<ReplayBody<B>>)>,
+        },
+        // The first send; `generation` names the token it carries, if any.
+        Sending {
+            #[pin]
+            future: S::Future,
+            generation: Option<u64>,
+        },
+        // The second send, after a 401: refresh, wait for readiness, call.
+        Retrying {
+            future: RetryFuture<S::Response>,
+        },
+        Failed {
+            error: Option<Error>,
+        },
+    }
+}
+
+/// What a second send needs, kept only for requests whose body can be replayed.
+struct Retry<S> {
+    service: S,
+    shared: Arc<Shared>,
+    replay: Replay,
+    method: Method,
+    uri: Uri,
+    version: Version,
+    headers: HeaderMap,
+    extensions: Extensions,
+}
+
+impl<S, B, ResBody> ResponseFuture<S, B>
+where
+    S: Service<Request<ReplayBody<B>>, Response = Response<ResBody>> + Clone + Send + 'static,
+    S::Error: Into<BoxError>,
+    S::Future: Send + 'static,
+    B: Body + Send + 'static,
+    ResBody: Send + 'static,
+{
+    pub(crate) fn authenticate(mut service: S, request: Request<B>, shared: &Arc<Shared>) -> Self {
+        let (parts, body) = request.into_parts();
+        let (body, replay) = ReplayBody::recorded(body, shared.replay_limit);
+        let retry = match replay {
+            Ok(replay) => Some(Retry {
+                service: service.clone(),
+                shared: Arc::clone(shared),
+                replay,
+                method: parts.method.clone(),
+                uri: parts.uri.clone(),
+                version: parts.version,
+                headers: parts.headers.clone(),
+                extensions: parts.extensions.clone(),
+            }),
+            Err(declined) => {
+                tracing::trace!(%declined, "request will not be retried after a 401");
+                None
+            }
+        };
+        let request = Request::from_parts(parts, body);
+        let state = match shared.cache.token() {
+            Lookup::Ready(Ok(token)) => send(&mut service, request, &token),
+            Lookup::Ready(Err(error)) => State::Failed { error: Some(error) },
+            Lookup::Wait(token) => State::WaitingForToken {
+                token,
+                pending: Some((service, request)),
+            },
+        };
+        Self { state, retry }
+    }
+
+    pub(crate) fn pass_through(future: S::Future) -> Self {
+        Self {
+            state: State::Sending {
+                future,
+                generation: None,
+            },
+            retry: None,
+        }
+    }
+
+    pub(crate) fn failed(error: Error) -> Self {
+        Self {
+            state: State::Failed { error: Some(error) },
+            retry: None,
+        }
+    }
+}
+
+fn send<S, B>(service: &mut S, mut request: Request<ReplayBody<B>>, token: &Token) -> State<S, B>
+where
+    S: Service<Request<ReplayBody<B>>>,
+{
+    request
+        .headers_mut()
+        .insert(header::AUTHORIZATION, token.header.clone());
+    State::Sending {
+        future: service.call(request),
+        generation: Some(token.generation),
+    }
+}
+
+impl<S, B, ResBody> Future for ResponseFuture<S, B>
+where
+    S: Service<Request<ReplayBody<B>>, Response = Response<ResBody>> + Send + 'static,
+    S::Error: Into<BoxError>,
+    S::Future: Send + 'static,
+    B: Body + Send + 'static,
+    ResBody: Send + 'static,
+{
+    type Output = Result<Response<ResBody>, BoxError>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let mut this = self.project();
+        loop {
+            let next = match this.state.as_mut().project() {
+                StateProj::WaitingForToken { token, pending } => {
+                    let token = ready!(token.as_mut().poll(cx))?;
+                    let (mut service, request) =
+                        pending.take().expect("ResponseFuture polled after completion");
+                    send(&mut service, request, &token)
+                }
+                StateProj::Sending { future, generation } => {
+                    let response = ready!(future.poll(cx)).map_err(Into::into)?;
+                    let (Some(generation), true) = (*generation, is_unauthorized(&response))
+                    else {
+                        return Poll::Ready(Ok(response));
+                    };
+                    let Some(retry) = this.retry.take() else {
+                        return Poll::Ready(Ok(response));
+                    };
+                    match retry.start::<B>(generation) {
+                        Ok(future) => State::Retrying { future },
+                        Err(declined) => {
+                            tracing::debug!(%declined, "401 returned without a retry");
+                            return Poll::Ready(Ok(response));
+                        }
+                    }
+                }
+                StateProj::Retrying { future } => return future.as_mut().poll(cx),
+                StateProj::Failed { error } => {
+                    let error = error.take().expect("ResponseFuture polled after completion");
+                    return Poll::Ready(Err(error.into()));
+                }
+            };
+            this.state.set(next);
+        }
+    }
+}
+
+impl<S> Retry<S> {
+    /// Builds the second send for a request rejected with the token of `generation`.
+    fn start<B>(self, generation: u64) -> Result<RetryFuture<S::Response>, Declined>
+    where
+        S: Service<Request<ReplayBody<B>>> + Send + 'static,
+        S::Error: Into<BoxError>,
+        S::Future: Send + 'static,
+        B: Body + Send + 'static,
+    {
+        let body = self.replay.body::<B>()?;
+        let Self {
+            mut service,
+            shared,
+            method,
+            uri,
+            version,
+            headers,
+            extensions,
+            ..
+        } = self;
+        let mut request = Request::new(body);
+        *request.method_mut() = method;
+        *request.uri_mut() = uri;
+        *request.version_mut() = version;
+        *request.headers_mut() = headers;
+        *request.extensions_mut() = extensions;
+        Ok(Box::pin(async move {
+            // Only the first 401 for a token drops it; later ones find the newer token.
+            shared.cache.invalidate(generation);
+            let token = match shared.cache.token() {
+                Lookup::Ready(token) => token?,
+                Lookup::Wait(token) => token.await?,
+            };
+            tracing::debug!(
+                rejected = generation,
+                generation = token.generation,
+                "retrying once after a 401"
+            );
+            request
+                .headers_mut()
+                .insert(header::AUTHORIZATION, token.header);
+            poll_fn(|cx| service.poll_ready(cx))
+                .await
+                .map_err(Into::into)?;
+            service.call(request).await.map_err(Into::into)
+        }))
+    }
+}
+
+/// A 401, or gRPC's form of it: a trailers-only answer with `grpc-status: 16`
+/// (UNAUTHENTICATED) in the headers.
+fn is_unauthorized<B>(response: &Response<B>) -> bool {
+    response.status() == StatusCode::UNAUTHORIZED
+        || response
+            .headers()
+            .get("grpc-status")
+            .is_some_and(|status| status == "16")
+}
+
+impl<S, B> fmt::Debug for ResponseFuture<S, B>
+where
+    S: Service<Request<ReplayBody<B>>>,
+{
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let state = match &self.state {
+            State::WaitingForToken { .. } => "waiting for token",
+            State::Sending { .. } => "sending",
+            State::Retrying { .. } => "retrying",
+            State::Failed { .. } => "failed",
+        };
+        f.debug_struct("ResponseFuture")
+            .field("state", &state)
+            .field("retryable", &self.retry.is_some())
+            .finish()
+    }
+}

@@ -1,0 +1,147 @@
+//! Which requests the token may go to.
+//!
+//! The rules, in order:
+//! 1. A request that already has an `Authorization` header is left as the caller made it.
+//! 2. A request whose URI has no authority (tonic's `Channel` and other origin-bound services
+//!    add the origin themselves) goes to the wrapped service's own origin: it gets the token.
+//! 3. A request to a host that is not allowed passes through untouched. The token URL's host is
+//!    allowed, and any added with `allow_host`; ports are not compared.
+//! 4. A request to an allowed host over plain `http://` is refused unless the host is loopback
+//!    or plain http was allowed explicitly.
+
+use std::net::IpAddr;
+
+use http::{header, HeaderMap, Uri};
+
+use crate::Error;
+
+#[derive(Clone, Debug)]
+pub(crate) struct Scope {
+    hosts: Vec<String>,
+    allow_insecure_http: bool,
+}
+
+/// What to do with one request.
+#[derive(Debug)]
+pub(crate) enum Decision {
+    Attach,
+    PassThrough,
+    Refuse(Error),
+}
+
+impl Scope {
+    pub(crate) fn new(hosts: Vec<String>, allow_insecure_http: bool) -> Self {
+        Self {
+            hosts,
+            allow_insecure_http,
+        }
+    }
+
+    pub(crate) fn hosts(&self) -> &[String] {
+        &self.hosts
+    }
+
+    pub(crate) fn decide(&self, uri: &Uri, headers: &HeaderMap) -> Decision {
+        if headers.contains_key(header::AUTHORIZATION) {
+            return Decision::PassThrough;
+        }
+        let Some(host) = uri.host() else {
+            return Decision::Attach;
+        };
+        if !self.hosts.iter().any(|allowed| allowed.eq_ignore_ascii_case(host)) {
+            return Decision::PassThrough;
+        }
+        if may_travel(uri.scheme_str(), host, self.allow_insecure_http) {
+            Decision::Attach
+        } else {
+            Decision::Refuse(Error::InsecureTransport {
+                host: host.to_owned(),
+            })
+        }
+    }
+
+}
+
+/// Whether a token (or the secret that buys one) may travel over `scheme` to `host`.
+pub(crate) fn may_travel(scheme: Option<&str>, host: &str, allow_insecure_http: bool) -> bool {
+    let encrypted = scheme.is_some_and(|scheme| {
+        scheme.eq_ignore_ascii_case("https") || scheme.eq_ignore_ascii_case("wss")
+    });
+    encrypted || allow_insecure_http || is_loopback(host)
+}
+
+/// `localhost`, `*.localhost`, `127.0.0.0/8` and `[::1]`.
+pub(crate) fn is_loopback(host: &str) -> bool {
+    let host = host.trim_end_matches('.');
+    if host.eq_ignore_ascii_case("localhost") || host.to_ascii_lowercase().ends_with(".localhost")
+    {
+        return true;
+    }
+    let bare = host.trim_start_matches('[').trim_end_matches(']');
+    bare.parse::<IpAddr>().is_ok_and(|ip| ip.is_loopback())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn scope(allow_insecure_http: bool) -> Scope {
+        Scope::new(vec!["api.symbl.ai".into(), "127.0.0.1".into()], allow_insecure_http)
+    }
+
+    fn decide(scope: &Scope, uri: &str) -> Decision {
+        scope.decide(&uri.parse().expect("uri"), &HeaderMap::new())
+    }
+
+    #[test]
+    fn attaches_to_allowed_hosts_over_https() {
+        let scope = scope(false);
+        assert!(matches!(decide(&scope, "https://api.symbl.ai/v1/x"), Decision::Attach));
+        assert!(matches!(decide(&scope, "https://API.Symbl.AI:443/v1/x"), Decision::Attach));
+        assert!(matches!(decide(&scope, "http://127.0.0.1:8080/v1"), Decision::Attach));
+    }
+
+    #[test]
+    fn passes_other_hosts_through() {
+        let scope = scope(false);
+        for uri in [
+            "https://example.com/",
+            "https://api.symbl.ai.evil.com/",
+            "https://evil.com/api.symbl.ai",
+        ] {
+            assert!(matches!(decide(&scope, uri), Decision::PassThrough), "{uri}");
+        }
+    }
+
+    #[test]
+    fn requests_without_authority_get_the_token() {
+        assert!(matches!(decide(&scope(false), "/grpc.health.v1.Health/Check"), Decision::Attach));
+    }
+
+    #[test]
+    fn keeps_the_callers_own_authorization() {
+        let mut headers = HeaderMap::new();
+        headers.insert(header::AUTHORIZATION, "Basic abc".parse().expect("header"));
+        let uri = "https://api.symbl.ai/v1".parse().expect("uri");
+        assert!(matches!(scope(false).decide(&uri, &headers), Decision::PassThrough));
+    }
+
+    #[test]
+    fn refuses_plain_http_to_remote_hosts_unless_allowed() {
+        assert!(matches!(
+            decide(&scope(false), "http://api.symbl.ai/v1"),
+            Decision::Refuse(Error::InsecureTransport { .. })
+        ));
+        assert!(matches!(decide(&scope(true), "http://api.symbl.ai/v1"), Decision::Attach));
+    }
+
+    #[test]
+    fn knows_loopback_hosts() {
+        for host in ["localhost", "LOCALHOST.", "api.localhost", "127.0.0.1", "127.9.9.9", "[::1]"] {
+            assert!(is_loopback(host), "{host}");
+        }
+        for host in ["10.0.0.1", "localhost.evil.com", "api.symbl.ai", "[::2]", "128.0.0.1"] {
+            assert!(!is_loopback(host), "{host}");
+        }
+    }
+}

@@ -1,0 +1,157 @@
+//! What a token source hands back, and the trait for sources.
+
+use std::fmt;
+use std::future::Future;
+use std::pin::Pin;
+use std::time::Duration;
+
+use http::HeaderValue;
+
+use crate::Error;
+
+/// The longest access token accepted, in bytes. Symbl's are about 1 KiB; anything far larger is
+/// a broken answer, not a token to put on every request.
+pub const MAX_TOKEN_LEN: usize = 16 * 1024;
+
+/// The longest lifetime accepted. Symbl grants 86,400 s; a year or more means a broken answer.
+pub const MAX_LIFETIME: Duration = Duration::from_secs(365 * 24 * 60 * 60);
+
+/// An access token and how long it stays valid, as granted by a [`TokenSource`].
+///
+/// It holds the ready-made `Authorization: Bearer …` header value, marked sensitive, so the hot
+/// path only clones it. `Debug` never shows the token.
+#[derive(Clone)]
+pub struct AccessToken {
+    header: HeaderValue,
+    expires_in: Duration,
+}
+
+impl AccessToken {
+    /// Checks a token as granted: it must be non-empty, at most [`MAX_TOKEN_LEN`] bytes of
+    /// visible ASCII (it goes into a header), and `expires_in` must be above zero and below
+    /// [`MAX_LIFETIME`]. The error never quotes the token.
+    pub fn new(token: &str, expires_in: Duration) -> Result<Self, Error> {
+        if token.is_empty() {
+            return Err(Error::bad_response("the access token is empty"));
+        }
+        if token.len() > MAX_TOKEN_LEN {
+            return Err(Error::bad_response(format!(
+                "the access token is {} bytes, more than the {MAX_TOKEN_LEN} accepted",
+                token.len()
+            )));
+        }
+        if !token.bytes().all(|b| b.is_ascii_graphic()) {
+            return Err(Error::bad_response(
+                "the access token has characters that cannot go in an HTTP header",
+            ));
+        }
+        if expires_in.is_zero() {
+            return Err(Error::bad_response("expiresIn is zero"));
+        }
+        if expires_in >= MAX_LIFETIME {
+            return Err(Error::bad_response("expiresIn is longer than a year"));
+        }
+        let mut header = HeaderValue::try_from(format!("Bearer {token}"))
+            .map_err(|_| Error::bad_response("the access token is not a valid header value"))?;
+        header.set_sensitive(true);
+        Ok(Self { header, expires_in })
+    }
+
+    /// How long the token is valid, counted from when it was requested.
+    pub fn expires_in(&self) -> Duration {
+        self.expires_in
+    }
+
+    /// The `Authorization` header value, `Bearer <token>`, marked sensitive.
+    pub fn header_value(&self) -> &HeaderValue {
+        &self.header
+    }
+
+    /// The token itself, for the rare caller that must hand it on (a CLI printing it for curl).
+    pub fn secret(&self) -> &str {
+        let value = self.header.to_str().unwrap_or_default();
+        value.strip_prefix("Bearer ").unwrap_or_default()
+    }
+}
+
+impl fmt::Debug for AccessToken {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("AccessToken")
+            .field("token", &"[redacted]")
+            .field("expires_in", &self.expires_in)
+            .finish()
+    }
+}
+
+/// The future a [`TokenSource`] returns.
+pub type TokenFuture<'a> = Pin<Box<dyn Future<Output = Result<AccessToken, Error>> + Send + 'a>>;
+
+/// Where access tokens come from: one request to a token endpoint.
+///
+/// The layer calls it with single flight, wraps each call in the per-attempt timeout and retries
+/// errors for which [`Error::is_retryable`] is true, with backoff, inside the retry budget. So an
+/// implementation makes exactly one attempt and reports what happened:
+/// [`Error::InvalidCredentials`] for a rejection, [`Error::TokenEndpointUnavailable`] (with
+/// `retry_after` where the server said) for a transient fault.
+///
+/// [`SymblTokenSource`](crate::SymblTokenSource) is the default. Bring your own to fetch tokens
+/// another way, or to inject faults in tests:
+///
+/// ```
+/// use std::time::Duration;
+/// use symbl_auth::{AccessToken, TokenFuture, TokenSource};
+///
+/// #[derive(Debug)]
+/// struct Fixed;
+///
+/// impl TokenSource for Fixed {
+///     fn fetch_token(&self) -> TokenFuture<'_> {
+///         Box::pin(async { AccessToken::new("fixed-token", Duration::from_secs(3600)) })
+///     }
+/// }
+/// ```
+pub trait TokenSource: fmt::Debug + Send + Sync + 'static {
+    /// Makes one request for an access token.
+    fn fetch_token(&self) -> TokenFuture<'_>;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const HOUR: Duration = Duration::from_secs(3600);
+
+    #[test]
+    fn builds_a_sensitive_bearer_header() {
+        let token = AccessToken::new("abc.def", HOUR).expect("valid");
+        assert_eq!(token.header_value(), "Bearer abc.def");
+        assert!(token.header_value().is_sensitive());
+        assert_eq!(token.secret(), "abc.def");
+    }
+
+    #[test]
+    fn rejects_tokens_that_cannot_be_headers() {
+        for bad in ["", "line\nbreak", "tab\there", "spa ce", "caf\u{e9}", "nul\0"] {
+            let err = AccessToken::new(bad, HOUR).unwrap_err();
+            assert!(matches!(err, Error::BadTokenResponse { .. }), "{bad:?}");
+            if !bad.is_empty() {
+                assert!(!err.to_string().contains(bad), "error quotes the token");
+            }
+        }
+        let huge = "a".repeat(MAX_TOKEN_LEN + 1);
+        assert!(AccessToken::new(&huge, HOUR).is_err());
+    }
+
+    #[test]
+    fn rejects_odd_lifetimes() {
+        assert!(AccessToken::new("t", Duration::ZERO).is_err());
+        assert!(AccessToken::new("t", MAX_LIFETIME).is_err());
+        assert!(AccessToken::new("t", Duration::from_millis(1)).is_ok());
+    }
+
+    #[test]
+    fn debug_hides_the_token() {
+        let token = AccessToken::new("top-secret-token", HOUR).expect("valid");
+        assert!(!format!("{token:?}").contains("top-secret"));
+    }
+}
