@@ -1,0 +1,159 @@
+//! A Symbl-compatible server on loopback, for tests and examples (feature `test-server`).
+//!
+//! [`TestServer`] serves a [`FakeSymbl`] over real HTTP/1.1 and HTTP/2 (cleartext) on
+//! `127.0.0.1`, so your own tests can run the real layer and the real client against it:
+//!
+//! ```
+//! use symbl_auth::test_server::TestServer;
+//!
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() -> std::io::Result<()> {
+//! let server = TestServer::start().await?;
+//! let layer = server.layer(); // token URL and credentials point at the server
+//! // ... send requests to `server.url("/v1/conversations")` through the layer ...
+//! assert_eq!(server.symbl().token_requests(), 0);
+//! # Ok(())
+//! # }
+//! ```
+//!
+//! The server stops when the `TestServer` is dropped.
+
+mod fake;
+
+use std::convert::Infallible;
+use std::fmt;
+use std::net::SocketAddr;
+
+use bytes::Bytes;
+use http::{Method, Request, Response, StatusCode};
+use http_body_util::{BodyExt, Full, Limited};
+use hyper::body::Incoming;
+use hyper_util::rt::{TokioExecutor, TokioIo};
+use hyper_util::server::conn::auto;
+use tokio::net::TcpListener;
+use tokio::task::{JoinHandle, JoinSet};
+
+pub use fake::{Answer, ApiService, FakeSymbl, TokenFault, TEST_APP_ID, TEST_APP_SECRET};
+
+use crate::SymblAuthLayer;
+
+/// The token endpoint's path, as on `api.symbl.ai`.
+pub const TOKEN_PATH: &str = "/oauth2/token:generate";
+
+/// A [`FakeSymbl`] served over HTTP on a free loopback port.
+pub struct TestServer {
+    addr: SocketAddr,
+    symbl: FakeSymbl,
+    accept_loop: JoinHandle<()>,
+}
+
+impl TestServer {
+    /// Serves a [`FakeSymbl::new`] on `127.0.0.1`.
+    pub async fn start() -> std::io::Result<Self> {
+        Self::serve(FakeSymbl::new()).await
+    }
+
+    /// Serves `symbl` on `127.0.0.1`.
+    pub async fn serve(symbl: FakeSymbl) -> std::io::Result<Self> {
+        let listener = TcpListener::bind(("127.0.0.1", 0)).await?;
+        let addr = listener.local_addr()?;
+        let accept_loop = tokio::spawn(accept(listener, symbl.clone()));
+        Ok(Self {
+            addr,
+            symbl,
+            accept_loop,
+        })
+    }
+
+    /// The address the server listens on.
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// `http://127.0.0.1:<port><path>`.
+    pub fn url(&self, path: &str) -> String {
+        format!("http://{}{path}", self.addr)
+    }
+
+    /// The token endpoint's URL.
+    pub fn token_url(&self) -> String {
+        self.url(TOKEN_PATH)
+    }
+
+    /// The fake behind the server: its controls and counters.
+    pub fn symbl(&self) -> &FakeSymbl {
+        &self.symbl
+    }
+
+    /// A layer with this server's token URL and accepted credentials, otherwise default.
+    pub fn layer(&self) -> SymblAuthLayer {
+        self.layer_builder()
+            .build()
+            .unwrap_or_else(|_| unreachable!("a loopback http URL is always valid"))
+    }
+
+    /// A builder with this server's token URL and accepted credentials, to change further.
+    pub fn layer_builder(&self) -> crate::SymblAuthLayerBuilder {
+        SymblAuthLayer::builder(self.symbl.accepted_credentials()).token_url(self.token_url())
+    }
+}
+
+impl Drop for TestServer {
+    fn drop(&mut self) {
+        // Dropping the accept loop drops its `JoinSet`, which aborts every connection.
+        self.accept_loop.abort();
+    }
+}
+
+impl fmt::Debug for TestServer {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("TestServer")
+            .field("addr", &self.addr)
+            .field("symbl", &self.symbl)
+            .finish()
+    }
+}
+
+async fn accept(listener: TcpListener, symbl: FakeSymbl) {
+    let mut connections = JoinSet::new();
+    loop {
+        let Ok((stream, _)) = listener.accept().await else {
+            continue;
+        };
+        // Forget connections that have ended, so the set holds only live ones.
+        while connections.try_join_next().is_some() {}
+        let symbl = symbl.clone();
+        connections.spawn(async move {
+            let service = hyper::service::service_fn(move |request| {
+                let symbl = symbl.clone();
+                async move { Ok::<_, Infallible>(answer(&symbl, request).await) }
+            });
+            // A connection error (client gone, reset) only ends that connection.
+            let _ = auto::Builder::new(TokioExecutor::new())
+                .serve_connection(TokioIo::new(stream), service)
+                .await;
+        });
+    }
+}
+
+async fn answer(symbl: &FakeSymbl, request: Request<Incoming>) -> Response<Full<Bytes>> {
+    if request.uri().path() != TOKEN_PATH {
+        return symbl.api_answer(request).await.into_response();
+    }
+    if request.method() != Method::POST {
+        return status(StatusCode::METHOD_NOT_ALLOWED);
+    }
+    let Ok(body) = Limited::new(request.into_body(), 64 * 1024).collect().await else {
+        return status(StatusCode::PAYLOAD_TOO_LARGE);
+    };
+    match symbl.token_answer(&body.to_bytes()) {
+        Some(answer) => answer.into_response(),
+        None => std::future::pending().await,
+    }
+}
+
+fn status(status: StatusCode) -> Response<Full<Bytes>> {
+    let mut response = Response::new(Full::default());
+    *response.status_mut() = status;
+    response
+}
