@@ -30,6 +30,8 @@ pin_project! {
     {
         #[pin]
         state: State<S, B>,
+        // Set when the request carries our token: a 401 then invalidates it.
+        shared: Option<Arc<Shared>>,
         retry: Option<Retry<S>>,
     }
 }
@@ -64,7 +66,6 @@ pin_project! {
 /// What a second send needs, kept only for requests whose body can be replayed.
 struct Retry<S> {
     service: S,
-    shared: Arc<Shared>,
     replay: Replay,
     method: Method,
     uri: Uri,
@@ -87,7 +88,6 @@ where
         let retry = match replay {
             Ok(replay) => Some(Retry {
                 service: service.clone(),
-                shared: Arc::clone(shared),
                 replay,
                 method: parts.method.clone(),
                 uri: parts.uri.clone(),
@@ -109,7 +109,11 @@ where
                 pending: Some((service, request)),
             },
         };
-        Self { state, retry }
+        Self {
+            state,
+            shared: Some(Arc::clone(shared)),
+            retry,
+        }
     }
 
     pub(crate) fn pass_through(future: S::Future) -> Self {
@@ -118,6 +122,7 @@ where
                 future,
                 generation: None,
             },
+            shared: None,
             retry: None,
         }
     }
@@ -125,6 +130,7 @@ where
     pub(crate) fn failed(error: Error) -> Self {
         Self {
             state: State::Failed { error: Some(error) },
+            shared: None,
             retry: None,
         }
     }
@@ -165,14 +171,20 @@ where
                 }
                 StateProj::Sending { future, generation } => {
                     let response = ready!(future.poll(cx)).map_err(Into::into)?;
-                    let (Some(generation), true) = (*generation, is_unauthorized(&response))
+                    let (Some(generation), Some(shared)) = (*generation, this.shared.as_ref())
                     else {
                         return Poll::Ready(Ok(response));
                     };
+                    if !is_unauthorized(&response) {
+                        return Poll::Ready(Ok(response));
+                    }
+                    // Only the first 401 for a token drops it; later ones find the newer one.
+                    shared.cache.invalidate(generation);
                     let Some(retry) = this.retry.take() else {
+                        tracing::debug!("401 returned without a retry: body not replayable");
                         return Poll::Ready(Ok(response));
                     };
-                    match retry.start::<B>(generation) {
+                    match retry.start::<B>(Arc::clone(shared), generation) {
                         Ok(future) => State::Retrying { future },
                         Err(declined) => {
                             tracing::debug!(%declined, "401 returned without a retry");
@@ -193,7 +205,11 @@ where
 
 impl<S> Retry<S> {
     /// Builds the second send for a request rejected with the token of `generation`.
-    fn start<B>(self, generation: u64) -> Result<RetryFuture<S::Response>, Declined>
+    fn start<B>(
+        self,
+        shared: Arc<Shared>,
+        generation: u64,
+    ) -> Result<RetryFuture<S::Response>, Declined>
     where
         S: Service<Request<ReplayBody<B>>> + Send + 'static,
         S::Error: Into<BoxError>,
@@ -203,7 +219,6 @@ impl<S> Retry<S> {
         let body = self.replay.body::<B>()?;
         let Self {
             mut service,
-            shared,
             method,
             uri,
             version,
@@ -218,8 +233,6 @@ impl<S> Retry<S> {
         *request.headers_mut() = headers;
         *request.extensions_mut() = extensions;
         Ok(Box::pin(async move {
-            // Only the first 401 for a token drops it; later ones find the newer token.
-            shared.cache.invalidate(generation);
             let token = match shared.cache.token() {
                 Lookup::Ready(token) => token?,
                 Lookup::Wait(token) => token.await?,

@@ -1,0 +1,195 @@
+//! A 401 refreshes the token once and sends the request once more, body and all.
+#![cfg(feature = "test-server")]
+
+mod support;
+
+use std::convert::Infallible;
+
+use bytes::Bytes;
+use http::{Request, StatusCode};
+use http_body::Frame;
+use http_body_util::StreamBody;
+use symbl_auth::test_server::TestServer;
+use tokio::task::JoinSet;
+use tower::{Layer, ServiceExt};
+
+use support::*;
+
+/// A 1,000-byte body that is not the same byte over and over.
+fn varied_bytes(len: usize) -> Bytes {
+    (0..len).map(|i| (i * 7 % 251) as u8).collect()
+}
+
+#[tokio::test]
+async fn revoked_token_gets_one_refresh_and_one_retry() {
+    let server = TestServer::start().await.expect("server");
+    let service = authed_http1(&server);
+    let url = server.url("/v1/conversations");
+    assert_eq!(status_of(&service, get(&url)).await.expect("call"), StatusCode::OK);
+
+    server.symbl().revoke_tokens();
+    assert_eq!(status_of(&service, get(&url)).await.expect("call"), StatusCode::OK);
+
+    let symbl = server.symbl();
+    assert_eq!(symbl.token_requests(), 2, "one fetch, one refresh");
+    assert_eq!(symbl.tokens_issued(), 2);
+    assert_eq!(symbl.api_requests(), 3, "one call, then a 401 and its retry");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_burst_of_401s_for_one_token_causes_one_refresh() {
+    let server = TestServer::start().await.expect("server");
+    let service = server.layer().layer(http2_client());
+    let url = server.url("/v1/conversations");
+    assert_eq!(status_of(&service, get(&url)).await.expect("call"), StatusCode::OK);
+
+    server.symbl().revoke_tokens();
+    let mut calls = JoinSet::new();
+    for _ in 0..200 {
+        let service = service.clone();
+        let request = get(&url);
+        calls.spawn(async move { status_of(&service, request).await });
+    }
+    while let Some(status) = calls.join_next().await {
+        assert_eq!(status.expect("task").expect("call"), StatusCode::OK);
+    }
+    assert_eq!(server.symbl().token_requests(), 2, "one fetch, one refresh");
+    assert_eq!(server.symbl().tokens_issued(), 2);
+}
+
+#[tokio::test]
+async fn a_second_401_is_returned_after_exactly_two_sends() {
+    let server = TestServer::start().await.expect("server");
+    let service = authed_http1(&server);
+    let url = server.url("/v1/conversations");
+    assert_eq!(status_of(&service, get(&url)).await.expect("call"), StatusCode::OK);
+    let before = server.symbl().api_requests();
+
+    server.symbl().reject_api_requests(2);
+    let response = service.clone().oneshot(get(&url)).await.expect("call");
+    assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
+    assert!(body_text(response).await.contains("Unauthorized"), "the server's own 401");
+    assert_eq!(server.symbl().api_requests() - before, 2);
+    // The refresh found Symbl re-serving the same (still valid) token: no new token.
+    assert_eq!(server.symbl().tokens_issued(), 1);
+}
+
+#[tokio::test]
+async fn a_full_body_is_replayed_byte_for_byte() {
+    let server = TestServer::start().await.expect("server");
+    let service = authed_http1(&server);
+    let url = server.url("/v1/process/text");
+    assert_eq!(status_of(&service, get(&server.url("/v1/conversations"))).await.expect("call"), StatusCode::OK);
+
+    server.symbl().revoke_tokens();
+    let body = varied_bytes(10_000);
+    let status = status_of(&service, post(&url, body.clone())).await.expect("call");
+    assert_eq!(status, StatusCode::OK);
+
+    let received = server.symbl().received_bodies();
+    assert_eq!(received.len(), 3);
+    assert_eq!(received[1], body, "first send");
+    assert_eq!(received[2], body, "replay");
+}
+
+type Frames = Vec<Result<Frame<Bytes>, Infallible>>;
+
+fn chunked(body: &Bytes, chunk: usize) -> StreamBody<tokio_stream::Iter<std::vec::IntoIter<Result<Frame<Bytes>, Infallible>>>> {
+    let frames: Frames = body
+        .chunks(chunk)
+        .map(|piece| Ok(Frame::data(Bytes::copy_from_slice(piece))))
+        .collect();
+    StreamBody::new(tokio_stream::iter(frames))
+}
+
+#[tokio::test]
+async fn a_streamed_body_is_replayed_byte_for_byte() {
+    let server = TestServer::start().await.expect("server");
+    let service = server.layer().layer(http1_client());
+    let url = server.url("/v1/process/text");
+    let body = varied_bytes(20_000);
+    let request = || Request::post(&url).body(chunked(&body, 1_500)).expect("request");
+    assert_eq!(status_of(&service, request()).await.expect("call"), StatusCode::OK);
+
+    server.symbl().revoke_tokens();
+    assert_eq!(status_of(&service, request()).await.expect("call"), StatusCode::OK);
+
+    let received = server.symbl().received_bodies();
+    assert_eq!(received.len(), 3);
+    assert!(received.iter().all(|got| *got == body), "every send carried the whole body");
+    assert_eq!(server.symbl().token_requests(), 2);
+}
+
+#[tokio::test]
+async fn a_body_over_the_cap_is_sent_once_and_its_401_returned() {
+    let server = TestServer::start().await.expect("server");
+    let layer = server.layer_builder().replay_limit(1_024).build().expect("layer");
+    let service = layer.layer(http1_client());
+    let url = server.url("/v1/process/text");
+    assert_eq!(status_of(&service, post(&url, "small")).await.expect("call"), StatusCode::OK);
+
+    server.symbl().revoke_tokens();
+    let status = status_of(&service, post(&url, varied_bytes(4_096))).await.expect("call");
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    assert_eq!(server.symbl().api_requests(), 2, "sent once, not replayed");
+
+    // The 401 still dropped the rejected token: the next request fetches a new one.
+    assert_eq!(status_of(&service, post(&url, "small")).await.expect("call"), StatusCode::OK);
+    assert_eq!(server.symbl().token_requests(), 2);
+    assert_eq!(server.symbl().api_requests(), 3);
+}
+
+#[tokio::test]
+async fn a_streamed_body_over_the_cap_is_not_replayed() {
+    let server = TestServer::start().await.expect("server");
+    let layer = server.layer_builder().replay_limit(4_000).build().expect("layer");
+    let service = layer.layer(http1_client());
+    let url = server.url("/v1/process/text");
+    let body = varied_bytes(10_000);
+    let request = || Request::post(&url).body(chunked(&body, 1_000)).expect("request");
+    assert_eq!(status_of(&service, request()).await.expect("call"), StatusCode::OK);
+
+    server.symbl().revoke_tokens();
+    assert_eq!(status_of(&service, request()).await.expect("call"), StatusCode::UNAUTHORIZED);
+    assert_eq!(server.symbl().api_requests(), 2);
+    assert_eq!(server.symbl().received_bodies()[1], body, "the first send was whole");
+}
+
+#[tokio::test]
+async fn a_401_before_the_body_finished_is_returned_not_retried() {
+    let server = TestServer::start().await.expect("server");
+    server.symbl().reject_before_body(true);
+    let layer = server.layer();
+    let warm_up = layer.clone().layer(http2_client());
+    let service = layer.layer(http2_client());
+    let url = server.url("/v1/process/text");
+    let status = status_of(&warm_up, get(&server.url("/v1/conversations"))).await;
+    assert_eq!(status.expect("call"), StatusCode::OK);
+
+    server.symbl().revoke_tokens();
+    let (sender, receiver) = tokio::sync::mpsc::channel::<Result<Frame<Bytes>, Infallible>>(4);
+    sender
+        .send(Ok(Frame::data(Bytes::from_static(b"first chunk"))))
+        .await
+        .expect("send");
+    let body = StreamBody::new(tokio_stream::wrappers::ReceiverStream::new(receiver));
+    let request = Request::post(&url).body(body).expect("request");
+    // The rest of the body never comes while the answer is awaited.
+    let status = status_of(&service, request).await.expect("call");
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    assert_eq!(server.symbl().api_requests(), 2, "sent once, not retried");
+    drop(sender);
+}
+
+#[tokio::test]
+async fn a_401_to_a_request_without_our_token_is_left_alone() {
+    let server = TestServer::start().await.expect("server");
+    let service = authed_http1(&server);
+    let request = Request::get(server.url("/v1/conversations"))
+        .header("authorization", "Bearer callers-own-token")
+        .body(http_body_util::Full::<Bytes>::default())
+        .expect("request");
+    assert_eq!(status_of(&service, request).await.expect("call"), StatusCode::UNAUTHORIZED);
+    assert_eq!(server.symbl().api_requests(), 1);
+    assert_eq!(server.symbl().token_requests(), 0);
+}
