@@ -301,13 +301,15 @@ impl State {
             // expiry. Ask again after half the time left, so refreshing ahead costs a few
             // fetches a day rather than one per request.
             let left = expires_at.saturating_duration_since(now);
-            if now >= stale_at {
-                // It will not renew before this one expires: use it to the end (a 401 at the
-                // edge refreshes and retries).
-                stale_at = expires_at;
-            }
             tracing::debug!(left = ?left, "Symbl re-served the current access token");
-            now + (left / 2).max(MIN_REFRESH_INTERVAL)
+            if now >= stale_at || left / 2 < MIN_REFRESH_INTERVAL {
+                // It will not renew before this one expires: use it to the end (a 401 at the
+                // edge refreshes and retries) and fetch when it has expired.
+                stale_at = expires_at;
+                expires_at
+            } else {
+                now + left / 2
+            }
         } else {
             self.generation += 1;
             self.last_header = Some(header.clone());

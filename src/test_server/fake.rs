@@ -242,9 +242,11 @@ impl FakeSymbl {
         }
         let now = Instant::now();
         let (token, expires_at) = match &state.cached {
+            // Like Symbl: re-serve the cached token while it has a while (and a whole second)
+            // to live.
             Some((token, expires_at))
-                if expires_at.saturating_duration_since(now) > self.shared.reissue_before
-                    && *expires_at > now =>
+                if expires_at.saturating_duration_since(now)
+                    >= self.shared.reissue_before.max(Duration::from_secs(1)) =>
             {
                 (token.clone(), *expires_at)
             }
