@@ -137,8 +137,11 @@ async fn accept(listener: TcpListener, symbl: FakeSymbl) {
 }
 
 async fn answer(symbl: &FakeSymbl, request: Request<Incoming>) -> Response<Full<Bytes>> {
-    if request.uri().path() != TOKEN_PATH {
+    if request.uri().path().starts_with("/v1/") {
         return symbl.api_answer(request).await.into_response();
+    }
+    if request.uri().path() != TOKEN_PATH {
+        return status(StatusCode::NOT_FOUND);
     }
     if request.method() != Method::POST {
         return status(StatusCode::METHOD_NOT_ALLOWED);

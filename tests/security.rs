@@ -1,0 +1,198 @@
+//! The token goes only where it belongs, and no secret shows up in any text.
+#![cfg(feature = "test-server")]
+
+mod support;
+
+use std::convert::Infallible;
+use std::io::Write;
+use std::sync::{Arc, Mutex};
+
+use bytes::Bytes;
+use http::{header, HeaderMap, Request, Response, StatusCode};
+use http_body_util::Full;
+use symbl_auth::test_server::{FakeSymbl, TestServer, TEST_APP_SECRET};
+use symbl_auth::{Credentials, Error, ReplayBody, SymblAuthLayer};
+use tower::{Layer, ServiceExt};
+
+use support::*;
+
+/// An inner service that keeps the headers of every request it sees and answers 200.
+#[derive(Clone, Default)]
+struct Recorder {
+    seen: Arc<Mutex<Vec<HeaderMap>>>,
+}
+
+impl Recorder {
+    fn service(
+        &self,
+    ) -> impl tower::Service<
+        Request<ReplayBody<Full<Bytes>>>,
+        Response = Response<Full<Bytes>>,
+        Error = Infallible,
+        Future = std::future::Ready<Result<Response<Full<Bytes>>, Infallible>>,
+    > + Clone
+           + Send
+           + 'static {
+        let seen = Arc::clone(&self.seen);
+        tower::service_fn(move |request: Request<ReplayBody<Full<Bytes>>>| {
+            seen.lock().expect("lock").push(request.headers().clone());
+            std::future::ready(Ok(Response::new(Full::default())))
+        })
+    }
+
+    fn authorization(&self, index: usize) -> Option<http::HeaderValue> {
+        self.seen.lock().expect("lock")[index]
+            .get(header::AUTHORIZATION)
+            .cloned()
+    }
+
+    fn count(&self) -> usize {
+        self.seen.lock().expect("lock").len()
+    }
+}
+
+fn layer(fake: &FakeSymbl) -> symbl_auth::SymblAuthLayerBuilder {
+    SymblAuthLayer::builder(Credentials::new("id", "unused")).token_source(fake.clone())
+}
+
+#[tokio::test]
+async fn the_token_goes_only_to_allowed_hosts() {
+    let fake = FakeSymbl::new();
+    let recorder = Recorder::default();
+    let layer = layer(&fake).allow_host("media.symbl.ai").build().expect("layer");
+    let service = layer.layer(recorder.service());
+
+    for url in [
+        "https://api.symbl.ai/v1/conversations",
+        "https://API.SYMBL.AI:8443/v1/conversations",
+        "https://media.symbl.ai/upload",
+        "/v1/conversations",
+    ] {
+        service.clone().oneshot(get(url)).await.expect("call");
+    }
+    for url in [
+        "https://example.com/",
+        "https://api.symbl.ai.example.com/",
+        "https://symbl.ai/",
+    ] {
+        service.clone().oneshot(get(url)).await.expect("call");
+    }
+    for index in 0..4 {
+        let value = recorder.authorization(index).expect("token attached");
+        assert!(value.to_str().expect("ascii").starts_with("Bearer fake-token-"));
+        assert!(value.is_sensitive(), "the header is marked sensitive");
+    }
+    for index in 4..7 {
+        assert_eq!(recorder.authorization(index), None, "request {index} leaked the token");
+    }
+}
+
+#[tokio::test]
+async fn plain_http_to_a_remote_host_is_refused() {
+    let fake = FakeSymbl::new();
+    let recorder = Recorder::default();
+    let service = layer(&fake).build().expect("layer").layer(recorder.service());
+    let error = service
+        .clone()
+        .oneshot(get("http://api.symbl.ai/v1/conversations"))
+        .await
+        .expect_err("refused");
+    assert!(matches!(auth_error(&error), Error::InsecureTransport { host, .. } if host == "api.symbl.ai"));
+    assert_eq!(recorder.count(), 0, "nothing was sent");
+    assert_eq!(fake.token_requests(), 0, "no token was even fetched");
+
+    let insecure = layer(&fake).allow_insecure_http(true).build().expect("layer");
+    let service = insecure.layer(recorder.service());
+    service
+        .oneshot(get("http://api.symbl.ai/v1/conversations"))
+        .await
+        .expect("opted in");
+    assert!(recorder.authorization(0).is_some());
+}
+
+#[tokio::test]
+async fn a_callers_own_authorization_is_kept() {
+    let fake = FakeSymbl::new();
+    let recorder = Recorder::default();
+    let service = layer(&fake).build().expect("layer").layer(recorder.service());
+    let request = Request::get("https://api.symbl.ai/v1/conversations")
+        .header(header::AUTHORIZATION, "Bearer callers-token")
+        .body(Full::default())
+        .expect("request");
+    service.oneshot(request).await.expect("call");
+    assert_eq!(recorder.authorization(0).expect("kept"), "Bearer callers-token");
+    assert_eq!(fake.token_requests(), 0);
+}
+
+#[tokio::test]
+async fn a_host_not_allowed_does_not_get_the_token_over_real_http() {
+    let server = TestServer::start().await.expect("server");
+    let service = authed_http1(&server);
+    // Same server, but named `localhost`: not the token URL's host, so no token.
+    let url = format!("http://localhost:{}/v1/conversations", server.addr().port());
+    assert_eq!(status_of(&service, get(&url)).await.expect("call"), StatusCode::UNAUTHORIZED);
+    assert_eq!(server.symbl().token_requests(), 0);
+}
+
+/// A `tracing` writer into a shared buffer.
+#[derive(Clone, Default)]
+struct Captured(Arc<Mutex<Vec<u8>>>);
+
+impl Write for Captured {
+    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().expect("lock").extend_from_slice(bytes);
+        Ok(bytes.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+impl<'a> tracing_subscriber::fmt::MakeWriter<'a> for Captured {
+    type Writer = Captured;
+    fn make_writer(&'a self) -> Captured {
+        self.clone()
+    }
+}
+
+#[tokio::test]
+async fn no_secret_or_token_in_any_text() {
+    let captured = Captured::default();
+    let subscriber = tracing_subscriber::fmt()
+        .with_max_level(tracing::Level::TRACE)
+        .with_writer(captured.clone())
+        .finish();
+    let _guard = tracing::subscriber::set_default(subscriber);
+
+    let server = TestServer::start().await.expect("server");
+    let layer = server.layer();
+    let service = layer.clone().layer(http1_client());
+    let url = server.url("/v1/conversations");
+    // A fetch, a revocation with its refresh and retry, and a failing fetch.
+    assert_eq!(status_of(&service, get(&url)).await.expect("call"), StatusCode::OK);
+    server.symbl().revoke_tokens();
+    assert_eq!(status_of(&service, get(&url)).await.expect("call"), StatusCode::OK);
+    let bad = SymblAuthLayer::builder(Credentials::new("test-app-id", "wrong-secret-value"))
+        .token_url(server.token_url())
+        .build()
+        .expect("layer")
+        .layer(http1_client());
+    let error = status_of(&bad, get(&url)).await.expect_err("bad credentials");
+
+    let texts = [
+        format!("{layer:?}"),
+        format!("{service:?}"),
+        format!("{:?}", server.layer_builder()),
+        format!("{:?}", Credentials::new("id", TEST_APP_SECRET)),
+        format!("{error} {error:?}"),
+        String::from_utf8(captured.0.lock().expect("lock").clone()).expect("utf-8"),
+    ];
+    let logs = &texts[5];
+    assert!(logs.contains("access token granted"), "the events are captured: {logs}");
+    assert!(logs.contains("rejected with 401"), "{logs}");
+    for text in &texts {
+        assert!(!text.contains(TEST_APP_SECRET), "secret in: {text}");
+        assert!(!text.contains("wrong-secret-value"), "secret in: {text}");
+        assert!(!text.contains("fake-token"), "token in: {text}");
+    }
+}
