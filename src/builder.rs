@@ -143,7 +143,9 @@ impl SymblAuthLayerBuilder {
             .parse()
             .map_err(|_| Error::config("token_url is not a valid URL"))?;
         let (Some(scheme), Some(host)) = (uri.scheme_str(), uri.host()) else {
-            return Err(Error::config("token_url must be an absolute http or https URL"));
+            return Err(Error::config(
+                "token_url must be an absolute http or https URL",
+            ));
         };
         if !scheme.eq_ignore_ascii_case("http") && !scheme.eq_ignore_ascii_case("https") {
             return Err(Error::config("token_url must be an http or https URL"));
@@ -240,7 +242,12 @@ mod tests {
 
     #[test]
     fn rejects_bad_settings_with_clear_errors() {
-        for url in ["not a url", "/relative/path", "ftp://host/x", "https://user:pw@host/x"] {
+        for url in [
+            "not a url",
+            "/relative/path",
+            "ftp://host/x",
+            "https://user:pw@host/x",
+        ] {
             let err = builder().token_url(url).build().unwrap_err();
             assert!(matches!(err, Error::InvalidConfig { .. }), "{url}");
             assert!(!err.to_string().contains("pw"), "{err}");

@@ -158,7 +158,9 @@ impl Shared {
     fn lock(&self) -> MutexGuard<'_, State> {
         // Every update below leaves `State` coherent before anything can panic, so a poisoned
         // lock is safe to keep using.
-        self.state.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+        self.state
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
     fn token_slow(self: &Arc<Self>) -> Lookup {
@@ -229,7 +231,7 @@ impl Landing<'_> {
         let current = shared.current.load_full();
         let outcome = match fetched {
             Ok((token, sent_at)) => {
-                let cached = Arc::new(state.admit(token, sent_at, now, &shared.config));
+                let cached = Arc::new(state.admit(&token, sent_at, now, &shared.config));
                 shared.current.store(Some(Arc::clone(&cached)));
                 state.failure = None;
                 Ok(cached)
@@ -285,7 +287,7 @@ impl State {
     /// Turns a fetched token into a cached one with its schedule.
     fn admit(
         &mut self,
-        token: AccessToken,
+        token: &AccessToken,
         sent_at: Instant,
         now: Instant,
         config: &CacheConfig,

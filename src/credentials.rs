@@ -52,9 +52,12 @@ impl Credentials {
     fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, Error> {
         let first_set = |pick: fn(&(&'static str, &'static str)) -> &'static str| {
             let names = Self::ENV_VARS.iter().map(pick);
-            names.clone().find_map(&lookup).ok_or(Error::MissingCredentials {
-                variable: names.clone().next().unwrap_or_default(),
-            })
+            names
+                .clone()
+                .find_map(&lookup)
+                .ok_or(Error::MissingCredentials {
+                    variable: names.clone().next().unwrap_or_default(),
+                })
         };
         let app_id = first_set(|pair| pair.0)?;
         let app_secret = first_set(|pair| pair.1)?;

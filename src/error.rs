@@ -172,7 +172,9 @@ impl fmt::Display for Error {
                 "Symbl credentials not found: {variable} is not set \
                  (APP_ID and APP_SECRET, the names Symbl's SDKs use, are read as a fallback)"
             ),
-            Self::InvalidConfig { reason } => write!(f, "invalid symbl-auth configuration: {reason}"),
+            Self::InvalidConfig { reason } => {
+                write!(f, "invalid symbl-auth configuration: {reason}")
+            }
         }
     }
 }

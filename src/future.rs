@@ -165,8 +165,9 @@ where
             let next = match this.state.as_mut().project() {
                 StateProj::WaitingForToken { token, pending } => {
                     let token = ready!(token.as_mut().poll(cx))?;
-                    let (mut service, request) =
-                        pending.take().expect("ResponseFuture polled after completion");
+                    let (mut service, request) = pending
+                        .take()
+                        .expect("ResponseFuture polled after completion");
                     send(&mut service, request, &token)
                 }
                 StateProj::Sending { future, generation } => {
@@ -194,7 +195,9 @@ where
                 }
                 StateProj::Retrying { future } => return future.as_mut().poll(cx),
                 StateProj::Failed { error } => {
-                    let error = error.take().expect("ResponseFuture polled after completion");
+                    let error = error
+                        .take()
+                        .expect("ResponseFuture polled after completion");
                     return Poll::Ready(Err(error.into()));
                 }
             };

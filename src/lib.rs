@@ -57,7 +57,7 @@
 //!
 //! [Tower]: https://docs.rs/tower
 //! [Symbl.ai]: https://symbl.ai
-#![cfg_attr(docsrs, feature(doc_auto_cfg))]
+#![cfg_attr(docsrs, feature(doc_cfg))]
 
 mod builder;
 mod cache;

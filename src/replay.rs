@@ -231,7 +231,11 @@ impl<B: Body> Body for ReplayBody<B> {
                     *remaining -= chunk.len() as u64;
                     return Poll::Ready(Some(Ok(Frame::data(chunk))));
                 }
-                Poll::Ready(trailers.take().map(|trailers| Ok(Frame::trailers(trailers))))
+                Poll::Ready(
+                    trailers
+                        .take()
+                        .map(|trailers| Ok(Frame::trailers(trailers))),
+                )
             }
         }
     }
@@ -273,8 +277,10 @@ mod tests {
     use super::*;
 
     type Chunks = Vec<Result<Frame<Bytes>, Infallible>>;
+    type Streamed =
+        StreamBody<tokio_stream::Iter<std::vec::IntoIter<Result<Frame<Bytes>, Infallible>>>>;
 
-    fn stream(frames: Chunks) -> StreamBody<tokio_stream::Iter<std::vec::IntoIter<Result<Frame<Bytes>, Infallible>>>> {
+    fn stream(frames: Chunks) -> Streamed {
         StreamBody::new(tokio_stream::iter(frames))
     }
 
@@ -289,7 +295,8 @@ mod tests {
 
     #[tokio::test]
     async fn full_body_counts_as_finished_after_its_only_frame() {
-        let (mut body, replay) = ReplayBody::recorded(Full::new(Bytes::from_static(b"hello")), 1024);
+        let (mut body, replay) =
+            ReplayBody::recorded(Full::new(Bytes::from_static(b"hello")), 1024);
         let replay = replay.expect("replayable");
         // Poll exactly as hyper does: stop as soon as `is_end_stream` says so.
         let frame = body.frame().await.expect("frame").expect("ok");
@@ -313,10 +320,16 @@ mod tests {
         ];
         let (body, replay) = ReplayBody::recorded(stream(frames), 1024);
         let replay = replay.expect("replayable");
-        assert_eq!(collect(body).await, (Bytes::from("one two three"), Some(trailers.clone())));
+        assert_eq!(
+            collect(body).await,
+            (Bytes::from("one two three"), Some(trailers.clone()))
+        );
 
         let again = replay.body::<Full<Bytes>>().expect("finished");
-        assert_eq!(collect(again).await, (Bytes::from("one two three"), Some(trailers)));
+        assert_eq!(
+            collect(again).await,
+            (Bytes::from("one two three"), Some(trailers))
+        );
     }
 
     #[tokio::test]
@@ -327,8 +340,15 @@ mod tests {
         ];
         let (body, replay) = ReplayBody::recorded(stream(frames), 1000);
         let replay = replay.expect("size unknown up front");
-        assert_eq!(collect(body).await.0.len(), 1200, "the first send is untouched");
-        assert_eq!(replay.body::<Full<Bytes>>().unwrap_err(), Declined::TooLarge);
+        assert_eq!(
+            collect(body).await.0.len(),
+            1200,
+            "the first send is untouched"
+        );
+        assert_eq!(
+            replay.body::<Full<Bytes>>().unwrap_err(),
+            Declined::TooLarge
+        );
     }
 
     #[test]
@@ -347,7 +367,10 @@ mod tests {
         let (mut body, replay) = ReplayBody::recorded(stream(frames), 1024);
         let _first = body.frame().await;
         assert_eq!(
-            replay.expect("replayable").body::<Full<Bytes>>().unwrap_err(),
+            replay
+                .expect("replayable")
+                .body::<Full<Bytes>>()
+                .unwrap_err(),
             Declined::Unfinished
         );
     }
@@ -358,10 +381,14 @@ mod tests {
             Ok(Frame::data(Bytes::from_static(b"a"))),
             Err(std::io::Error::other("disk gone")),
         ];
-        let (body, replay) = ReplayBody::recorded(StreamBody::new(tokio_stream::iter(frames)), 1024);
+        let (body, replay) =
+            ReplayBody::recorded(StreamBody::new(tokio_stream::iter(frames)), 1024);
         assert!(body.collect().await.is_err());
         assert_eq!(
-            replay.expect("replayable").body::<Full<Bytes>>().unwrap_err(),
+            replay
+                .expect("replayable")
+                .body::<Full<Bytes>>()
+                .unwrap_err(),
             Declined::Failed
         );
     }
@@ -370,7 +397,10 @@ mod tests {
     async fn empty_body_replays_as_empty() {
         let (body, replay) = ReplayBody::recorded(http_body_util::Empty::<Bytes>::new(), 1024);
         assert!(body.is_end_stream());
-        let again = replay.expect("replayable").body::<Full<Bytes>>().expect("empty");
+        let again = replay
+            .expect("replayable")
+            .body::<Full<Bytes>>()
+            .expect("empty");
         assert!(again.is_end_stream());
         assert_eq!(again.size_hint().exact(), Some(0));
     }

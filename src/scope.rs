@@ -48,7 +48,11 @@ impl Scope {
         let Some(host) = uri.host() else {
             return Decision::Attach;
         };
-        if !self.hosts.iter().any(|allowed| allowed.eq_ignore_ascii_case(host)) {
+        if !self
+            .hosts
+            .iter()
+            .any(|allowed| allowed.eq_ignore_ascii_case(host))
+        {
             return Decision::PassThrough;
         }
         if may_travel(uri.scheme_str(), host, self.allow_insecure_http) {
@@ -59,7 +63,6 @@ impl Scope {
             })
         }
     }
-
 }
 
 /// Whether a token (or the secret that buys one) may travel over `scheme` to `host`.
@@ -73,8 +76,7 @@ pub(crate) fn may_travel(scheme: Option<&str>, host: &str, allow_insecure_http: 
 /// `localhost`, `*.localhost`, `127.0.0.0/8` and `[::1]`.
 pub(crate) fn is_loopback(host: &str) -> bool {
     let host = host.trim_end_matches('.');
-    if host.eq_ignore_ascii_case("localhost") || host.to_ascii_lowercase().ends_with(".localhost")
-    {
+    if host.eq_ignore_ascii_case("localhost") || host.to_ascii_lowercase().ends_with(".localhost") {
         return true;
     }
     let bare = host.trim_start_matches('[').trim_end_matches(']');
@@ -86,7 +88,10 @@ mod tests {
     use super::*;
 
     fn scope(allow_insecure_http: bool) -> Scope {
-        Scope::new(vec!["api.symbl.ai".into(), "127.0.0.1".into()], allow_insecure_http)
+        Scope::new(
+            vec!["api.symbl.ai".into(), "127.0.0.1".into()],
+            allow_insecure_http,
+        )
     }
 
     fn decide(scope: &Scope, uri: &str) -> Decision {
@@ -96,9 +101,18 @@ mod tests {
     #[test]
     fn attaches_to_allowed_hosts_over_https() {
         let scope = scope(false);
-        assert!(matches!(decide(&scope, "https://api.symbl.ai/v1/x"), Decision::Attach));
-        assert!(matches!(decide(&scope, "https://API.Symbl.AI:443/v1/x"), Decision::Attach));
-        assert!(matches!(decide(&scope, "http://127.0.0.1:8080/v1"), Decision::Attach));
+        assert!(matches!(
+            decide(&scope, "https://api.symbl.ai/v1/x"),
+            Decision::Attach
+        ));
+        assert!(matches!(
+            decide(&scope, "https://API.Symbl.AI:443/v1/x"),
+            Decision::Attach
+        ));
+        assert!(matches!(
+            decide(&scope, "http://127.0.0.1:8080/v1"),
+            Decision::Attach
+        ));
     }
 
     #[test]
@@ -109,13 +123,19 @@ mod tests {
             "https://api.symbl.ai.evil.com/",
             "https://evil.com/api.symbl.ai",
         ] {
-            assert!(matches!(decide(&scope, uri), Decision::PassThrough), "{uri}");
+            assert!(
+                matches!(decide(&scope, uri), Decision::PassThrough),
+                "{uri}"
+            );
         }
     }
 
     #[test]
     fn requests_without_authority_get_the_token() {
-        assert!(matches!(decide(&scope(false), "/grpc.health.v1.Health/Check"), Decision::Attach));
+        assert!(matches!(
+            decide(&scope(false), "/grpc.health.v1.Health/Check"),
+            Decision::Attach
+        ));
     }
 
     #[test]
@@ -123,7 +143,10 @@ mod tests {
         let mut headers = HeaderMap::new();
         headers.insert(header::AUTHORIZATION, "Basic abc".parse().expect("header"));
         let uri = "https://api.symbl.ai/v1".parse().expect("uri");
-        assert!(matches!(scope(false).decide(&uri, &headers), Decision::PassThrough));
+        assert!(matches!(
+            scope(false).decide(&uri, &headers),
+            Decision::PassThrough
+        ));
     }
 
     #[test]
@@ -132,15 +155,31 @@ mod tests {
             decide(&scope(false), "http://api.symbl.ai/v1"),
             Decision::Refuse(Error::InsecureTransport { .. })
         ));
-        assert!(matches!(decide(&scope(true), "http://api.symbl.ai/v1"), Decision::Attach));
+        assert!(matches!(
+            decide(&scope(true), "http://api.symbl.ai/v1"),
+            Decision::Attach
+        ));
     }
 
     #[test]
     fn knows_loopback_hosts() {
-        for host in ["localhost", "LOCALHOST.", "api.localhost", "127.0.0.1", "127.9.9.9", "[::1]"] {
+        for host in [
+            "localhost",
+            "LOCALHOST.",
+            "api.localhost",
+            "127.0.0.1",
+            "127.9.9.9",
+            "[::1]",
+        ] {
             assert!(is_loopback(host), "{host}");
         }
-        for host in ["10.0.0.1", "localhost.evil.com", "api.symbl.ai", "[::2]", "128.0.0.1"] {
+        for host in [
+            "10.0.0.1",
+            "localhost.evil.com",
+            "api.symbl.ai",
+            "[::2]",
+            "128.0.0.1",
+        ] {
             assert!(!is_loopback(host), "{host}");
         }
     }

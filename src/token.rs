@@ -131,7 +131,14 @@ mod tests {
 
     #[test]
     fn rejects_tokens_that_cannot_be_headers() {
-        for bad in ["", "line\nbreak", "tab\there", "spa ce", "caf\u{e9}", "nul\0"] {
+        for bad in [
+            "",
+            "line\nbreak",
+            "tab\there",
+            "spa ce",
+            "caf\u{e9}",
+            "nul\0",
+        ] {
             let err = AccessToken::new(bad, HOUR).unwrap_err();
             assert!(matches!(err, Error::BadTokenResponse { .. }), "{bad:?}");
             if !bad.is_empty() {

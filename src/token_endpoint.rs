@@ -223,8 +223,8 @@ mod tests {
 
     #[test]
     fn parses_symbls_answer() {
-        let token = parse_token_response(br#"{"accessToken":"eyJ.abc","expiresIn":86400}"#)
-            .expect("valid");
+        let token =
+            parse_token_response(br#"{"accessToken":"eyJ.abc","expiresIn":86400}"#).expect("valid");
         assert_eq!(token.secret(), "eyJ.abc");
         assert_eq!(token.expires_in(), Duration::from_secs(86400));
     }
@@ -246,8 +246,7 @@ mod tests {
 
     #[test]
     fn fractional_lifetimes_are_kept() {
-        let token =
-            parse_token_response(br#"{"accessToken":"t","expiresIn":1.5}"#).expect("valid");
+        let token = parse_token_response(br#"{"accessToken":"t","expiresIn":1.5}"#).expect("valid");
         assert_eq!(token.expires_in(), Duration::from_millis(1500));
     }
 
@@ -281,7 +280,10 @@ mod tests {
         let now = SystemTime::UNIX_EPOCH + Duration::from_secs(1_700_000_000);
         assert_eq!(parse_retry_after("7", now), Some(Duration::from_secs(7)));
         let later = httpdate::fmt_http_date(now + Duration::from_secs(30));
-        assert_eq!(parse_retry_after(&later, now), Some(Duration::from_secs(30)));
+        assert_eq!(
+            parse_retry_after(&later, now),
+            Some(Duration::from_secs(30))
+        );
         let earlier = httpdate::fmt_http_date(now - Duration::from_secs(30));
         assert_eq!(parse_retry_after(&earlier, now), Some(Duration::ZERO));
         assert_eq!(parse_retry_after("soon", now), None);

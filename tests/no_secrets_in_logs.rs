@@ -49,15 +49,23 @@ async fn no_secret_or_token_in_any_text() {
     let service = layer.clone().layer(http1_client());
     let url = server.url("/v1/conversations");
     // A fetch, a revocation with its refresh and retry, and a failing fetch.
-    assert_eq!(status_of(&service, get(&url)).await.expect("call"), StatusCode::OK);
+    assert_eq!(
+        status_of(&service, get(&url)).await.expect("call"),
+        StatusCode::OK
+    );
     server.symbl().revoke_tokens();
-    assert_eq!(status_of(&service, get(&url)).await.expect("call"), StatusCode::OK);
+    assert_eq!(
+        status_of(&service, get(&url)).await.expect("call"),
+        StatusCode::OK
+    );
     let bad = SymblAuthLayer::builder(Credentials::new("test-app-id", "wrong-secret-value"))
         .token_url(server.token_url())
         .build()
         .expect("layer")
         .layer(http1_client());
-    let error = status_of(&bad, get(&url)).await.expect_err("bad credentials");
+    let error = status_of(&bad, get(&url))
+        .await
+        .expect_err("bad credentials");
 
     let texts = [
         format!("{layer:?}"),
@@ -68,7 +76,10 @@ async fn no_secret_or_token_in_any_text() {
         String::from_utf8(captured.0.lock().expect("lock").clone()).expect("utf-8"),
     ];
     let logs = &texts[5];
-    assert!(logs.contains("access token granted"), "the events are captured: {logs}");
+    assert!(
+        logs.contains("access token granted"),
+        "the events are captured: {logs}"
+    );
     assert!(logs.contains("rejected with 401"), "{logs}");
     for text in &texts {
         assert!(!text.contains(TEST_APP_SECRET), "secret in: {text}");

@@ -39,7 +39,9 @@ async fn the_instance_polled_ready_is_the_one_called() {
     let (request, reply) = handle.next_request().await.expect("request");
     assert!(request.headers().contains_key(header::AUTHORIZATION));
     reply.send_response(status(StatusCode::OK));
-    let response = future.await.expect("no panic: the ready instance was called");
+    let response = future
+        .await
+        .expect("no panic: the ready instance was called");
     assert_eq!(response.expect("response").status(), StatusCode::OK);
 }
 
@@ -55,10 +57,12 @@ async fn the_service_waits_for_a_token_without_losing_readiness() {
         .await
         .expect("ready")
         .call(get("https://api.symbl.ai/v1/conversations"));
-    let request = tokio::spawn(async move { handle.next_request().await.map(|(r, reply)| {
-        reply.send_response(status(StatusCode::OK));
-        r
-    }) });
+    let request = tokio::spawn(async move {
+        handle.next_request().await.map(|(r, reply)| {
+            reply.send_response(status(StatusCode::OK));
+            r
+        })
+    });
     source.open(1);
     assert_eq!(future.await.expect("response").status(), StatusCode::OK);
     let request = request.await.expect("task").expect("request");
@@ -88,10 +92,17 @@ async fn the_retry_waits_for_readiness() {
     for _ in 0..20 {
         tokio::task::yield_now().await;
     }
-    assert!(!future.is_finished(), "the retry did not wait for readiness");
+    assert!(
+        !future.is_finished(),
+        "the retry did not wait for readiness"
+    );
     handle.allow(1);
     let (second, reply) = handle.next_request().await.expect("retry");
-    assert_ne!(second.headers()[header::AUTHORIZATION], first_token, "fresh token");
+    assert_ne!(
+        second.headers()[header::AUTHORIZATION],
+        first_token,
+        "fresh token"
+    );
     let replayed = second.into_body().collect().await.expect("body").to_bytes();
     assert_eq!(replayed, "hello");
     reply.send_response(status(StatusCode::OK));

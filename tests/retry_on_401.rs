@@ -25,15 +25,25 @@ async fn revoked_token_gets_one_refresh_and_one_retry() {
     let server = TestServer::start().await.expect("server");
     let service = authed_http1(&server);
     let url = server.url("/v1/conversations");
-    assert_eq!(status_of(&service, get(&url)).await.expect("call"), StatusCode::OK);
+    assert_eq!(
+        status_of(&service, get(&url)).await.expect("call"),
+        StatusCode::OK
+    );
 
     server.symbl().revoke_tokens();
-    assert_eq!(status_of(&service, get(&url)).await.expect("call"), StatusCode::OK);
+    assert_eq!(
+        status_of(&service, get(&url)).await.expect("call"),
+        StatusCode::OK
+    );
 
     let symbl = server.symbl();
     assert_eq!(symbl.token_requests(), 2, "one fetch, one refresh");
     assert_eq!(symbl.tokens_issued(), 2);
-    assert_eq!(symbl.api_requests(), 3, "one call, then a 401 and its retry");
+    assert_eq!(
+        symbl.api_requests(),
+        3,
+        "one call, then a 401 and its retry"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -41,7 +51,10 @@ async fn a_burst_of_401s_for_one_token_causes_one_refresh() {
     let server = TestServer::start().await.expect("server");
     let service = server.layer().layer(http2_client());
     let url = server.url("/v1/conversations");
-    assert_eq!(status_of(&service, get(&url)).await.expect("call"), StatusCode::OK);
+    assert_eq!(
+        status_of(&service, get(&url)).await.expect("call"),
+        StatusCode::OK
+    );
 
     server.symbl().revoke_tokens();
     let mut calls = JoinSet::new();
@@ -62,13 +75,19 @@ async fn a_second_401_is_returned_after_exactly_two_sends() {
     let server = TestServer::start().await.expect("server");
     let service = authed_http1(&server);
     let url = server.url("/v1/conversations");
-    assert_eq!(status_of(&service, get(&url)).await.expect("call"), StatusCode::OK);
+    assert_eq!(
+        status_of(&service, get(&url)).await.expect("call"),
+        StatusCode::OK
+    );
     let before = server.symbl().api_requests();
 
     server.symbl().reject_api_requests(2);
     let response = service.clone().oneshot(get(&url)).await.expect("call");
     assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
-    assert!(body_text(response).await.contains("Unauthorized"), "the server's own 401");
+    assert!(
+        body_text(response).await.contains("Unauthorized"),
+        "the server's own 401"
+    );
     assert_eq!(server.symbl().api_requests() - before, 2);
     // The refresh found Symbl re-serving the same (still valid) token: no new token.
     assert_eq!(server.symbl().tokens_issued(), 1);
@@ -79,11 +98,18 @@ async fn a_full_body_is_replayed_byte_for_byte() {
     let server = TestServer::start().await.expect("server");
     let service = authed_http1(&server);
     let url = server.url("/v1/process/text");
-    assert_eq!(status_of(&service, get(&server.url("/v1/conversations"))).await.expect("call"), StatusCode::OK);
+    assert_eq!(
+        status_of(&service, get(&server.url("/v1/conversations")))
+            .await
+            .expect("call"),
+        StatusCode::OK
+    );
 
     server.symbl().revoke_tokens();
     let body = varied_bytes(10_000);
-    let status = status_of(&service, post(&url, body.clone())).await.expect("call");
+    let status = status_of(&service, post(&url, body.clone()))
+        .await
+        .expect("call");
     assert_eq!(status, StatusCode::OK);
 
     let received = server.symbl().received_bodies();
@@ -93,8 +119,9 @@ async fn a_full_body_is_replayed_byte_for_byte() {
 }
 
 type Frames = Vec<Result<Frame<Bytes>, Infallible>>;
+type Chunked = StreamBody<tokio_stream::Iter<std::vec::IntoIter<Result<Frame<Bytes>, Infallible>>>>;
 
-fn chunked(body: &Bytes, chunk: usize) -> StreamBody<tokio_stream::Iter<std::vec::IntoIter<Result<Frame<Bytes>, Infallible>>>> {
+fn chunked(body: &Bytes, chunk: usize) -> Chunked {
     let frames: Frames = body
         .chunks(chunk)
         .map(|piece| Ok(Frame::data(Bytes::copy_from_slice(piece))))
@@ -108,33 +135,62 @@ async fn a_streamed_body_is_replayed_byte_for_byte() {
     let service = server.layer().layer(http1_client());
     let url = server.url("/v1/process/text");
     let body = varied_bytes(20_000);
-    let request = || Request::post(&url).body(chunked(&body, 1_500)).expect("request");
-    assert_eq!(status_of(&service, request()).await.expect("call"), StatusCode::OK);
+    let request = || {
+        Request::post(&url)
+            .body(chunked(&body, 1_500))
+            .expect("request")
+    };
+    assert_eq!(
+        status_of(&service, request()).await.expect("call"),
+        StatusCode::OK
+    );
 
     server.symbl().revoke_tokens();
-    assert_eq!(status_of(&service, request()).await.expect("call"), StatusCode::OK);
+    assert_eq!(
+        status_of(&service, request()).await.expect("call"),
+        StatusCode::OK
+    );
 
     let received = server.symbl().received_bodies();
     assert_eq!(received.len(), 3);
-    assert!(received.iter().all(|got| *got == body), "every send carried the whole body");
+    assert!(
+        received.iter().all(|got| *got == body),
+        "every send carried the whole body"
+    );
     assert_eq!(server.symbl().token_requests(), 2);
 }
 
 #[tokio::test]
 async fn a_body_over_the_cap_is_sent_once_and_its_401_returned() {
     let server = TestServer::start().await.expect("server");
-    let layer = server.layer_builder().replay_limit(1_024).build().expect("layer");
+    let layer = server
+        .layer_builder()
+        .replay_limit(1_024)
+        .build()
+        .expect("layer");
     let service = layer.layer(http1_client());
     let url = server.url("/v1/process/text");
-    assert_eq!(status_of(&service, post(&url, "small")).await.expect("call"), StatusCode::OK);
+    assert_eq!(
+        status_of(&service, post(&url, "small"))
+            .await
+            .expect("call"),
+        StatusCode::OK
+    );
 
     server.symbl().revoke_tokens();
-    let status = status_of(&service, post(&url, varied_bytes(4_096))).await.expect("call");
+    let status = status_of(&service, post(&url, varied_bytes(4_096)))
+        .await
+        .expect("call");
     assert_eq!(status, StatusCode::UNAUTHORIZED);
     assert_eq!(server.symbl().api_requests(), 2, "sent once, not replayed");
 
     // The 401 still dropped the rejected token: the next request fetches a new one.
-    assert_eq!(status_of(&service, post(&url, "small")).await.expect("call"), StatusCode::OK);
+    assert_eq!(
+        status_of(&service, post(&url, "small"))
+            .await
+            .expect("call"),
+        StatusCode::OK
+    );
     assert_eq!(server.symbl().token_requests(), 2);
     assert_eq!(server.symbl().api_requests(), 3);
 }
@@ -142,17 +198,35 @@ async fn a_body_over_the_cap_is_sent_once_and_its_401_returned() {
 #[tokio::test]
 async fn a_streamed_body_over_the_cap_is_not_replayed() {
     let server = TestServer::start().await.expect("server");
-    let layer = server.layer_builder().replay_limit(4_000).build().expect("layer");
+    let layer = server
+        .layer_builder()
+        .replay_limit(4_000)
+        .build()
+        .expect("layer");
     let service = layer.layer(http1_client());
     let url = server.url("/v1/process/text");
     let body = varied_bytes(10_000);
-    let request = || Request::post(&url).body(chunked(&body, 1_000)).expect("request");
-    assert_eq!(status_of(&service, request()).await.expect("call"), StatusCode::OK);
+    let request = || {
+        Request::post(&url)
+            .body(chunked(&body, 1_000))
+            .expect("request")
+    };
+    assert_eq!(
+        status_of(&service, request()).await.expect("call"),
+        StatusCode::OK
+    );
 
     server.symbl().revoke_tokens();
-    assert_eq!(status_of(&service, request()).await.expect("call"), StatusCode::UNAUTHORIZED);
+    assert_eq!(
+        status_of(&service, request()).await.expect("call"),
+        StatusCode::UNAUTHORIZED
+    );
     assert_eq!(server.symbl().api_requests(), 2);
-    assert_eq!(server.symbl().received_bodies()[1], body, "the first send was whole");
+    assert_eq!(
+        server.symbl().received_bodies()[1],
+        body,
+        "the first send was whole"
+    );
 }
 
 #[tokio::test]
@@ -189,7 +263,10 @@ async fn a_401_to_a_request_without_our_token_is_left_alone() {
         .header("authorization", "Bearer callers-own-token")
         .body(http_body_util::Full::<Bytes>::default())
         .expect("request");
-    assert_eq!(status_of(&service, request).await.expect("call"), StatusCode::UNAUTHORIZED);
+    assert_eq!(
+        status_of(&service, request).await.expect("call"),
+        StatusCode::UNAUTHORIZED
+    );
     assert_eq!(server.symbl().api_requests(), 1);
     assert_eq!(server.symbl().token_requests(), 0);
 }

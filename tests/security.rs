@@ -21,24 +21,28 @@ struct Recorder {
     seen: Arc<Mutex<Vec<HeaderMap>>>,
 }
 
-impl Recorder {
-    fn service(
-        &self,
-    ) -> impl tower::Service<
-        Request<ReplayBody<Full<Bytes>>>,
-        Response = Response<Full<Bytes>>,
-        Error = Infallible,
-        Future = std::future::Ready<Result<Response<Full<Bytes>>, Infallible>>,
-    > + Clone
-           + Send
-           + 'static {
-        let seen = Arc::clone(&self.seen);
-        tower::service_fn(move |request: Request<ReplayBody<Full<Bytes>>>| {
-            seen.lock().expect("lock").push(request.headers().clone());
-            std::future::ready(Ok(Response::new(Full::default())))
-        })
+impl tower::Service<Request<ReplayBody<Full<Bytes>>>> for Recorder {
+    type Response = Response<Full<Bytes>>;
+    type Error = Infallible;
+    type Future = std::future::Ready<Result<Response<Full<Bytes>>, Infallible>>;
+
+    fn poll_ready(
+        &mut self,
+        _: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Result<(), Infallible>> {
+        std::task::Poll::Ready(Ok(()))
     }
 
+    fn call(&mut self, request: Request<ReplayBody<Full<Bytes>>>) -> Self::Future {
+        self.seen
+            .lock()
+            .expect("lock")
+            .push(request.headers().clone());
+        std::future::ready(Ok(Response::new(Full::default())))
+    }
+}
+
+impl Recorder {
     fn authorization(&self, index: usize) -> Option<http::HeaderValue> {
         self.seen.lock().expect("lock")[index]
             .get(header::AUTHORIZATION)
@@ -58,8 +62,11 @@ fn layer(fake: &FakeSymbl) -> symbl_auth::SymblAuthLayerBuilder {
 async fn the_token_goes_only_to_allowed_hosts() {
     let fake = FakeSymbl::new();
     let recorder = Recorder::default();
-    let layer = layer(&fake).allow_host("media.symbl.ai").build().expect("layer");
-    let service = layer.layer(recorder.service());
+    let layer = layer(&fake)
+        .allow_host("media.symbl.ai")
+        .build()
+        .expect("layer");
+    let service = layer.layer(recorder.clone());
 
     for url in [
         "https://api.symbl.ai/v1/conversations",
@@ -78,11 +85,18 @@ async fn the_token_goes_only_to_allowed_hosts() {
     }
     for index in 0..4 {
         let value = recorder.authorization(index).expect("token attached");
-        assert!(value.to_str().expect("ascii").starts_with("Bearer fake-token-"));
+        assert!(value
+            .to_str()
+            .expect("ascii")
+            .starts_with("Bearer fake-token-"));
         assert!(value.is_sensitive(), "the header is marked sensitive");
     }
     for index in 4..7 {
-        assert_eq!(recorder.authorization(index), None, "request {index} leaked the token");
+        assert_eq!(
+            recorder.authorization(index),
+            None,
+            "request {index} leaked the token"
+        );
     }
 }
 
@@ -90,18 +104,23 @@ async fn the_token_goes_only_to_allowed_hosts() {
 async fn plain_http_to_a_remote_host_is_refused() {
     let fake = FakeSymbl::new();
     let recorder = Recorder::default();
-    let service = layer(&fake).build().expect("layer").layer(recorder.service());
+    let service = layer(&fake).build().expect("layer").layer(recorder.clone());
     let error = service
         .clone()
         .oneshot(get("http://api.symbl.ai/v1/conversations"))
         .await
         .expect_err("refused");
-    assert!(matches!(auth_error(&error), Error::InsecureTransport { host, .. } if host == "api.symbl.ai"));
+    assert!(
+        matches!(auth_error(&error), Error::InsecureTransport { host, .. } if host == "api.symbl.ai")
+    );
     assert_eq!(recorder.count(), 0, "nothing was sent");
     assert_eq!(fake.token_requests(), 0, "no token was even fetched");
 
-    let insecure = layer(&fake).allow_insecure_http(true).build().expect("layer");
-    let service = insecure.layer(recorder.service());
+    let insecure = layer(&fake)
+        .allow_insecure_http(true)
+        .build()
+        .expect("layer");
+    let service = insecure.layer(recorder.clone());
     service
         .oneshot(get("http://api.symbl.ai/v1/conversations"))
         .await
@@ -113,13 +132,16 @@ async fn plain_http_to_a_remote_host_is_refused() {
 async fn a_callers_own_authorization_is_kept() {
     let fake = FakeSymbl::new();
     let recorder = Recorder::default();
-    let service = layer(&fake).build().expect("layer").layer(recorder.service());
+    let service = layer(&fake).build().expect("layer").layer(recorder.clone());
     let request = Request::get("https://api.symbl.ai/v1/conversations")
         .header(header::AUTHORIZATION, "Bearer callers-token")
         .body(Full::default())
         .expect("request");
     service.oneshot(request).await.expect("call");
-    assert_eq!(recorder.authorization(0).expect("kept"), "Bearer callers-token");
+    assert_eq!(
+        recorder.authorization(0).expect("kept"),
+        "Bearer callers-token"
+    );
     assert_eq!(fake.token_requests(), 0);
 }
 
@@ -129,6 +151,9 @@ async fn a_host_not_allowed_does_not_get_the_token_over_real_http() {
     let service = authed_http1(&server);
     // Same server, but named `localhost`: not the token URL's host, so no token.
     let url = format!("http://localhost:{}/v1/conversations", server.addr().port());
-    assert_eq!(status_of(&service, get(&url)).await.expect("call"), StatusCode::UNAUTHORIZED);
+    assert_eq!(
+        status_of(&service, get(&url)).await.expect("call"),
+        StatusCode::UNAUTHORIZED
+    );
     assert_eq!(server.symbl().token_requests(), 0);
 }

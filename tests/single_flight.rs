@@ -30,7 +30,10 @@ async fn concurrent_cold_requests_share_one_fetch() {
 
     // Warm: no more token requests at all.
     for _ in 0..50 {
-        assert_eq!(status_of(&service, get(&url)).await.expect("call"), StatusCode::OK);
+        assert_eq!(
+            status_of(&service, get(&url)).await.expect("call"),
+            StatusCode::OK
+        );
     }
     assert_eq!(server.symbl().token_requests(), 1);
 }
@@ -42,8 +45,14 @@ async fn clones_of_one_layer_share_the_cache() {
     let first = layer.clone().layer(http1_client());
     let second = layer.layer(http2_client());
     let url = server.url("/v1/conversations");
-    assert_eq!(status_of(&first, get(&url)).await.expect("call"), StatusCode::OK);
-    assert_eq!(status_of(&second, get(&url)).await.expect("call"), StatusCode::OK);
+    assert_eq!(
+        status_of(&first, get(&url)).await.expect("call"),
+        StatusCode::OK
+    );
+    assert_eq!(
+        status_of(&second, get(&url)).await.expect("call"),
+        StatusCode::OK
+    );
     assert_eq!(server.symbl().token_requests(), 1);
 }
 
@@ -77,7 +86,9 @@ async fn concurrent_failures_share_one_fetch_and_its_error() {
     }
     // The shared failure is held for the cool-down: more calls do not ask again.
     for _ in 0..20 {
-        status_of(&service, get(&url)).await.expect_err("still failing");
+        status_of(&service, get(&url))
+            .await
+            .expect_err("still failing");
     }
     assert_eq!(server.symbl().token_requests(), 1);
     assert_eq!(server.symbl().api_requests(), 0);

@@ -49,7 +49,11 @@ async fn a_short_expires_in_is_honoured() {
     advance(Duration::from_secs(45)).await;
     assert_eq!(call(&service).await.expect("call"), StatusCode::OK);
     assert_eq!(fake.token_requests(), 2, "expired at 60 s: fetched again");
-    assert_eq!(fake.api_requests(), 3, "no request went out with the expired token");
+    assert_eq!(
+        fake.api_requests(),
+        3,
+        "no request went out with the expired token"
+    );
 }
 
 #[tokio::test(start_paused = true)]
@@ -67,7 +71,11 @@ async fn refresh_ahead_serves_the_valid_token_while_one_refresh_runs() {
         tokio::task::yield_now().await;
     }
     assert_eq!(source.started(), 2, "exactly one background refresh");
-    assert_eq!(fake.tokens_issued(), 1, "the refresh is still held at the gate");
+    assert_eq!(
+        fake.tokens_issued(),
+        1,
+        "the refresh is still held at the gate"
+    );
 
     source.open(1);
     settle().await;
@@ -108,14 +116,24 @@ async fn a_failed_refresh_keeps_the_valid_token() {
 
 /// A simulated day of a request every 5 s against Symbl's server-side cache.
 async fn fetches_in_a_day(reissue_before: Duration) -> usize {
-    let fake = FakeSymbl::new().token_lifetime(DAY).reissue_before(reissue_before);
+    let fake = FakeSymbl::new()
+        .token_lifetime(DAY)
+        .reissue_before(reissue_before);
     let service = service(&in_memory_layer(fake.clone()), &fake);
     let start = Instant::now();
     while start.elapsed() < DAY + Duration::from_secs(60) {
-        assert_eq!(call(&service).await.expect("call"), StatusCode::OK, "no request sees a 401");
+        assert_eq!(
+            call(&service).await.expect("call"),
+            StatusCode::OK,
+            "no request sees a 401"
+        );
         tokio::time::sleep(Duration::from_secs(5)).await;
     }
-    assert_eq!(fake.tokens_issued(), 2, "the day's token, then the next day's");
+    assert_eq!(
+        fake.tokens_issued(),
+        2,
+        "the day's token, then the next day's"
+    );
     fake.token_requests()
 }
 
@@ -144,7 +162,11 @@ async fn retry_after_is_honoured() {
     );
     let start = Instant::now();
     assert_eq!(call(&service).await.expect("call"), StatusCode::OK);
-    assert!(start.elapsed() >= Duration::from_secs(3), "waited {:?}", start.elapsed());
+    assert!(
+        start.elapsed() >= Duration::from_secs(3),
+        "waited {:?}",
+        start.elapsed()
+    );
     assert!(start.elapsed() < Duration::from_secs(4));
     assert_eq!(fake.token_requests(), 2);
 }
@@ -178,9 +200,16 @@ async fn a_hanging_endpoint_times_out_within_the_budget() {
     let start = Instant::now();
     let error = call(&service).await.expect_err("no token");
     let error = auth_error(&error);
-    assert!(matches!(error, symbl_auth::Error::TokenEndpointUnavailable { .. }), "{error}");
+    assert!(
+        matches!(error, symbl_auth::Error::TokenEndpointUnavailable { .. }),
+        "{error}"
+    );
     assert!(error.to_string().contains("no answer within"), "{error}");
-    assert!(start.elapsed() <= Duration::from_secs(5), "took {:?}", start.elapsed());
+    assert!(
+        start.elapsed() <= Duration::from_secs(5),
+        "took {:?}",
+        start.elapsed()
+    );
     let attempts = fake.token_requests();
     assert!((2..=3).contains(&attempts), "{attempts} attempts");
 
@@ -211,7 +240,10 @@ async fn a_failing_endpoint_sees_a_bounded_request_rate() {
     // 50 ms, 100 ms, … up to 2.5 s: at most 17 attempts. Then 5 s of cool-down.
     let flights = start.elapsed().as_secs().div_ceil(35) as usize;
     let requests = fake.token_requests();
-    assert!(requests <= flights * 17, "{requests} token requests for 1,200 calls");
+    assert!(
+        requests <= flights * 17,
+        "{requests} token requests for 1,200 calls"
+    );
 
     fake.heal();
     tokio::time::sleep(Duration::from_secs(10)).await;
@@ -228,7 +260,11 @@ async fn a_second_forced_refresh_waits_a_moment() {
         fake.revoke_tokens();
         let _ = call(&service).await.expect("call");
     }
-    assert_eq!(fake.token_requests(), 2, "one forced refresh within a second");
+    assert_eq!(
+        fake.token_requests(),
+        2,
+        "one forced refresh within a second"
+    );
     advance(Duration::from_secs(2)).await;
     fake.revoke_tokens();
     assert_eq!(call(&service).await.expect("call"), StatusCode::OK);
@@ -245,7 +281,10 @@ struct PanicsOnce {
 impl TokenSource for PanicsOnce {
     fn fetch_token(&self) -> TokenFuture<'_> {
         Box::pin(async move {
-            if !self.panicked.swap(true, std::sync::atomic::Ordering::SeqCst) {
+            if !self
+                .panicked
+                .swap(true, std::sync::atomic::Ordering::SeqCst)
+            {
                 panic!("token source bug");
             }
             self.fake.fetch_token().await
@@ -262,7 +301,10 @@ async fn a_fetch_task_that_dies_releases_the_cache() {
     });
     let service = service(&layer, &fake);
     let error = call(&service).await.expect_err("the fetch died");
-    assert!(auth_error(&error).to_string().contains("interrupted"), "{error}");
+    assert!(
+        auth_error(&error).to_string().contains("interrupted"),
+        "{error}"
+    );
     // The next caller is not stuck behind the dead fetch.
     assert_eq!(call(&service).await.expect("call"), StatusCode::OK);
 }

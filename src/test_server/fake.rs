@@ -108,7 +108,11 @@ impl FakeSymbl {
         )
     }
 
-    fn with_settings(credentials: Credentials, lifetime: Duration, reissue_before: Duration) -> Self {
+    fn with_settings(
+        credentials: Credentials,
+        lifetime: Duration,
+        reissue_before: Duration,
+    ) -> Self {
         Self {
             shared: Arc::new(Shared {
                 credentials,
@@ -228,17 +232,26 @@ impl FakeSymbl {
             };
         }
         let Ok(request) = serde_json::from_slice::<serde_json::Value>(body) else {
-            return Some(json(StatusCode::BAD_REQUEST, r#"{"message":"Bad Request"}"#));
+            return Some(json(
+                StatusCode::BAD_REQUEST,
+                r#"{"message":"Bad Request"}"#,
+            ));
         };
         let field = |name: &str| request.get(name).and_then(|value| value.as_str());
         if field("type") != Some("application") {
-            return Some(json(StatusCode::BAD_REQUEST, r#"{"message":"type must be application"}"#));
+            return Some(json(
+                StatusCode::BAD_REQUEST,
+                r#"{"message":"type must be application"}"#,
+            ));
         }
         let credentials = &self.shared.credentials;
         if field("appId") != Some(credentials.app_id())
             || field("appSecret") != Some(credentials.app_secret())
         {
-            return Some(json(StatusCode::UNAUTHORIZED, r#"{"message":"Unauthorized"}"#));
+            return Some(json(
+                StatusCode::UNAUTHORIZED,
+                r#"{"message":"Unauthorized"}"#,
+            ));
         }
         let now = Instant::now();
         let (token, expires_at) = match &state.cached {
@@ -303,7 +316,10 @@ impl FakeSymbl {
         };
         let (parts, body) = request.into_parts();
         let Ok(body) = Limited::new(body, 16 * 1024 * 1024).collect().await else {
-            return json(StatusCode::BAD_REQUEST, r#"{"message":"could not read the body"}"#);
+            return json(
+                StatusCode::BAD_REQUEST,
+                r#"{"message":"could not read the body"}"#,
+            );
         };
         let body = body.to_bytes();
         self.lock().bodies.push(body.clone());
@@ -314,7 +330,10 @@ impl FakeSymbl {
             (Method::GET, "/v1/conversations") => json(StatusCode::OK, r#"{"conversations":[]}"#),
             (Method::POST, _) => json(
                 StatusCode::OK,
-                format!(r#"{{"conversationId":"fake","bytesReceived":{}}}"#, body.len()),
+                format!(
+                    r#"{{"conversationId":"fake","bytesReceived":{}}}"#,
+                    body.len()
+                ),
             ),
             _ => json(StatusCode::NOT_FOUND, r#"{"message":"not found"}"#),
         }
@@ -343,7 +362,9 @@ impl TokenSource for FakeSymbl {
             match answer.status {
                 StatusCode::OK => parse_token_response(&answer.body),
                 StatusCode::UNAUTHORIZED | StatusCode::BAD_REQUEST => {
-                    Err(Error::InvalidCredentials { status: answer.status })
+                    Err(Error::InvalidCredentials {
+                        status: answer.status,
+                    })
                 }
                 status => Err(Error::TokenEndpointUnavailable {
                     status: Some(status),

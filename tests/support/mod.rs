@@ -70,7 +70,12 @@ where
     B: Body,
     B::Error: std::fmt::Debug,
 {
-    let bytes = response.into_body().collect().await.expect("body").to_bytes();
+    let bytes = response
+        .into_body()
+        .collect()
+        .await
+        .expect("body")
+        .to_bytes();
     String::from_utf8_lossy(&bytes).into_owned()
 }
 
