@@ -4,12 +4,19 @@
 mod support;
 
 use std::convert::Infallible;
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::task::{Context, Poll};
 
 use bytes::Bytes;
 use http::{Request, StatusCode};
 use http_body::Frame;
-use http_body_util::StreamBody;
-use symbl_auth::test_server::TestServer;
+use http_body_util::{BodyExt, Full, StreamBody};
+use symbl_auth::test_server::{ApiService, FakeSymbl, TestServer};
+use symbl_auth::ReplayBody;
+use tokio::sync::Notify;
 use tokio::task::JoinSet;
 use tower::{Layer, ServiceExt};
 
@@ -261,7 +268,7 @@ async fn a_401_to_a_request_without_our_token_is_left_alone() {
     let service = authed_http1(&server);
     let request = Request::get(server.url("/v1/conversations"))
         .header("authorization", "Bearer callers-own-token")
-        .body(http_body_util::Full::<Bytes>::default())
+        .body(Full::<Bytes>::default())
         .expect("request");
     assert_eq!(
         status_of(&service, request).await.expect("call"),
@@ -269,4 +276,109 @@ async fn a_401_to_a_request_without_our_token_is_left_alone() {
     );
     assert_eq!(server.symbl().api_requests(), 1);
     assert_eq!(server.symbl().token_requests(), 0);
+}
+
+/// An in-memory API that holds requests marked `x-hold` until released, to order a 401 after
+/// a refresh.
+#[derive(Clone)]
+struct Holding {
+    api: ApiService,
+    release: Arc<Notify>,
+    held: Arc<AtomicBool>,
+}
+
+impl tower::Service<Request<ReplayBody<Full<Bytes>>>> for Holding {
+    type Response = http::Response<Full<Bytes>>;
+    type Error = Infallible;
+    type Future = Pin<Box<dyn Future<Output = Result<Self::Response, Infallible>> + Send>>;
+
+    fn poll_ready(&mut self, _: &mut Context<'_>) -> Poll<Result<(), Infallible>> {
+        Poll::Ready(Ok(()))
+    }
+
+    fn call(&mut self, request: Request<ReplayBody<Full<Bytes>>>) -> Self::Future {
+        let mut api = self.api.clone();
+        let release = Arc::clone(&self.release);
+        let held = Arc::clone(&self.held);
+        Box::pin(async move {
+            // Only the first send waits; its retry carries the header too.
+            if request.headers().contains_key("x-hold") && !held.swap(true, Ordering::SeqCst) {
+                release.notified().await;
+            }
+            api.call(request).await
+        })
+    }
+}
+
+#[tokio::test]
+async fn a_late_401_retries_with_the_newer_token_without_fetching() {
+    let fake = FakeSymbl::new();
+    let release = Arc::new(Notify::new());
+    let inner = Holding {
+        api: fake.api_service(),
+        release: Arc::clone(&release),
+        held: Default::default(),
+    };
+    let service = in_memory_layer(fake.clone()).layer(inner);
+    let url = symbl_url("/v1/conversations");
+    assert_eq!(
+        status_of(&service, get(&url)).await.expect("call"),
+        StatusCode::OK
+    );
+
+    // A request goes out with the first token and is held in flight...
+    let held = Request::get(&url)
+        .header("x-hold", "1")
+        .body(Default::default())
+        .expect("request");
+    let held = tokio::spawn({
+        let service = service.clone();
+        async move { status_of(&service, held).await }
+    });
+    tokio::task::yield_now().await;
+    // ...while the token is revoked and another request refreshes it.
+    fake.revoke_tokens();
+    assert_eq!(
+        status_of(&service, get(&url)).await.expect("call"),
+        StatusCode::OK
+    );
+    assert_eq!(fake.token_requests(), 2);
+
+    // The held request now meets its 401: it retries with the newer token, no new fetch.
+    release.notify_one();
+    assert_eq!(held.await.expect("task").expect("call"), StatusCode::OK);
+    assert_eq!(fake.token_requests(), 2);
+    assert_eq!(fake.api_requests(), 5, "1 + (401, retry) + (401, retry)");
+}
+
+#[tokio::test]
+async fn grpc_unauthenticated_is_treated_as_a_401() {
+    let fake = FakeSymbl::new();
+    let sends = Arc::new(AtomicUsize::new(0));
+    let inner = tower::service_fn({
+        let sends = Arc::clone(&sends);
+        move |request: Request<ReplayBody<Full<Bytes>>>| {
+            let sends = Arc::clone(&sends);
+            async move {
+                // A transport sends the whole body before the answer comes.
+                let _ = request.into_body().collect().await;
+                // A trailers-only gRPC answer: status 200, `grpc-status` in the headers.
+                let first = sends.fetch_add(1, Ordering::SeqCst) == 0;
+                let response = http::Response::builder()
+                    .header("content-type", "application/grpc")
+                    .header("grpc-status", if first { "16" } else { "0" })
+                    .body(Full::<Bytes>::default())
+                    .expect("response");
+                Ok::<_, Infallible>(response)
+            }
+        }
+    });
+    let service = in_memory_layer(fake.clone()).layer(inner);
+    let request = Request::post("/grpc.health.v1.Health/Check")
+        .body(Full::new(Bytes::from_static(b"\0\0\0\0\0")))
+        .expect("request");
+    let response = service.oneshot(request).await.expect("call");
+    assert_eq!(response.headers()["grpc-status"], "0");
+    assert_eq!(sends.load(Ordering::SeqCst), 2);
+    assert_eq!(fake.token_requests(), 2, "the rejected token was refreshed");
 }
