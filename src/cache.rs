@@ -20,6 +20,7 @@ use tokio::sync::watch;
 use tokio::time::Instant;
 
 use crate::error::Reason;
+use crate::stats::{Counters, Event};
 use crate::{AccessToken, Error, TokenSource};
 
 /// The least time between two fetches that the cache starts on its own account (refreshing a
@@ -40,12 +41,13 @@ pub(crate) struct CacheConfig {
     pub(crate) failure_cooldown: Duration,
 }
 
-/// A token ready to attach: its header and the generation that identifies it for
-/// compare-and-invalidate.
+/// A token ready to attach: its header, the generation that identifies it for
+/// compare-and-invalidate, and when it expires.
 #[derive(Clone, Debug)]
 pub(crate) struct Token {
     pub(crate) header: HeaderValue,
     pub(crate) generation: u64,
+    pub(crate) expires_at: Instant,
 }
 
 /// A wait for the fetch in flight.
@@ -68,6 +70,7 @@ struct Shared {
     state: Mutex<State>,
     source: Arc<dyn TokenSource>,
     config: CacheConfig,
+    counters: Counters,
 }
 
 /// A token with its schedule. Replaced whole (a new `Arc`) whenever the schedule changes.
@@ -78,7 +81,6 @@ struct Cached {
     refresh_at: Instant,
     /// From here, requests wait for a new token instead of using this one.
     stale_at: Instant,
-    expires_at: Instant,
 }
 
 type Outcome = Option<Result<Arc<Cached>, Error>>;
@@ -104,6 +106,7 @@ impl TokenCache {
                 state: Mutex::default(),
                 source,
                 config,
+                counters: Counters::default(),
             }),
         }
     }
@@ -114,6 +117,18 @@ impl TokenCache {
 
     pub(crate) fn config(&self) -> &CacheConfig {
         &self.shared.config
+    }
+
+    pub(crate) fn counters(&self) -> &Counters {
+        &self.shared.counters
+    }
+
+    /// A token, waiting for a fetch if there is none to use now.
+    pub(crate) async fn get(&self) -> Result<Token, Error> {
+        match self.token() {
+            Lookup::Ready(token) => token,
+            Lookup::Wait(token) => token.await,
+        }
     }
 
     /// A token to attach now, or a future that waits for the fetch that brings one.
@@ -149,6 +164,7 @@ impl TokenCache {
         }
         state.last_forced_refresh = Some(now);
         self.shared.current.store(None);
+        self.shared.counters.count(Event::Refresh);
         tracing::info!(generation, "access token rejected with 401; refreshing");
         true
     }
@@ -172,12 +188,13 @@ impl Shared {
             if now < cached.stale_at {
                 if now >= cached.refresh_at && state.flight.is_none() && !cooling_down {
                     tracing::debug!("access token near expiry; refreshing in the background");
+                    self.counters.count(Event::Refresh);
                     self.start_flight(&mut state);
                 }
                 return Lookup::Ready(Ok(cached.token.clone()));
             }
             // Nearly expired, but the last refresh failed: keep using it while it is valid.
-            if cooling_down && now < cached.expires_at {
+            if cooling_down && now < cached.token.expires_at {
                 return Lookup::Ready(Ok(cached.token.clone()));
             }
         }
@@ -188,6 +205,9 @@ impl Shared {
                     if now < *until {
                         return Lookup::Ready(Err(error.clone()));
                     }
+                }
+                if current.is_some() {
+                    self.counters.count(Event::Refresh);
                 }
                 self.start_flight(&mut state)
             }
@@ -207,7 +227,7 @@ impl Shared {
                 id,
                 sender: Some(sender),
             };
-            let fetched = fetch_with_retries(&*shared.source, &shared.config).await;
+            let fetched = fetch_with_retries(&shared).await;
             landing.land(fetched);
         });
         receiver
@@ -232,6 +252,12 @@ impl Landing<'_> {
         let outcome = match fetched {
             Ok((token, sent_at)) => {
                 let cached = Arc::new(state.admit(&token, sent_at, now, &shared.config));
+                tracing::info!(
+                    lifetime = ?token.expires_in(),
+                    latency = ?now.saturating_duration_since(sent_at),
+                    generation = cached.token.generation,
+                    "access token granted"
+                );
                 shared.current.store(Some(Arc::clone(&cached)));
                 state.failure = None;
                 Ok(cached)
@@ -244,15 +270,14 @@ impl Landing<'_> {
                 let until = now + pause;
                 tracing::warn!(%error, cooldown = ?pause, "access token fetch failed");
                 state.failure = Some((error.clone(), until));
-                match current.filter(|cached| now < cached.expires_at) {
+                match current.filter(|cached| now < cached.token.expires_at) {
                     // A refresh failed while the token is still valid: keep it, and try again
                     // once the cool-down is over.
                     Some(cached) => {
                         let kept = Arc::new(Cached {
                             token: cached.token.clone(),
                             refresh_at: until,
-                            stale_at: cached.stale_at.max(until).min(cached.expires_at),
-                            expires_at: cached.expires_at,
+                            stale_at: cached.stale_at.max(until).min(cached.token.expires_at),
                         });
                         shared.current.store(Some(Arc::clone(&kept)));
                         Ok(kept)
@@ -315,17 +340,16 @@ impl State {
         } else {
             self.generation += 1;
             self.last_header = Some(header.clone());
-            tracing::info!(lifetime = ?lifetime, generation = self.generation, "access token granted");
             expires_at - config.refresh_window.min(lifetime / 2)
         };
         Cached {
             token: Token {
                 header,
                 generation: self.generation,
+                expires_at,
             },
             refresh_at,
             stale_at,
-            expires_at,
         }
     }
 }
@@ -350,10 +374,8 @@ async fn wait_for_flight(mut receiver: watch::Receiver<Outcome>) -> Result<Token
 /// One fetch: attempts with a timeout each, retried with backoff and jitter (and at least any
 /// `Retry-After`) while the error is transient and the budget lasts. Returns the token and when
 /// its request was sent.
-async fn fetch_with_retries(
-    source: &dyn TokenSource,
-    config: &CacheConfig,
-) -> Result<(AccessToken, Instant), Error> {
+async fn fetch_with_retries(shared: &Shared) -> Result<(AccessToken, Instant), Error> {
+    let (config, counters) = (&shared.config, &shared.counters);
     let deadline = Instant::now() + config.retry_budget;
     let mut backoff = FIRST_BACKOFF;
     let mut attempt = 0u32;
@@ -363,14 +385,13 @@ async fn fetch_with_retries(
         let limit = config
             .attempt_timeout
             .min(deadline.saturating_duration_since(sent_at));
-        let error = match tokio::time::timeout(limit, source.fetch_token()).await {
-            Ok(Ok(token)) => {
-                tracing::debug!(attempt, latency = ?sent_at.elapsed(), "token endpoint answered");
-                return Ok((token, sent_at));
-            }
+        counters.count(Event::TokenRequest);
+        let error = match tokio::time::timeout(limit, shared.source.fetch_token()).await {
+            Ok(Ok(token)) => return Ok((token, sent_at)),
             Ok(Err(error)) => error,
             Err(_) => Error::unavailable(Reason::new(format!("no answer within {limit:?}"))),
         };
+        counters.count(Event::TokenFailure);
         if !error.is_retryable() {
             return Err(error);
         }

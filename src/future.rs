@@ -14,6 +14,7 @@ use tower_service::Service;
 use crate::cache::{Lookup, Token, TokenWait};
 use crate::layer::Shared;
 use crate::replay::{Declined, Replay};
+use crate::stats::Event;
 use crate::{BoxError, Error, ReplayBody};
 
 type RetryFuture<T> = Pin<Box<dyn Future<Output = Result<T, BoxError>> + Send>>;
@@ -176,18 +177,20 @@ where
                     else {
                         return Poll::Ready(Ok(response));
                     };
-                    if !is_unauthorized(&response) {
+                    if !is_unauthorized(response.status(), response.headers()) {
                         return Poll::Ready(Ok(response));
                     }
                     // Only the first 401 for a token drops it; later ones find the newer one.
                     shared.cache.invalidate(generation);
-                    let Some(retry) = this.retry.take() else {
-                        tracing::debug!("401 returned without a retry: body not replayable");
-                        return Poll::Ready(Ok(response));
+                    let retry = match this.retry.take() {
+                        Some(retry) => retry.start::<B>(Arc::clone(shared), generation),
+                        // Only a body known up front to exceed the limit has no `Retry`.
+                        None => Err(Declined::TooLarge),
                     };
-                    match retry.start::<B>(Arc::clone(shared), generation) {
+                    match retry {
                         Ok(future) => State::Retrying { future },
                         Err(declined) => {
+                            shared.cache.counters().count(Event::ReplaySkipped);
                             tracing::debug!(%declined, "401 returned without a retry");
                             return Poll::Ready(Ok(response));
                         }
@@ -236,10 +239,8 @@ impl<S> Retry<S> {
         *request.headers_mut() = headers;
         *request.extensions_mut() = extensions;
         Ok(Box::pin(async move {
-            let token = match shared.cache.token() {
-                Lookup::Ready(token) => token?,
-                Lookup::Wait(token) => token.await?,
-            };
+            let token = shared.cache.get().await?;
+            shared.cache.counters().count(Event::Retry);
             tracing::debug!(
                 rejected = generation,
                 generation = token.generation,
@@ -258,10 +259,9 @@ impl<S> Retry<S> {
 
 /// A 401, or gRPC's form of it: a trailers-only answer with `grpc-status: 16`
 /// (UNAUTHENTICATED) in the headers.
-fn is_unauthorized<B>(response: &Response<B>) -> bool {
-    response.status() == StatusCode::UNAUTHORIZED
-        || response
-            .headers()
+pub(crate) fn is_unauthorized(status: StatusCode, headers: &HeaderMap) -> bool {
+    status == StatusCode::UNAUTHORIZED
+        || headers
             .get("grpc-status")
             .is_some_and(|status| status == "16")
 }

@@ -7,7 +7,7 @@ use tower_layer::Layer;
 
 use crate::cache::TokenCache;
 use crate::scope::Scope;
-use crate::{Credentials, SymblAuth, SymblAuthLayerBuilder};
+use crate::{AccessToken, Credentials, Error, Stats, SymblAuth, SymblAuthLayerBuilder};
 
 /// A [`Layer`] that authenticates requests to Symbl with a cached access token.
 ///
@@ -35,6 +35,22 @@ impl SymblAuthLayer {
     /// A builder to change the token URL, the hosts that get the token, and the timings.
     pub fn builder(credentials: Credentials) -> SymblAuthLayerBuilder {
         SymblAuthLayerBuilder::new(credentials)
+    }
+
+    /// The current access token from the shared cache, fetched if need be, with the lifetime it
+    /// has left. For handing a token to tools outside the layer (curl, a CLI); requests sent
+    /// through the layer never need it.
+    pub async fn access_token(&self) -> Result<AccessToken, Error> {
+        let token = self.shared.cache.get().await?;
+        let left = token
+            .expires_at
+            .saturating_duration_since(tokio::time::Instant::now());
+        Ok(AccessToken::from_header(token.header, left))
+    }
+
+    /// What the layer has done so far: token requests, failures, refreshes, retries.
+    pub fn stats(&self) -> Stats {
+        self.shared.cache.counters().snapshot()
     }
 }
 

@@ -68,8 +68,12 @@ mod layer;
 mod replay;
 mod scope;
 mod service;
+mod stats;
 mod token;
 mod token_endpoint;
+
+#[cfg(feature = "reqwest-middleware")]
+mod middleware;
 
 #[cfg(feature = "test-server")]
 pub mod test_server;
@@ -81,6 +85,10 @@ pub use future::ResponseFuture;
 pub use layer::SymblAuthLayer;
 pub use replay::{ReplayBody, DEFAULT_REPLAY_LIMIT};
 pub use service::SymblAuth;
+pub use stats::Stats;
+
+#[cfg(feature = "reqwest-middleware")]
+pub use middleware::SymblAuthMiddleware;
 pub use token::{AccessToken, TokenFuture, TokenSource, MAX_LIFETIME, MAX_TOKEN_LEN};
 pub use token_endpoint::{SymblTokenSource, DEFAULT_TOKEN_URL, MAX_RESPONSE_BYTES};
 

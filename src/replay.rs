@@ -257,6 +257,19 @@ impl<B: Body> Body for ReplayBody<B> {
     }
 }
 
+/// An empty body, as `tower-http`'s `FollowRedirect` needs to re-send a request without one.
+impl<B> Default for ReplayBody<B> {
+    fn default() -> Self {
+        Self {
+            state: State::Replaying {
+                chunks: Vec::new().into_iter(),
+                trailers: None,
+                remaining: 0,
+            },
+        }
+    }
+}
+
 impl<B> fmt::Debug for ReplayBody<B> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let state = match &self.state {

@@ -42,10 +42,22 @@ impl Scope {
     }
 
     pub(crate) fn decide(&self, uri: &Uri, headers: &HeaderMap) -> Decision {
-        if headers.contains_key(header::AUTHORIZATION) {
+        let authorized = headers.contains_key(header::AUTHORIZATION);
+        self.decide_target(uri.scheme_str(), uri.host(), authorized)
+    }
+
+    /// The rules above for a request to `scheme://host` that has (or has not) its own
+    /// `Authorization` header.
+    pub(crate) fn decide_target(
+        &self,
+        scheme: Option<&str>,
+        host: Option<&str>,
+        authorized: bool,
+    ) -> Decision {
+        if authorized {
             return Decision::PassThrough;
         }
-        let Some(host) = uri.host() else {
+        let Some(host) = host else {
             return Decision::Attach;
         };
         if !self
@@ -55,7 +67,7 @@ impl Scope {
         {
             return Decision::PassThrough;
         }
-        if may_travel(uri.scheme_str(), host, self.allow_insecure_http) {
+        if may_travel(scheme, host, self.allow_insecure_http) {
             Decision::Attach
         } else {
             Decision::Refuse(Error::InsecureTransport {

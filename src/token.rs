@@ -57,6 +57,10 @@ impl AccessToken {
         Ok(Self { header, expires_in })
     }
 
+    pub(crate) fn from_header(header: HeaderValue, expires_in: Duration) -> Self {
+        Self { header, expires_in }
+    }
+
     /// How long the token is valid, counted from when it was requested.
     pub fn expires_in(&self) -> Duration {
         self.expires_in

@@ -1,0 +1,123 @@
+//! [`SymblAuthMiddleware`]: the same authentication for `reqwest_middleware` clients.
+
+use std::fmt;
+use std::sync::Arc;
+
+use http::{header, Extensions};
+use reqwest::{Request, Response};
+use reqwest_middleware::{Middleware, Next};
+
+use crate::future::is_unauthorized;
+use crate::layer::Shared;
+use crate::scope::Decision;
+use crate::stats::Event;
+use crate::SymblAuthLayer;
+
+/// A [`reqwest_middleware::Middleware`] that authenticates requests to Symbl, sharing the token
+/// cache of the [`SymblAuthLayer`] it was made from (feature `reqwest-middleware`).
+///
+/// It follows the layer's rules: the same allowed hosts and plain-http refusal, the caller's
+/// own `Authorization` kept, the header marked sensitive. After a 401 (or gRPC
+/// `UNAUTHENTICATED`) the token is dropped if it is still the cached one and the request is sent
+/// once more — when [`Request::try_clone`] can copy it (a streaming body cannot be: its 401 is
+/// returned unchanged) and its body is within the layer's replay limit.
+///
+/// ```
+/// use symbl_auth::{Credentials, SymblAuthLayer, SymblAuthMiddleware};
+///
+/// let layer = SymblAuthLayer::new(Credentials::new("app-id", "app-secret"));
+/// let client = reqwest_middleware::ClientBuilder::new(reqwest::Client::new())
+///     .with(SymblAuthMiddleware::from(layer.clone())) // one cache for both front ends
+///     .build();
+/// ```
+#[derive(Clone)]
+pub struct SymblAuthMiddleware {
+    shared: Arc<Shared>,
+}
+
+impl From<SymblAuthLayer> for SymblAuthMiddleware {
+    fn from(layer: SymblAuthLayer) -> Self {
+        Self {
+            shared: layer.shared,
+        }
+    }
+}
+
+impl SymblAuthMiddleware {
+    /// A copy of `request` for a second send, if its body can be copied and is within the
+    /// replay limit.
+    fn replay_of(&self, request: &Request) -> Option<Request> {
+        let within_limit = request.body().is_none_or(|body| {
+            body.as_bytes()
+                .is_some_and(|bytes| bytes.len() <= self.shared.replay_limit)
+        });
+        if within_limit {
+            request.try_clone()
+        } else {
+            None
+        }
+    }
+}
+
+#[async_trait::async_trait]
+impl Middleware for SymblAuthMiddleware {
+    async fn handle(
+        &self,
+        mut request: Request,
+        extensions: &mut Extensions,
+        next: Next<'_>,
+    ) -> reqwest_middleware::Result<Response> {
+        let url = request.url();
+        let authorized = request.headers().contains_key(header::AUTHORIZATION);
+        let decision =
+            self.shared
+                .scope
+                .decide_target(Some(url.scheme()), url.host_str(), authorized);
+        match decision {
+            Decision::Attach => {}
+            Decision::PassThrough => return next.run(request, extensions).await,
+            Decision::Refuse(error) => return Err(reqwest_middleware::Error::middleware(error)),
+        }
+        let cache = &self.shared.cache;
+        let token = cache
+            .get()
+            .await
+            .map_err(reqwest_middleware::Error::middleware)?;
+        let replay = self.replay_of(&request);
+        request
+            .headers_mut()
+            .insert(header::AUTHORIZATION, token.header);
+        let response = next.clone().run(request, extensions).await?;
+        if !is_unauthorized(response.status(), response.headers()) {
+            return Ok(response);
+        }
+        cache.invalidate(token.generation);
+        let Some(mut replay) = replay else {
+            cache.counters().count(Event::ReplaySkipped);
+            tracing::debug!("401 returned without a retry: the body cannot be copied");
+            return Ok(response);
+        };
+        let fresh = cache
+            .get()
+            .await
+            .map_err(reqwest_middleware::Error::middleware)?;
+        cache.counters().count(Event::Retry);
+        tracing::debug!(
+            rejected = token.generation,
+            generation = fresh.generation,
+            "retrying once after a 401"
+        );
+        replay
+            .headers_mut()
+            .insert(header::AUTHORIZATION, fresh.header);
+        next.run(replay, extensions).await
+    }
+}
+
+impl fmt::Debug for SymblAuthMiddleware {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("SymblAuthMiddleware")
+            .field("allowed_hosts", &self.shared.scope.hosts())
+            .finish_non_exhaustive()
+    }
+}
