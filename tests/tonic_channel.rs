@@ -1,0 +1,89 @@
+//! The layer in front of a real tonic `Channel`, used by a generated client, against a real
+//! tonic server on loopback that checks the `authorization` metadata.
+#![cfg(feature = "test-server")]
+
+#[allow(dead_code, unreachable_pub)]
+#[path = "../examples/tonic_client.rs"]
+mod example;
+
+use std::sync::atomic::Ordering;
+
+use symbl_auth::test_server::TestServer;
+use tonic::transport::Channel;
+use tonic_health::pb::health_check_response::ServingStatus;
+use tonic_health::pb::health_client::HealthClient;
+use tonic_health::pb::HealthCheckRequest;
+
+use example::{authenticated, serve, GuardedHealth};
+
+fn request() -> HealthCheckRequest {
+    HealthCheckRequest {
+        service: String::new(),
+    }
+}
+
+#[tokio::test]
+async fn unauthenticated_refreshes_the_token_and_retries_once() {
+    let symbl = TestServer::start().await.expect("server");
+    let health = GuardedHealth {
+        symbl: symbl.symbl().clone(),
+        calls: Default::default(),
+    };
+    let addr = serve(health.clone()).await.expect("grpc server");
+    let channel = Channel::from_shared(format!("http://{addr}"))
+        .expect("uri")
+        .connect()
+        .await
+        .expect("connect");
+    let layer = symbl.layer();
+    let mut client = HealthClient::new(authenticated(channel, layer.clone()));
+
+    for _ in 0..5 {
+        let response = client.check(request()).await.expect("check").into_inner();
+        assert_eq!(response.status(), ServingStatus::Serving);
+    }
+    assert_eq!(
+        symbl.symbl().token_requests(),
+        1,
+        "one token for five calls"
+    );
+
+    symbl.symbl().revoke_tokens();
+    let response = client.check(request()).await.expect("check").into_inner();
+    assert_eq!(response.status(), ServingStatus::Serving);
+    assert_eq!(
+        health.calls.load(Ordering::SeqCst),
+        7,
+        "five, then UNAUTHENTICATED and a retry"
+    );
+    assert_eq!(symbl.symbl().token_requests(), 2, "one refresh");
+    assert_eq!(layer.stats().retries, 1);
+}
+
+#[tokio::test]
+async fn a_second_unauthenticated_reaches_the_caller() {
+    let symbl = TestServer::start().await.expect("server");
+    let health = GuardedHealth {
+        symbl: symbl.symbl().clone(),
+        calls: Default::default(),
+    };
+    let addr = serve(health.clone()).await.expect("grpc server");
+    let channel = Channel::from_shared(format!("http://{addr}"))
+        .expect("uri")
+        .connect()
+        .await
+        .expect("connect");
+    // Credentials the token server does not know: every token request fails.
+    let layer = symbl
+        .layer_builder()
+        .token_source(symbl_auth::test_server::FakeSymbl::new())
+        .build()
+        .expect("layer");
+    let mut client = HealthClient::new(authenticated(channel, layer));
+    let status = client
+        .check(request())
+        .await
+        .expect_err("tokens from another issuer");
+    assert_eq!(status.code(), tonic::Code::Unauthenticated);
+    assert_eq!(health.calls.load(Ordering::SeqCst), 2, "sent exactly twice");
+}
