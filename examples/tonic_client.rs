@@ -53,9 +53,11 @@ pub fn authenticated(channel: Channel, layer: SymblAuthLayer) -> AuthenticatedCh
 }
 
 /// The gRPC health service, answering only calls that carry a current Symbl token.
-#[derive(Clone)]
+#[derive(Clone, Debug)]
 pub struct GuardedHealth {
+    /// Whose tokens are current.
     pub symbl: FakeSymbl,
+    /// Calls received, answered or not.
     pub calls: Arc<AtomicUsize>,
 }
 

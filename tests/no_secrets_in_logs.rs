@@ -4,9 +4,6 @@
 
 mod support;
 
-use std::io::Write;
-use std::sync::{Arc, Mutex};
-
 use http::StatusCode;
 use symbl_auth::test_server::{TestServer, TEST_APP_SECRET};
 use symbl_auth::{Credentials, SymblAuthLayer};
@@ -14,35 +11,9 @@ use tower::Layer;
 
 use support::*;
 
-/// A `tracing` writer into a shared buffer.
-#[derive(Clone, Default)]
-struct Captured(Arc<Mutex<Vec<u8>>>);
-
-impl Write for Captured {
-    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().expect("lock").extend_from_slice(bytes);
-        Ok(bytes.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
-impl<'a> tracing_subscriber::fmt::MakeWriter<'a> for Captured {
-    type Writer = Captured;
-    fn make_writer(&'a self) -> Captured {
-        self.clone()
-    }
-}
-
 #[tokio::test]
 async fn no_secret_or_token_in_any_text() {
-    let captured = Captured::default();
-    let subscriber = tracing_subscriber::fmt()
-        .with_max_level(tracing::Level::TRACE)
-        .with_writer(captured.clone())
-        .finish();
-    tracing::subscriber::set_global_default(subscriber).expect("the only subscriber");
+    let captured = Captured::install();
 
     let server = TestServer::start().await.expect("server");
     let layer = server.layer();
@@ -73,14 +44,17 @@ async fn no_secret_or_token_in_any_text() {
         format!("{:?}", server.layer_builder()),
         format!("{:?}", Credentials::new("id", TEST_APP_SECRET)),
         format!("{error} {error:?}"),
-        String::from_utf8(captured.0.lock().expect("lock").clone()).expect("utf-8"),
+        captured.text(),
     ];
     let logs = &texts[5];
-    assert!(
-        logs.contains("access token granted"),
-        "the events are captured: {logs}"
-    );
-    assert!(logs.contains("rejected with 401"), "{logs}");
+    for event in [
+        "access token granted",
+        "rejected with 401",
+        "retrying once after a 401",
+        "access token fetch failed",
+    ] {
+        assert!(logs.contains(event), "no {event:?} event in: {logs}");
+    }
     for text in &texts {
         assert!(!text.contains(TEST_APP_SECRET), "secret in: {text}");
         assert!(!text.contains("wrong-secret-value"), "secret in: {text}");

@@ -382,3 +382,38 @@ async fn grpc_unauthenticated_is_treated_as_a_401() {
     assert_eq!(sends.load(Ordering::SeqCst), 2);
     assert_eq!(fake.token_requests(), 2, "the rejected token was refreshed");
 }
+
+#[tokio::test]
+async fn stats_count_fetches_refreshes_retries_and_skipped_replays() {
+    let server = TestServer::start().await.expect("server");
+    let layer = server
+        .layer_builder()
+        .replay_limit(16)
+        .build()
+        .expect("layer");
+    let service = layer.clone().layer(http1_client());
+    let url = server.url("/v1/process/text");
+    assert_eq!(
+        status_of(&service, post(&url, "small"))
+            .await
+            .expect("call"),
+        StatusCode::OK
+    );
+    server.symbl().revoke_tokens();
+    assert_eq!(
+        status_of(&service, post(&url, "small"))
+            .await
+            .expect("call"),
+        StatusCode::OK
+    );
+    server.symbl().reject_api_requests(1);
+    let status = status_of(&service, post(&url, "larger than the sixteen bytes")).await;
+    assert_eq!(status.expect("call"), StatusCode::UNAUTHORIZED);
+
+    let stats = layer.stats();
+    assert_eq!(stats.token_requests, 2);
+    assert_eq!(stats.token_failures, 0);
+    assert_eq!(stats.refreshes, 1, "the refresh after the revocation");
+    assert_eq!(stats.retries, 1);
+    assert_eq!(stats.replays_skipped, 1);
+}

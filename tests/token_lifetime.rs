@@ -308,3 +308,18 @@ async fn a_fetch_task_that_dies_releases_the_cache() {
     // The next caller is not stuck behind the dead fetch.
     assert_eq!(call(&service).await.expect("call"), StatusCode::OK);
 }
+
+#[tokio::test(start_paused = true)]
+async fn access_token_hands_out_the_cached_token_with_its_remaining_lifetime() {
+    let fake = FakeSymbl::new();
+    let layer = in_memory_layer(fake.clone());
+    let token = layer.access_token().await.expect("token");
+    assert_eq!(token.expires_in(), DAY);
+    assert!(token.secret().starts_with("fake-token-"));
+
+    advance(HOUR).await;
+    let again = layer.access_token().await.expect("token");
+    assert_eq!(again.secret(), token.secret());
+    assert_eq!(again.expires_in(), DAY - HOUR);
+    assert_eq!(fake.token_requests(), 1);
+}

@@ -1,0 +1,36 @@
+//! Prints a current Symbl access token, for curl and Postman.
+//!
+//! ```sh
+//! export SYMBL_APP_ID=… SYMBL_APP_SECRET=…
+//! curl -H "Authorization: Bearer $(cargo run -q --example token)" \
+//!     https://api.symbl.ai/v1/conversations
+//! ```
+//!
+//! The token goes to stdout, alone; how long it has left goes to stderr. Symbl re-serves a
+//! cached token until near its expiry, so running this again soon prints the same token.
+
+use std::process::ExitCode;
+
+use symbl_auth::{Credentials, SymblAuthLayer};
+
+#[tokio::main(flavor = "current_thread")]
+async fn main() -> ExitCode {
+    let layer = match Credentials::from_env() {
+        Ok(credentials) => SymblAuthLayer::new(credentials),
+        Err(error) => {
+            eprintln!("{error}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match layer.access_token().await {
+        Ok(token) => {
+            println!("{}", token.secret());
+            eprintln!("valid for {} more seconds", token.expires_in().as_secs());
+            ExitCode::SUCCESS
+        }
+        Err(error) => {
+            eprintln!("{error}");
+            ExitCode::FAILURE
+        }
+    }
+}

@@ -1,0 +1,67 @@
+//! An axum app that calls Symbl through one shared layered client: one token fetch serves
+//! many inbound requests.
+#![cfg(feature = "test-server")]
+
+#[allow(dead_code, unreachable_pub)]
+#[path = "../examples/axum_gateway.rs"]
+mod example;
+
+use axum::body::Body;
+use axum::http::{Request, StatusCode};
+use http_body_util::BodyExt;
+use symbl_auth::test_server::TestServer;
+use tokio::task::JoinSet;
+use tower::ServiceExt;
+
+use example::{app, Gateway};
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn one_token_fetch_serves_many_inbound_requests() {
+    let symbl = TestServer::start().await.expect("server");
+    let app = app(Gateway::new(&symbl.layer(), symbl.url("")));
+
+    let mut calls = JoinSet::new();
+    for _ in 0..100 {
+        let request = Request::get("/conversations")
+            .body(Body::empty())
+            .expect("request");
+        calls.spawn(app.clone().oneshot(request));
+    }
+    while let Some(response) = calls.join_next().await {
+        let response = response.expect("task").expect("infallible");
+        assert_eq!(response.status(), StatusCode::OK);
+        let body = response
+            .into_body()
+            .collect()
+            .await
+            .expect("body")
+            .to_bytes();
+        assert_eq!(body, r#"{"conversations":[]}"#);
+    }
+    assert_eq!(symbl.symbl().token_requests(), 1);
+    assert_eq!(symbl.symbl().api_requests(), 100);
+}
+
+#[tokio::test]
+async fn auth_failures_become_a_clear_bad_gateway() {
+    let symbl = TestServer::start().await.expect("server");
+    let layer = symbl_auth::SymblAuthLayer::builder(symbl_auth::Credentials::new("who", "nope"))
+        .token_url(symbl.token_url())
+        .build()
+        .expect("layer");
+    let app = app(Gateway::new(&layer, symbl.url("")));
+    let request = Request::get("/conversations")
+        .body(Body::empty())
+        .expect("request");
+    let response = app.oneshot(request).await.expect("infallible");
+    assert_eq!(response.status(), StatusCode::BAD_GATEWAY);
+    let body = response
+        .into_body()
+        .collect()
+        .await
+        .expect("body")
+        .to_bytes();
+    let text = String::from_utf8_lossy(&body);
+    assert!(text.contains("invalid Symbl credentials"), "{text}");
+    assert!(!text.contains("nope"));
+}
