@@ -190,6 +190,13 @@ impl Shared {
                     tracing::debug!("access token near expiry; refreshing in the background");
                     self.counters.count(Event::Refresh);
                     self.start_flight(&mut state);
+                    // Keep the hot path lock-free while the refresh runs; its landing stores
+                    // the next schedule.
+                    self.current.store(Some(Arc::new(Cached {
+                        token: cached.token.clone(),
+                        refresh_at: cached.stale_at,
+                        stale_at: cached.stale_at,
+                    })));
                 }
                 return Lookup::Ready(Ok(cached.token.clone()));
             }

@@ -55,6 +55,15 @@
 //!
 //! The service needs a Tokio runtime: fetches run in spawned tasks and timeouts use Tokio time.
 //!
+//! # Other front ends
+//!
+//! - `SymblAuthMiddleware` (feature `reqwest-middleware`) brings the same behaviour to
+//!   `reqwest_middleware` clients, sharing a layer's token cache.
+//! - A tonic `Channel` composes with a one-line body mapping; an axum app keeps one layered
+//!   client in its state. The README shows each, and `examples/` runs each.
+//! - [`SymblAuthLayer::access_token`] hands the token to tools outside the layer;
+//!   [`SymblAuthLayer::stats`] counts what the layer did.
+//!
 //! [Tower]: https://docs.rs/tower
 //! [Symbl.ai]: https://symbl.ai
 #![cfg_attr(docsrs, feature(doc_cfg))]
