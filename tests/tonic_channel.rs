@@ -22,9 +22,8 @@ fn request() -> HealthCheckRequest {
     }
 }
 
-#[tokio::test]
-async fn unauthenticated_refreshes_the_token_and_retries_once() {
-    let symbl = TestServer::start().await.expect("server");
+/// A health server that wants `symbl`'s tokens, and a channel to it.
+async fn guarded_health_service(symbl: &TestServer) -> (GuardedHealth, Channel) {
     let health = GuardedHealth {
         symbl: symbl.symbl().clone(),
         calls: Default::default(),
@@ -35,6 +34,13 @@ async fn unauthenticated_refreshes_the_token_and_retries_once() {
         .connect()
         .await
         .expect("connect");
+    (health, channel)
+}
+
+#[tokio::test]
+async fn unauthenticated_refreshes_the_token_and_retries_once() {
+    let symbl = TestServer::start().await.expect("server");
+    let (health, channel) = guarded_health_service(&symbl).await;
     let layer = symbl.layer();
     let mut client = HealthClient::new(authenticated(channel, layer.clone()));
 
@@ -63,16 +69,7 @@ async fn unauthenticated_refreshes_the_token_and_retries_once() {
 #[tokio::test]
 async fn a_second_unauthenticated_reaches_the_caller() {
     let symbl = TestServer::start().await.expect("server");
-    let health = GuardedHealth {
-        symbl: symbl.symbl().clone(),
-        calls: Default::default(),
-    };
-    let addr = serve(health.clone()).await.expect("grpc server");
-    let channel = Channel::from_shared(format!("http://{addr}"))
-        .expect("uri")
-        .connect()
-        .await
-        .expect("connect");
+    let (health, channel) = guarded_health_service(&symbl).await;
     // Credentials the token server does not know: every token request fails.
     let layer = symbl
         .layer_builder()
