@@ -310,7 +310,7 @@ impl tower::Service<Request<ReplayBody<Full<Bytes>>>> for Holding {
     }
 }
 
-#[tokio::test]
+#[tokio::test(start_paused = true)]
 async fn a_late_401_retries_with_the_newer_token_without_fetching() {
     let fake = FakeSymbl::new();
     let release = Arc::new(Notify::new());
@@ -344,7 +344,9 @@ async fn a_late_401_retries_with_the_newer_token_without_fetching() {
     );
     assert_eq!(fake.token_requests(), 2);
 
-    // The held request now meets its 401: it retries with the newer token, no new fetch.
+    // The held request now meets its 401, later than the one-a-second limit on forced
+    // refreshes: only compare-and-invalidate keeps it from dropping the newer token.
+    tokio::time::advance(std::time::Duration::from_secs(5)).await;
     release.notify_one();
     assert_eq!(held.await.expect("task").expect("call"), StatusCode::OK);
     assert_eq!(fake.token_requests(), 2);

@@ -323,3 +323,38 @@ async fn access_token_hands_out_the_cached_token_with_its_remaining_lifetime() {
     assert_eq!(again.expires_in(), DAY - HOUR);
     assert_eq!(fake.token_requests(), 1);
 }
+
+#[tokio::test(start_paused = true)]
+async fn expiry_counts_from_when_the_token_was_requested() {
+    let fake = FakeSymbl::new()
+        .token_lifetime(Duration::from_secs(60))
+        .reissue_before(Duration::from_secs(60));
+    let source = GatedSource::new(fake.clone());
+    let service = service(&in_memory_layer(source.clone()), &fake);
+
+    // The token endpoint takes 5 s to answer the first request.
+    let first = tokio::spawn({
+        let service = service.clone();
+        async move { call(&service).await }
+    });
+    settle().await;
+    advance(Duration::from_secs(5)).await;
+    source.open(1);
+    assert_eq!(first.await.expect("task").expect("call"), StatusCode::OK);
+
+    // 56 s after the request (51 s after the answer) the 60 s token is within its last tenth,
+    // so a call waits for a new one. Counted from the answer, it would still be usable.
+    advance(Duration::from_secs(51)).await;
+    let second = tokio::spawn({
+        let service = service.clone();
+        async move { call(&service).await }
+    });
+    settle().await;
+    assert!(
+        !second.is_finished(),
+        "the call did not wait for a new token"
+    );
+    source.open(1);
+    assert_eq!(second.await.expect("task").expect("call"), StatusCode::OK);
+    assert_eq!(source.started(), 2);
+}
