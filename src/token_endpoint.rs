@@ -162,6 +162,23 @@ fn unavailable(status: StatusCode, headers: &http::HeaderMap) -> Error {
     }
 }
 
+/// A whole answer held in memory, turned into a token exactly as [`SymblTokenSource`] turns one
+/// read from the network: the same status sorting, size limit and parser.
+#[cfg(feature = "test-server")]
+pub(crate) fn token_from_answer(
+    status: StatusCode,
+    headers: &http::HeaderMap,
+    body: &[u8],
+) -> Result<AccessToken, Error> {
+    if !status.is_success() {
+        return Err(status_error(status, headers));
+    }
+    if body.len() > MAX_RESPONSE_BYTES {
+        return Err(too_large());
+    }
+    parse_token_response(body)
+}
+
 /// `Retry-After` as delay-seconds or as an HTTP date, relative to `now`.
 pub(crate) fn parse_retry_after(value: &str, now: SystemTime) -> Option<Duration> {
     let value = value.trim();

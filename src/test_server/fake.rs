@@ -15,8 +15,8 @@ use http_body_util::{BodyExt, Full, Limited};
 use tokio::time::Instant;
 use tower_service::Service;
 
-use crate::token_endpoint::parse_token_response;
-use crate::{BoxError, Credentials, Error, TokenFuture, TokenSource};
+use crate::token_endpoint::token_from_answer;
+use crate::{BoxError, Credentials, TokenFuture, TokenSource};
 
 /// The app id [`FakeSymbl::new`] accepts.
 pub const TEST_APP_ID: &str = "test-app-id";
@@ -359,23 +359,8 @@ impl TokenSource for FakeSymbl {
             let Some(answer) = answer else {
                 return std::future::pending().await;
             };
-            match answer.status {
-                StatusCode::OK => parse_token_response(&answer.body),
-                StatusCode::UNAUTHORIZED | StatusCode::BAD_REQUEST => {
-                    Err(Error::InvalidCredentials {
-                        status: answer.status,
-                    })
-                }
-                status => Err(Error::TokenEndpointUnavailable {
-                    status: Some(status),
-                    retry_after: answer
-                        .headers
-                        .get(header::RETRY_AFTER)
-                        .and_then(|value| value.to_str().ok()?.parse().ok())
-                        .map(Duration::from_secs),
-                    reason: crate::Reason::new(format!("answered {status}")),
-                }),
-            }
+            // Sorted exactly as the HTTP source sorts a real answer.
+            token_from_answer(answer.status, &answer.headers, &answer.body)
         })
     }
 }
@@ -458,4 +443,44 @@ fn random() -> u64 {
     std::collections::hash_map::RandomState::new()
         .build_hasher()
         .finish()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::Error;
+
+    async fn fetch_with(fault: TokenFault) -> Error {
+        let fake = FakeSymbl::new();
+        fake.fail_token_requests(fault, 1);
+        fake.fetch_token().await.expect_err("a fault")
+    }
+
+    #[tokio::test]
+    async fn in_memory_faults_are_sorted_like_real_answers() {
+        // 403 means bad credentials and 404 a wrong URL, as over HTTP; neither is retried.
+        let forbidden = fetch_with(TokenFault::Status(StatusCode::FORBIDDEN)).await;
+        assert!(
+            matches!(forbidden, Error::InvalidCredentials { .. }),
+            "{forbidden}"
+        );
+        let not_found = fetch_with(TokenFault::Status(StatusCode::NOT_FOUND)).await;
+        assert!(
+            matches!(not_found, Error::TokenEndpointRejected { .. }),
+            "{not_found}"
+        );
+
+        // `Retry-After` as an HTTP date is honoured, not dropped.
+        let later = std::time::SystemTime::now() + Duration::from_secs(120);
+        let dated = fetch_with(TokenFault::TooManyRequests {
+            retry_after: httpdate::fmt_http_date(later),
+        })
+        .await;
+        let retry_after = dated.retry_after().expect("Retry-After kept");
+        assert!(retry_after > Duration::from_secs(100), "{retry_after:?}");
+
+        // The size limit applies in memory too.
+        let huge = fetch_with(TokenFault::Body(Bytes::from(vec![b' '; 100 * 1024]))).await;
+        assert!(huge.to_string().contains("larger than"), "{huge}");
+    }
 }
