@@ -241,7 +241,7 @@ impl Landing<'_> {
                     .config
                     .failure_cooldown
                     .max(error.retry_after().unwrap_or_default());
-                let until = now + pause;
+                let until = later(now, pause);
                 tracing::warn!(%error, cooldown = ?pause, "access token fetch failed");
                 state.failure = Some((error.clone(), until));
                 match current.filter(|cached| now < cached.expires_at) {
@@ -354,7 +354,7 @@ async fn fetch_with_retries(
     source: &dyn TokenSource,
     config: &CacheConfig,
 ) -> Result<(AccessToken, Instant), Error> {
-    let deadline = Instant::now() + config.retry_budget;
+    let deadline = later(Instant::now(), config.retry_budget);
     let mut backoff = FIRST_BACKOFF;
     let mut attempt = 0u32;
     loop {
@@ -375,13 +375,22 @@ async fn fetch_with_retries(
             return Err(error);
         }
         let delay = jitter(backoff).max(error.retry_after().unwrap_or_default());
-        if Instant::now() + delay >= deadline {
+        if later(Instant::now(), delay) >= deadline {
             return Err(error);
         }
         tracing::debug!(attempt, %error, delay = ?delay, "token request failed; retrying");
         tokio::time::sleep(delay).await;
         backoff = (backoff * 2).min(MAX_BACKOFF);
     }
+}
+
+/// `at + by`, or a time some decades away when that is past what an `Instant` can hold: a
+/// `Retry-After` or a configured duration can be anything up to `Duration::MAX`.
+fn later(at: Instant, by: Duration) -> Instant {
+    const FAR: Duration = Duration::from_secs(30 * 365 * 24 * 60 * 60);
+    at.checked_add(by)
+        .or_else(|| at.checked_add(FAR))
+        .unwrap_or(at)
 }
 
 /// A delay between half and all of `backoff`, so that many clients that failed together do not
