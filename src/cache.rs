@@ -6,17 +6,19 @@
 //!
 //! Fetches run in a spawned task (a *flight*), so a caller that gives up never cancels the
 //! fetch others wait for; waiters follow the flight through a `watch` channel, and if the task
-//! dies its sender drops and they get an error instead of hanging.
+//! dies its sender drops and they get an error instead of hanging. The task holds the cache
+//! weakly, and the cache aborts it when dropped: nothing outlives the layer and its users.
 
 use std::future::Future;
 use std::hash::{BuildHasher, Hasher};
 use std::pin::Pin;
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Arc, Mutex, MutexGuard, Weak};
 use std::time::Duration;
 
 use arc_swap::ArcSwapOption;
 use http::HeaderValue;
 use tokio::sync::watch;
+use tokio::task::AbortHandle;
 use tokio::time::Instant;
 
 use crate::error::Reason;
@@ -87,6 +89,8 @@ type Outcome = Option<Result<Arc<Cached>, Error>>;
 struct State {
     /// The fetch in progress, if any; its result arrives on this channel.
     flight: Option<(u64, watch::Receiver<Outcome>)>,
+    /// The task running it, aborted when the cache is dropped.
+    task: Option<AbortHandle>,
     flights_started: u64,
     /// The last fetch failure, served to callers without a token until `until`.
     failure: Option<(Error, Instant)>,
@@ -200,33 +204,56 @@ impl Shared {
         state.flights_started += 1;
         let id = state.flights_started;
         state.flight = Some((id, receiver.clone()));
-        let shared = Arc::clone(self);
-        tokio::spawn(async move {
+        // The task holds the cache weakly: when the layer, its services and every waiter are
+        // gone, the cache drops and aborts the task (see `Drop for Shared`).
+        let (shared, source, config) = (
+            Arc::downgrade(self),
+            Arc::clone(&self.source),
+            self.config.clone(),
+        );
+        let task = tokio::spawn(async move {
             let landing = Landing {
-                shared: &shared,
+                shared,
                 id,
                 sender: Some(sender),
             };
-            let fetched = fetch_with_retries(&*shared.source, &shared.config).await;
+            let fetched = fetch_with_retries(&*source, &config).await;
             landing.land(fetched);
         });
+        state.task = Some(task.abort_handle());
         receiver
+    }
+}
+
+impl Drop for Shared {
+    fn drop(&mut self) {
+        let state = self
+            .state
+            .get_mut()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        if let Some(task) = state.task.take() {
+            task.abort();
+        }
     }
 }
 
 /// Records a flight's outcome; if the flight's task is dropped first (aborted, panicked,
 /// runtime shut down), clears it so the next caller can start another.
-struct Landing<'a> {
-    shared: &'a Shared,
+struct Landing {
+    shared: Weak<Shared>,
     id: u64,
     sender: Option<watch::Sender<Outcome>>,
 }
 
-impl Landing<'_> {
+impl Landing {
     fn land(mut self, fetched: Result<(AccessToken, Instant), Error>) {
-        let shared = self.shared;
+        // No cache left: nobody to tell.
+        let Some(shared) = self.shared.upgrade() else {
+            return;
+        };
         let mut state = shared.lock();
         state.flight = None;
+        state.task = None;
         let now = Instant::now();
         let current = shared.current.load_full();
         let outcome = match fetched {
@@ -268,13 +295,18 @@ impl Landing<'_> {
     }
 }
 
-impl Drop for Landing<'_> {
+impl Drop for Landing {
     fn drop(&mut self) {
-        if self.sender.is_some() {
-            let mut state = self.shared.lock();
-            if state.flight.as_ref().is_some_and(|(id, _)| *id == self.id) {
-                state.flight = None;
-            }
+        if self.sender.is_none() {
+            return;
+        }
+        let Some(shared) = self.shared.upgrade() else {
+            return;
+        };
+        let mut state = shared.lock();
+        if state.flight.as_ref().is_some_and(|(id, _)| *id == self.id) {
+            state.flight = None;
+            state.task = None;
         }
     }
 }
