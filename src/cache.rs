@@ -6,17 +6,19 @@
 //!
 //! Fetches run in a spawned task (a *flight*), so a caller that gives up never cancels the
 //! fetch others wait for; waiters follow the flight through a `watch` channel, and if the task
-//! dies its sender drops and they get an error instead of hanging.
+//! dies its sender drops and they get an error instead of hanging. The task holds the cache
+//! weakly, and the cache aborts it when dropped: nothing outlives the layer and its users.
 
 use std::future::Future;
 use std::hash::{BuildHasher, Hasher};
 use std::pin::Pin;
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Arc, Mutex, MutexGuard, Weak};
 use std::time::Duration;
 
 use arc_swap::ArcSwapOption;
 use http::HeaderValue;
 use tokio::sync::watch;
+use tokio::task::AbortHandle;
 use tokio::time::Instant;
 
 use crate::error::Reason;
@@ -70,7 +72,7 @@ struct Shared {
     state: Mutex<State>,
     source: Arc<dyn TokenSource>,
     config: CacheConfig,
-    counters: Counters,
+    counters: Arc<Counters>,
 }
 
 /// A token with its schedule. Replaced whole (a new `Arc`) whenever the schedule changes.
@@ -89,6 +91,8 @@ type Outcome = Option<Result<Arc<Cached>, Error>>;
 struct State {
     /// The fetch in progress, if any; its result arrives on this channel.
     flight: Option<(u64, watch::Receiver<Outcome>)>,
+    /// The task running it, aborted when the cache is dropped.
+    task: Option<AbortHandle>,
     flights_started: u64,
     /// The last fetch failure, served to callers without a token until `until`.
     failure: Option<(Error, Instant)>,
@@ -106,7 +110,7 @@ impl TokenCache {
                 state: Mutex::default(),
                 source,
                 config,
-                counters: Counters::default(),
+                counters: Arc::default(),
             }),
         }
     }
@@ -227,33 +231,57 @@ impl Shared {
         state.flights_started += 1;
         let id = state.flights_started;
         state.flight = Some((id, receiver.clone()));
-        let shared = Arc::clone(self);
-        tokio::spawn(async move {
+        // The task holds the cache weakly: when the layer, its services and every waiter are
+        // gone, the cache drops and aborts the task (see `Drop for Shared`).
+        let (shared, source, config, counters) = (
+            Arc::downgrade(self),
+            Arc::clone(&self.source),
+            self.config.clone(),
+            Arc::clone(&self.counters),
+        );
+        let task = tokio::spawn(async move {
             let landing = Landing {
-                shared: &shared,
+                shared,
                 id,
                 sender: Some(sender),
             };
-            let fetched = fetch_with_retries(&shared).await;
+            let fetched = fetch_with_retries(&*source, &config, &counters).await;
             landing.land(fetched);
         });
+        state.task = Some(task.abort_handle());
         receiver
+    }
+}
+
+impl Drop for Shared {
+    fn drop(&mut self) {
+        let state = self
+            .state
+            .get_mut()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        if let Some(task) = state.task.take() {
+            task.abort();
+        }
     }
 }
 
 /// Records a flight's outcome; if the flight's task is dropped first (aborted, panicked,
 /// runtime shut down), clears it so the next caller can start another.
-struct Landing<'a> {
-    shared: &'a Shared,
+struct Landing {
+    shared: Weak<Shared>,
     id: u64,
     sender: Option<watch::Sender<Outcome>>,
 }
 
-impl Landing<'_> {
+impl Landing {
     fn land(mut self, fetched: Result<(AccessToken, Instant), Error>) {
-        let shared = self.shared;
+        // No cache left: nobody to tell.
+        let Some(shared) = self.shared.upgrade() else {
+            return;
+        };
         let mut state = shared.lock();
         state.flight = None;
+        state.task = None;
         let now = Instant::now();
         let current = shared.current.load_full();
         let outcome = match fetched {
@@ -274,7 +302,7 @@ impl Landing<'_> {
                     .config
                     .failure_cooldown
                     .max(error.retry_after().unwrap_or_default());
-                let until = now + pause;
+                let until = later(now, pause);
                 tracing::warn!(%error, cooldown = ?pause, "access token fetch failed");
                 state.failure = Some((error.clone(), until));
                 match current.filter(|cached| now < cached.token.expires_at) {
@@ -300,13 +328,18 @@ impl Landing<'_> {
     }
 }
 
-impl Drop for Landing<'_> {
+impl Drop for Landing {
     fn drop(&mut self) {
-        if self.sender.is_some() {
-            let mut state = self.shared.lock();
-            if state.flight.as_ref().is_some_and(|(id, _)| *id == self.id) {
-                state.flight = None;
-            }
+        if self.sender.is_none() {
+            return;
+        }
+        let Some(shared) = self.shared.upgrade() else {
+            return;
+        };
+        let mut state = shared.lock();
+        if state.flight.as_ref().is_some_and(|(id, _)| *id == self.id) {
+            state.flight = None;
+            state.task = None;
         }
     }
 }
@@ -381,9 +414,12 @@ async fn wait_for_flight(mut receiver: watch::Receiver<Outcome>) -> Result<Token
 /// One fetch: attempts with a timeout each, retried with backoff and jitter (and at least any
 /// `Retry-After`) while the error is transient and the budget lasts. Returns the token and when
 /// its request was sent.
-async fn fetch_with_retries(shared: &Shared) -> Result<(AccessToken, Instant), Error> {
-    let (config, counters) = (&shared.config, &shared.counters);
-    let deadline = Instant::now() + config.retry_budget;
+async fn fetch_with_retries(
+    source: &dyn TokenSource,
+    config: &CacheConfig,
+    counters: &Counters,
+) -> Result<(AccessToken, Instant), Error> {
+    let deadline = later(Instant::now(), config.retry_budget);
     let mut backoff = FIRST_BACKOFF;
     let mut attempt = 0u32;
     loop {
@@ -393,7 +429,7 @@ async fn fetch_with_retries(shared: &Shared) -> Result<(AccessToken, Instant), E
             .attempt_timeout
             .min(deadline.saturating_duration_since(sent_at));
         counters.count(Event::TokenRequest);
-        let error = match tokio::time::timeout(limit, shared.source.fetch_token()).await {
+        let error = match tokio::time::timeout(limit, source.fetch_token()).await {
             Ok(Ok(token)) => return Ok((token, sent_at)),
             Ok(Err(error)) => error,
             Err(_) => Error::unavailable(Reason::new(format!("no answer within {limit:?}"))),
@@ -403,13 +439,22 @@ async fn fetch_with_retries(shared: &Shared) -> Result<(AccessToken, Instant), E
             return Err(error);
         }
         let delay = jitter(backoff).max(error.retry_after().unwrap_or_default());
-        if Instant::now() + delay >= deadline {
+        if later(Instant::now(), delay) >= deadline {
             return Err(error);
         }
         tracing::debug!(attempt, %error, delay = ?delay, "token request failed; retrying");
         tokio::time::sleep(delay).await;
         backoff = (backoff * 2).min(MAX_BACKOFF);
     }
+}
+
+/// `at + by`, or a time some decades away when that is past what an `Instant` can hold: a
+/// `Retry-After` or a configured duration can be anything up to `Duration::MAX`.
+fn later(at: Instant, by: Duration) -> Instant {
+    const FAR: Duration = Duration::from_secs(30 * 365 * 24 * 60 * 60);
+    at.checked_add(by)
+        .or_else(|| at.checked_add(FAR))
+        .unwrap_or(at)
 }
 
 /// A delay between half and all of `backoff`, so that many clients that failed together do not

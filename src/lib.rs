@@ -87,6 +87,11 @@ mod middleware;
 #[cfg(feature = "test-server")]
 pub mod test_server;
 
+#[cfg(feature = "fuzzing")]
+#[doc(hidden)]
+#[path = "fuzzing.rs"]
+pub mod __fuzz;
+
 pub use builder::SymblAuthLayerBuilder;
 pub use credentials::Credentials;
 pub use error::{Error, Reason};

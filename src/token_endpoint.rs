@@ -162,14 +162,40 @@ fn unavailable(status: StatusCode, headers: &http::HeaderMap) -> Error {
     }
 }
 
-/// `Retry-After` as delay-seconds or as an HTTP date, relative to `now`.
+/// A whole answer held in memory, turned into a token exactly as [`SymblTokenSource`] turns one
+/// read from the network: the same status sorting, size limit and parser.
+#[cfg(feature = "test-server")]
+pub(crate) fn token_from_answer(
+    status: StatusCode,
+    headers: &http::HeaderMap,
+    body: &[u8],
+) -> Result<AccessToken, Error> {
+    if !status.is_success() {
+        return Err(status_error(status, headers));
+    }
+    if body.len() > MAX_RESPONSE_BYTES {
+        return Err(too_large());
+    }
+    parse_token_response(body)
+}
+
+/// The longest `Retry-After` honoured. A server asking for more (a typo, a broken proxy, a
+/// date years ahead) would otherwise hold the failure, and stop all token requests, for as long
+/// as it said.
+pub(crate) const MAX_RETRY_AFTER: Duration = Duration::from_secs(10 * 60);
+
+/// `Retry-After` as delay-seconds or as an HTTP date, relative to `now`, at most
+/// [`MAX_RETRY_AFTER`].
 pub(crate) fn parse_retry_after(value: &str, now: SystemTime) -> Option<Duration> {
     let value = value.trim();
-    if let Ok(seconds) = value.parse::<u64>() {
-        return Some(Duration::from_secs(seconds));
-    }
-    let date = httpdate::parse_http_date(value).ok()?;
-    Some(date.duration_since(now).unwrap_or(Duration::ZERO))
+    let delay = match value.parse::<u64>() {
+        Ok(seconds) => Duration::from_secs(seconds),
+        Err(_) => {
+            let date = httpdate::parse_http_date(value).ok()?;
+            date.duration_since(now).unwrap_or(Duration::ZERO)
+        }
+    };
+    Some(delay.min(MAX_RETRY_AFTER))
 }
 
 /// Parses `{"accessToken": "...", "expiresIn": 86400}`. Errors name what is wrong but never
@@ -287,5 +313,11 @@ mod tests {
         let earlier = httpdate::fmt_http_date(now - Duration::from_secs(30));
         assert_eq!(parse_retry_after(&earlier, now), Some(Duration::ZERO));
         assert_eq!(parse_retry_after("soon", now), None);
+        assert_eq!(
+            parse_retry_after(&u64::MAX.to_string(), now),
+            Some(MAX_RETRY_AFTER)
+        );
+        let years = httpdate::fmt_http_date(now + Duration::from_secs(1 << 32));
+        assert_eq!(parse_retry_after(&years, now), Some(MAX_RETRY_AFTER));
     }
 }

@@ -22,10 +22,16 @@ mod fake;
 
 use std::convert::Infallible;
 use std::fmt;
+use std::future::Future;
 use std::net::SocketAddr;
+use std::pin::Pin;
+use std::task::{ready, Context, Poll};
+use std::time::Duration;
 
 use bytes::Bytes;
 use http::{Method, Request, Response, StatusCode};
+use http_body::{Body, Frame, SizeHint};
+use http_body_util::combinators::BoxBody;
 use http_body_util::{BodyExt, Full, Limited};
 use hyper::body::Incoming;
 use hyper_util::rt::{TokioExecutor, TokioIo};
@@ -33,7 +39,9 @@ use hyper_util::server::conn::auto;
 use tokio::net::TcpListener;
 use tokio::task::{JoinHandle, JoinSet};
 
-pub use fake::{Answer, ApiService, FakeSymbl, TokenFault, TEST_APP_ID, TEST_APP_SECRET};
+pub use fake::{
+    Answer, ApiService, FakeSymbl, TokenFault, TokenReply, TEST_APP_ID, TEST_APP_SECRET,
+};
 
 use crate::SymblAuthLayer;
 
@@ -55,7 +63,13 @@ impl TestServer {
 
     /// Serves `symbl` on `127.0.0.1`.
     pub async fn serve(symbl: FakeSymbl) -> std::io::Result<Self> {
-        let listener = TcpListener::bind(("127.0.0.1", 0)).await?;
+        Self::serve_at(symbl, SocketAddr::from(([127, 0, 0, 1], 0))).await
+    }
+
+    /// Serves `symbl` at `addr` (port 0 picks a free one): for example where an earlier
+    /// server stopped, to show a client recovering once "connection refused" ends.
+    pub async fn serve_at(symbl: FakeSymbl, addr: SocketAddr) -> std::io::Result<Self> {
+        let listener = TcpListener::bind(addr).await?;
         let addr = listener.local_addr()?;
         let accept_loop = tokio::spawn(accept(listener, symbl.clone()));
         Ok(Self {
@@ -136,9 +150,11 @@ async fn accept(listener: TcpListener, symbl: FakeSymbl) {
     }
 }
 
-async fn answer(symbl: &FakeSymbl, request: Request<Incoming>) -> Response<Full<Bytes>> {
+type AnswerBody = BoxBody<Bytes, std::io::Error>;
+
+async fn answer(symbl: &FakeSymbl, request: Request<Incoming>) -> Response<AnswerBody> {
     if request.uri().path().starts_with("/v1/") {
-        return symbl.api_answer(request).await.into_response();
+        return whole(symbl.api_answer(request).await.into_response());
     }
     if request.uri().path() != TOKEN_PATH {
         return status(StatusCode::NOT_FOUND);
@@ -149,14 +165,89 @@ async fn answer(symbl: &FakeSymbl, request: Request<Incoming>) -> Response<Full<
     let Ok(body) = Limited::new(request.into_body(), 64 * 1024).collect().await else {
         return status(StatusCode::PAYLOAD_TOO_LARGE);
     };
-    match symbl.token_answer(&body.to_bytes()) {
-        Some(answer) => answer.into_response(),
-        None => std::future::pending().await,
+    match symbl.token_reply(&body.to_bytes()) {
+        TokenReply::Answer(answer) => whole(answer.into_response()),
+        TokenReply::ResetMidBody(answer) => faulty(answer, Delivery::Reset),
+        TokenReply::Drip { answer, interval } => faulty(answer, Delivery::Drip(interval)),
+        TokenReply::Hang => std::future::pending().await,
     }
 }
 
-fn status(status: StatusCode) -> Response<Full<Bytes>> {
-    let mut response = Response::new(Full::default());
+fn whole(response: Response<Full<Bytes>>) -> Response<AnswerBody> {
+    response.map(|body| body.map_err(|never| match never {}).boxed())
+}
+
+fn status(status: StatusCode) -> Response<AnswerBody> {
+    let mut response = whole(Response::new(Full::default()));
     *response.status_mut() = status;
     response
+}
+
+/// An answer whose `content-length` promises the whole body but whose body arrives badly.
+fn faulty(answer: Answer, delivery: Delivery) -> Response<AnswerBody> {
+    let mut response = Response::new(
+        Faulty {
+            rest: answer.body,
+            delivery,
+            pause: None,
+        }
+        .boxed(),
+    );
+    *response.status_mut() = answer.status;
+    *response.headers_mut() = answer.headers;
+    response
+}
+
+enum Delivery {
+    /// Half the body, then an error: hyper drops the connection.
+    Reset,
+    /// The error, after the first half.
+    Fail,
+    /// One byte per interval.
+    Drip(Duration),
+}
+
+struct Faulty {
+    rest: Bytes,
+    delivery: Delivery,
+    pause: Option<Pin<Box<tokio::time::Sleep>>>,
+}
+
+impl Body for Faulty {
+    type Data = Bytes;
+    type Error = std::io::Error;
+
+    fn poll_frame(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, std::io::Error>>> {
+        let this = &mut *self;
+        if this.rest.is_empty() {
+            return Poll::Ready(None);
+        }
+        match this.delivery {
+            Delivery::Reset => {
+                this.delivery = Delivery::Fail;
+                let half = this.rest.split_to(this.rest.len() / 2);
+                Poll::Ready(Some(Ok(Frame::data(half))))
+            }
+            Delivery::Fail => Poll::Ready(Some(Err(std::io::Error::new(
+                std::io::ErrorKind::ConnectionReset,
+                "test server: connection reset mid-body",
+            )))),
+            Delivery::Drip(interval) => {
+                let pause = this
+                    .pause
+                    .get_or_insert_with(|| Box::pin(tokio::time::sleep(interval)));
+                ready!(pause.as_mut().poll(cx));
+                this.pause = None;
+                Poll::Ready(Some(Ok(Frame::data(this.rest.split_to(1)))))
+            }
+        }
+    }
+
+    fn size_hint(&self) -> SizeHint {
+        // Promise the whole body, so the client knows it was cut short.
+        SizeHint::with_exact(self.rest.len() as u64)
+    }
 }
