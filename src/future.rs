@@ -65,7 +65,9 @@ pin_project! {
 
 /// What a second send needs, kept only for requests whose body can be replayed.
 struct Retry<S> {
-    service: S,
+    /// The instance that made the first send, moved in after it: the retry polls it ready
+    /// again, so no request pays for a second clone of the inner service.
+    service: Option<S>,
     replay: Replay,
     method: Method,
     uri: Uri,
@@ -85,9 +87,9 @@ where
     pub(crate) fn authenticate(mut service: S, request: Request<B>, shared: &Arc<Shared>) -> Self {
         let (parts, body) = request.into_parts();
         let (body, replay) = ReplayBody::recorded(body, shared.replay_limit);
-        let retry = match replay {
+        let mut retry = match replay {
             Ok(replay) => Some(Retry {
-                service: service.clone(),
+                service: None,
                 replay,
                 method: parts.method.clone(),
                 uri: parts.uri.clone(),
@@ -102,7 +104,11 @@ where
         };
         let request = Request::from_parts(parts, body);
         let state = match shared.cache.token() {
-            Lookup::Ready(Ok(token)) => send(&mut service, request, &token),
+            Lookup::Ready(Ok(token)) => {
+                let sending = send(&mut service, request, &token);
+                keep_for_retry(&mut retry, service);
+                sending
+            }
             Lookup::Ready(Err(error)) => State::Failed { error: Some(error) },
             Lookup::Wait(token) => State::WaitingForToken {
                 token,
@@ -133,6 +139,12 @@ where
             shared: None,
             retry: None,
         }
+    }
+}
+
+fn keep_for_retry<S>(retry: &mut Option<Retry<S>>, service: S) {
+    if let Some(retry) = retry {
+        retry.service = Some(service);
     }
 }
 
@@ -168,7 +180,9 @@ where
                     let (mut service, request) = pending
                         .take()
                         .expect("ResponseFuture polled after completion");
-                    send(&mut service, request, &token)
+                    let sending = send(&mut service, request, &token);
+                    keep_for_retry(this.retry, service);
+                    sending
                 }
                 StateProj::Sending { future, generation } => {
                     let response = ready!(future.poll(cx)).map_err(Into::into)?;
@@ -221,7 +235,7 @@ impl<S> Retry<S> {
     {
         let body = self.replay.body::<B>()?;
         let Self {
-            mut service,
+            service,
             method,
             uri,
             version,
@@ -235,6 +249,7 @@ impl<S> Retry<S> {
         *request.version_mut() = version;
         *request.headers_mut() = headers;
         *request.extensions_mut() = extensions;
+        let mut service = service.expect("the first send keeps its service for the retry");
         Ok(Box::pin(async move {
             let token = match shared.cache.token() {
                 Lookup::Ready(token) => token?,
