@@ -6,6 +6,7 @@ use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{ready, Context, Poll};
 
+use http::header::HeaderName;
 use http::{header, Extensions, HeaderMap, Method, Request, Response, StatusCode, Uri, Version};
 use http_body::Body;
 use pin_project_lite::pin_project;
@@ -271,13 +272,16 @@ impl<S> Retry<S> {
     }
 }
 
+/// Built once: looking up a `&str` name parses it on every response.
+const GRPC_STATUS: HeaderName = HeaderName::from_static("grpc-status");
+
 /// A 401, or gRPC's form of it: a trailers-only answer with `grpc-status: 16`
 /// (UNAUTHENTICATED) in the headers.
 fn is_unauthorized<B>(response: &Response<B>) -> bool {
     response.status() == StatusCode::UNAUTHORIZED
         || response
             .headers()
-            .get("grpc-status")
+            .get(GRPC_STATUS)
             .is_some_and(|status| status == "16")
 }
 
