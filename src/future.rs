@@ -106,7 +106,7 @@ where
         let request = Request::from_parts(parts, body);
         let state = match shared.cache.token() {
             Lookup::Ready(Ok(token)) => {
-                let sending = send(&mut service, request, &token);
+                let sending = send(&mut service, request, token);
                 keep_for_retry(&mut retry, service);
                 sending
             }
@@ -149,13 +149,14 @@ fn keep_for_retry<S>(retry: &mut Option<Retry<S>>, service: S) {
     }
 }
 
-fn send<S, B>(service: &mut S, mut request: Request<ReplayBody<B>>, token: &Token) -> State<S, B>
+/// Takes the token by value: its header moves into the request, one reference count less.
+fn send<S, B>(service: &mut S, mut request: Request<ReplayBody<B>>, token: Token) -> State<S, B>
 where
     S: Service<Request<ReplayBody<B>>>,
 {
     request
         .headers_mut()
-        .insert(header::AUTHORIZATION, token.header.clone());
+        .insert(header::AUTHORIZATION, token.header);
     State::Sending {
         future: service.call(request),
         generation: Some(token.generation),
@@ -181,7 +182,7 @@ where
                     let (mut service, request) = pending
                         .take()
                         .expect("ResponseFuture polled after completion");
-                    let sending = send(&mut service, request, &token);
+                    let sending = send(&mut service, request, token);
                     keep_for_retry(this.retry, service);
                     sending
                 }
