@@ -46,7 +46,9 @@ pin_project! {
         // No usable token yet: the service (already polled ready) and request wait for one.
         WaitingForToken {
             token: TokenWait,
-            pending: Option<(S, Request<ReplayBody<B>>)>,
+            // Boxed: this path allocates anyway (the wait), and a boxed request keeps the
+            // future small, so the hot path moves fewer bytes.
+            pending: Option<Box<(S, Request<ReplayBody<B>>)>>,
         },
         // The first send; `generation` names the token it carries, if any.
         Sending {
@@ -113,7 +115,7 @@ where
             Lookup::Ready(Err(error)) => State::Failed { error: Some(error) },
             Lookup::Wait(token) => State::WaitingForToken {
                 token,
-                pending: Some((service, request)),
+                pending: Some(Box::new((service, request))),
             },
         };
         Self {
@@ -179,7 +181,7 @@ where
             let next = match this.state.as_mut().project() {
                 StateProj::WaitingForToken { token, pending } => {
                     let token = ready!(token.as_mut().poll(cx))?;
-                    let (mut service, request) = pending
+                    let (mut service, request) = *pending
                         .take()
                         .expect("ResponseFuture polled after completion");
                     let sending = send(&mut service, request, token);
