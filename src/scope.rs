@@ -11,6 +11,7 @@
 
 use std::net::IpAddr;
 
+use http::uri::Scheme;
 use http::{header, HeaderMap, Uri};
 
 use crate::Error;
@@ -18,6 +19,9 @@ use crate::Error;
 #[derive(Clone, Debug)]
 pub(crate) struct Scope {
     hosts: Vec<String>,
+    /// The allowed hosts that are their own host part (no userinfo, no port): an authority
+    /// equal to one of these is that host, so the usual request is decided by one comparison.
+    exact: Vec<String>,
     allow_insecure_http: bool,
 }
 
@@ -31,8 +35,14 @@ pub(crate) enum Decision {
 
 impl Scope {
     pub(crate) fn new(hosts: Vec<String>, allow_insecure_http: bool) -> Self {
+        let exact = hosts
+            .iter()
+            .filter(|allowed| host_of(allowed) == allowed.as_str())
+            .cloned()
+            .collect();
         Self {
             hosts,
+            exact,
             allow_insecure_http,
         }
     }
@@ -44,6 +54,17 @@ impl Scope {
     pub(crate) fn decide(&self, uri: &Uri, headers: &HeaderMap) -> Decision {
         if headers.contains_key(header::AUTHORIZATION) {
             return Decision::PassThrough;
+        }
+        if uri.scheme() == Some(&Scheme::HTTPS) {
+            if let Some(authority) = uri.authority() {
+                if self
+                    .exact
+                    .iter()
+                    .any(|allowed| allowed == authority.as_str())
+                {
+                    return Decision::Attach;
+                }
+            }
         }
         let Some(host) = host(uri) else {
             return Decision::Attach;
@@ -68,7 +89,10 @@ impl Scope {
 /// The same as `Uri::host`, by plain byte scans: it runs on every request, and `http`'s
 /// `rsplit('@')` costs more than the rest of the scope check together.
 fn host(uri: &Uri) -> Option<&str> {
-    let authority = uri.authority()?.as_str();
+    uri.authority().map(|authority| host_of(authority.as_str()))
+}
+
+fn host_of(authority: &str) -> &str {
     let bytes = authority.as_bytes();
     let start = bytes
         .iter()
@@ -83,7 +107,7 @@ fn host(uri: &Uri) -> Option<&str> {
         rest.iter().position(|&b| b == b':').unwrap_or(rest.len())
     };
     // Every split is at an ASCII byte, so always a char boundary.
-    authority.get(start..start + len)
+    authority.get(start..start + len).unwrap_or(authority)
 }
 
 /// Whether a token (or the secret that buys one) may travel over `scheme` to `host`.
@@ -196,6 +220,26 @@ mod tests {
             let uri: Uri = uri.parse().expect("uri");
             assert_eq!(host(&uri), uri.host(), "{uri}");
         }
+    }
+
+    #[test]
+    fn only_hosts_without_userinfo_or_port_are_compared_whole() {
+        let hosts = [
+            "api.symbl.ai",
+            "user@api.symbl.ai",
+            "api.symbl.ai:443",
+            "[::1]",
+        ];
+        let scope = Scope::new(hosts.map(String::from).to_vec(), false);
+        assert_eq!(scope.exact, ["api.symbl.ai", "[::1]"]);
+        assert!(matches!(
+            decide(&scope, "https://user@api.symbl.ai/v1"),
+            Decision::Attach
+        ));
+        assert!(matches!(
+            decide(&scope, "http://api.symbl.ai/v1"),
+            Decision::Refuse(_)
+        ));
     }
 
     #[test]
