@@ -19,9 +19,10 @@ use crate::Error;
 #[derive(Clone, Debug)]
 pub(crate) struct Scope {
     hosts: Vec<String>,
-    /// The allowed hosts that are their own host part (no userinfo, no port): an authority
-    /// equal to one of these is that host, so the usual request is decided by one comparison.
-    exact: Vec<String>,
+    /// The allowed hosts that are their own host part (no userinfo, no port), each with
+    /// whether plain `http://` may go there: an authority equal to one of these is that host,
+    /// so the usual request is decided by one comparison.
+    exact: Vec<(String, bool)>,
     allow_insecure_http: bool,
 }
 
@@ -38,7 +39,10 @@ impl Scope {
         let exact = hosts
             .iter()
             .filter(|allowed| host_of(allowed) == allowed.as_str())
-            .cloned()
+            .map(|allowed| {
+                let plain_http = may_travel(None, allowed, allow_insecure_http);
+                (allowed.clone(), plain_http)
+            })
             .collect();
         Self {
             hosts,
@@ -55,13 +59,14 @@ impl Scope {
         if headers.contains_key(header::AUTHORIZATION) {
             return Decision::PassThrough;
         }
-        if uri.scheme() == Some(&Scheme::HTTPS) {
-            if let Some(authority) = uri.authority() {
-                if self
+        if let (Some(scheme), Some(authority)) = (uri.scheme(), uri.authority()) {
+            let https = *scheme == Scheme::HTTPS;
+            if https || *scheme == Scheme::HTTP {
+                let exact = self
                     .exact
                     .iter()
-                    .any(|allowed| allowed == authority.as_str())
-                {
+                    .find(|(allowed, _)| allowed == authority.as_str());
+                if exact.is_some_and(|(_, plain_http)| https || *plain_http) {
                     return Decision::Attach;
                 }
             }
@@ -158,6 +163,10 @@ mod tests {
             decide(&scope, "http://127.0.0.1:8080/v1"),
             Decision::Attach
         ));
+        assert!(matches!(
+            decide(&scope, "http://127.0.0.1/v1"),
+            Decision::Attach
+        ));
     }
 
     #[test]
@@ -231,7 +240,8 @@ mod tests {
             "[::1]",
         ];
         let scope = Scope::new(hosts.map(String::from).to_vec(), false);
-        assert_eq!(scope.exact, ["api.symbl.ai", "[::1]"]);
+        let exact: Vec<_> = scope.exact.iter().map(|(host, _)| host.as_str()).collect();
+        assert_eq!(exact, ["api.symbl.ai", "[::1]"]);
         assert!(matches!(
             decide(&scope, "https://user@api.symbl.ai/v1"),
             Decision::Attach
