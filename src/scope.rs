@@ -126,7 +126,13 @@ pub(crate) fn may_travel(scheme: Option<&str>, host: &str, allow_insecure_http: 
 /// `localhost`, `*.localhost`, `127.0.0.0/8` and `[::1]`.
 pub(crate) fn is_loopback(host: &str) -> bool {
     let host = host.trim_end_matches('.');
-    if host.eq_ignore_ascii_case("localhost") || host.to_ascii_lowercase().ends_with(".localhost") {
+    // Compared in place: lowering a copy would allocate on every request to a loopback host.
+    let subdomain = host
+        .len()
+        .checked_sub(".localhost".len())
+        .and_then(|start| host.get(start..))
+        .is_some_and(|tail| tail.eq_ignore_ascii_case(".localhost"));
+    if host.eq_ignore_ascii_case("localhost") || subdomain {
         return true;
     }
     let bare = host.trim_start_matches('[').trim_end_matches(']');
