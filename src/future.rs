@@ -13,8 +13,8 @@ use pin_project_lite::pin_project;
 use tower_service::Service;
 
 use crate::cache::{Lookup, Token, TokenWait};
-use crate::layer::Shared;
 use crate::replay::{Declined, Replay};
+use crate::service::ServiceState;
 use crate::{BoxError, Error, ReplayBody};
 
 type RetryFuture<T> = Pin<Box<dyn Future<Output = Result<T, BoxError>> + Send>>;
@@ -32,8 +32,8 @@ pin_project! {
         #[pin]
         state: State<S, B>,
         // Set when the request carries our token: a 401 then invalidates it.
-        shared: Option<Arc<Shared>>,
-        retry: Option<Retry<S>>,
+        state_of_service: Option<Arc<ServiceState<S>>>,
+        retry: Option<Retry>,
     }
 }
 
@@ -66,11 +66,9 @@ pin_project! {
     }
 }
 
-/// What a second send needs, kept only for requests whose body can be replayed.
-struct Retry<S> {
-    /// The instance that made the first send, moved in after it: the retry polls it ready
-    /// again, so no request pays for a second clone of the inner service.
-    service: Option<S>,
+/// What a second send needs, kept only for requests whose body can be replayed. The
+/// service for it is cloned from the spare only when a 401 comes.
+struct Retry {
     replay: Replay,
     method: Method,
     uri: Uri,
@@ -87,12 +85,18 @@ where
     B: Body + Send + 'static,
     ResBody: Send + 'static,
 {
-    pub(crate) fn authenticate(mut service: S, request: Request<B>, shared: &Arc<Shared>) -> Self {
+    /// Sends on `service`, the instance that was polled ready, if a token is at hand; else
+    /// takes that instance along (leaving a clone) to send once the token comes.
+    pub(crate) fn authenticate(
+        service: &mut S,
+        request: Request<B>,
+        state_of_service: &Arc<ServiceState<S>>,
+    ) -> Self {
+        let shared = &state_of_service.shared;
         let (parts, body) = request.into_parts();
         let (body, replay) = ReplayBody::recorded(body, shared.replay_limit);
-        let mut retry = match replay {
+        let retry = match replay {
             Ok(replay) => Some(Retry {
-                service: None,
                 replay,
                 method: parts.method.clone(),
                 uri: parts.uri.clone(),
@@ -107,20 +111,20 @@ where
         };
         let request = Request::from_parts(parts, body);
         let state = match shared.cache.token() {
-            Lookup::Ready(Ok(token)) => {
-                let sending = send(&mut service, request, token);
-                keep_for_retry(&mut retry, service);
-                sending
-            }
+            Lookup::Ready(Ok(token)) => send(service, request, token),
             Lookup::Ready(Err(error)) => State::Failed { error: Some(error) },
-            Lookup::Wait(token) => State::WaitingForToken {
-                token,
-                pending: Some(Box::new((service, request))),
-            },
+            Lookup::Wait(token) => {
+                let clone = service.clone();
+                let ready = std::mem::replace(service, clone);
+                State::WaitingForToken {
+                    token,
+                    pending: Some(Box::new((ready, request))),
+                }
+            }
         };
         Self {
             state,
-            shared: Some(Arc::clone(shared)),
+            state_of_service: Some(Arc::clone(state_of_service)),
             retry,
         }
     }
@@ -131,7 +135,7 @@ where
                 future,
                 generation: None,
             },
-            shared: None,
+            state_of_service: None,
             retry: None,
         }
     }
@@ -139,15 +143,9 @@ where
     pub(crate) fn failed(error: Error) -> Self {
         Self {
             state: State::Failed { error: Some(error) },
-            shared: None,
+            state_of_service: None,
             retry: None,
         }
-    }
-}
-
-fn keep_for_retry<S>(retry: &mut Option<Retry<S>>, service: S) {
-    if let Some(retry) = retry {
-        retry.service = Some(service);
     }
 }
 
@@ -167,7 +165,7 @@ where
 
 impl<S, B, ResBody> Future for ResponseFuture<S, B>
 where
-    S: Service<Request<ReplayBody<B>>, Response = Response<ResBody>> + Send + 'static,
+    S: Service<Request<ReplayBody<B>>, Response = Response<ResBody>> + Clone + Send + 'static,
     S::Error: Into<BoxError>,
     S::Future: Send + 'static,
     B: Body + Send + 'static,
@@ -184,13 +182,12 @@ where
                     let (mut service, request) = *pending
                         .take()
                         .expect("ResponseFuture polled after completion");
-                    let sending = send(&mut service, request, token);
-                    keep_for_retry(this.retry, service);
-                    sending
+                    send(&mut service, request, token)
                 }
                 StateProj::Sending { future, generation } => {
                     let response = ready!(future.poll(cx)).map_err(Into::into)?;
-                    let (Some(generation), Some(shared)) = (*generation, this.shared.as_ref())
+                    let (Some(generation), Some(state_of_service)) =
+                        (*generation, this.state_of_service.as_ref())
                     else {
                         return Poll::Ready(Ok(response));
                     };
@@ -198,12 +195,12 @@ where
                         return Poll::Ready(Ok(response));
                     }
                     // Only the first 401 for a token drops it; later ones find the newer one.
-                    shared.cache.invalidate(generation);
+                    state_of_service.shared.cache.invalidate(generation);
                     let Some(retry) = this.retry.take() else {
                         tracing::debug!("401 returned without a retry: body not replayable");
                         return Poll::Ready(Ok(response));
                     };
-                    match retry.start::<B>(Arc::clone(shared), generation) {
+                    match retry.start::<S, B>(state_of_service, generation) {
                         Ok(future) => State::Retrying { future },
                         Err(declined) => {
                             tracing::debug!(%declined, "401 returned without a retry");
@@ -224,22 +221,22 @@ where
     }
 }
 
-impl<S> Retry<S> {
-    /// Builds the second send for a request rejected with the token of `generation`.
-    fn start<B>(
+impl Retry {
+    /// Builds the second send for a request rejected with the token of `generation`, on a
+    /// fresh clone of the inner service that it polls ready first.
+    fn start<S, B>(
         self,
-        shared: Arc<Shared>,
+        state_of_service: &Arc<ServiceState<S>>,
         generation: u64,
     ) -> Result<RetryFuture<S::Response>, Declined>
     where
-        S: Service<Request<ReplayBody<B>>> + Send + 'static,
+        S: Service<Request<ReplayBody<B>>> + Clone + Send + 'static,
         S::Error: Into<BoxError>,
         S::Future: Send + 'static,
         B: Body + Send + 'static,
     {
         let body = self.replay.body::<B>()?;
         let Self {
-            service,
             method,
             uri,
             version,
@@ -253,7 +250,8 @@ impl<S> Retry<S> {
         *request.version_mut() = version;
         *request.headers_mut() = headers;
         *request.extensions_mut() = extensions;
-        let mut service = service.expect("the first send keeps its service for the retry");
+        let mut service = state_of_service.spare();
+        let shared = Arc::clone(&state_of_service.shared);
         Ok(Box::pin(async move {
             let token = match shared.cache.token() {
                 Lookup::Ready(token) => token?,
