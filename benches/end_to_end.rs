@@ -26,7 +26,7 @@ use tower_http::auth::AddAuthorizationLayer;
 
 use common::{median, symbl_layer, token};
 
-const ROUNDS: usize = 7;
+const ROUNDS: usize = 15;
 const TASKS: usize = 16;
 const PER_TASK: usize = 1_250;
 

@@ -15,7 +15,7 @@ use std::time::Duration;
 use bytes::Bytes;
 use criterion::{criterion_group, criterion_main, Criterion};
 use http::{Request, StatusCode};
-use http_body_util::Full;
+use http_body_util::{BodyExt, Full};
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::client::legacy::Client;
 use hyper_util::rt::TokioExecutor;
@@ -83,7 +83,14 @@ where
     for _ in 0..n {
         let service = service.clone();
         let request = get(url);
-        tasks.spawn(async move { service.oneshot(request).await.expect("response").status() });
+        tasks.spawn(async move {
+            let response = service.oneshot(request).await.expect("response");
+            let status = response.status();
+            // Read the answer to its end, as a client does; dropping it unread resets the
+            // stream, and the server ends a connection with too many resets.
+            response.into_body().collect().await.expect("body");
+            status
+        });
     }
     while let Some(status) = tasks.join_next().await {
         assert_eq!(status.expect("task"), StatusCode::OK);
