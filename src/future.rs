@@ -6,14 +6,15 @@ use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{ready, Context, Poll};
 
+use http::header::HeaderName;
 use http::{header, Extensions, HeaderMap, Method, Request, Response, StatusCode, Uri, Version};
 use http_body::Body;
 use pin_project_lite::pin_project;
 use tower_service::Service;
 
 use crate::cache::{Lookup, Token, TokenWait};
-use crate::layer::Shared;
 use crate::replay::{Declined, Replay};
+use crate::service::ServiceState;
 use crate::stats::Event;
 use crate::{BoxError, Error, ReplayBody};
 
@@ -32,8 +33,8 @@ pin_project! {
         #[pin]
         state: State<S, B>,
         // Set when the request carries our token: a 401 then invalidates it.
-        shared: Option<Arc<Shared>>,
-        retry: Option<Retry<S>>,
+        state_of_service: Option<Arc<ServiceState<S>>>,
+        retry: Option<Retry>,
     }
 }
 
@@ -46,7 +47,9 @@ pin_project! {
         // No usable token yet: the service (already polled ready) and request wait for one.
         WaitingForToken {
             token: TokenWait,
-            pending: Option<(S, Request<ReplayBody<B>>)>,
+            // Boxed: this path allocates anyway (the wait), and a boxed request keeps the
+            // future small, so the hot path moves fewer bytes.
+            pending: Option<Box<(S, Request<ReplayBody<B>>)>>,
         },
         // The first send; `generation` names the token it carries, if any.
         Sending {
@@ -64,9 +67,9 @@ pin_project! {
     }
 }
 
-/// What a second send needs, kept only for requests whose body can be replayed.
-struct Retry<S> {
-    service: S,
+/// What a second send needs, kept only for requests whose body can be replayed. The
+/// service for it is cloned from the spare only when a 401 comes.
+struct Retry {
     replay: Replay,
     method: Method,
     uri: Uri,
@@ -83,12 +86,18 @@ where
     B: Body + Send + 'static,
     ResBody: Send + 'static,
 {
-    pub(crate) fn authenticate(mut service: S, request: Request<B>, shared: &Arc<Shared>) -> Self {
+    /// Sends on `service`, the instance that was polled ready, if a token is at hand; else
+    /// takes that instance along (leaving a clone) to send once the token comes.
+    pub(crate) fn authenticate(
+        service: &mut S,
+        request: Request<B>,
+        state_of_service: &Arc<ServiceState<S>>,
+    ) -> Self {
+        let shared = &state_of_service.shared;
         let (parts, body) = request.into_parts();
         let (body, replay) = ReplayBody::recorded(body, shared.replay_limit);
         let retry = match replay {
             Ok(replay) => Some(Retry {
-                service: service.clone(),
                 replay,
                 method: parts.method.clone(),
                 uri: parts.uri.clone(),
@@ -103,16 +112,20 @@ where
         };
         let request = Request::from_parts(parts, body);
         let state = match shared.cache.token() {
-            Lookup::Ready(Ok(token)) => send(&mut service, request, &token),
+            Lookup::Ready(Ok(token)) => send(service, request, token),
             Lookup::Ready(Err(error)) => State::Failed { error: Some(error) },
-            Lookup::Wait(token) => State::WaitingForToken {
-                token,
-                pending: Some((service, request)),
-            },
+            Lookup::Wait(token) => {
+                let clone = service.clone();
+                let ready = std::mem::replace(service, clone);
+                State::WaitingForToken {
+                    token,
+                    pending: Some(Box::new((ready, request))),
+                }
+            }
         };
         Self {
             state,
-            shared: Some(Arc::clone(shared)),
+            state_of_service: Some(Arc::clone(state_of_service)),
             retry,
         }
     }
@@ -123,7 +136,7 @@ where
                 future,
                 generation: None,
             },
-            shared: None,
+            state_of_service: None,
             retry: None,
         }
     }
@@ -131,19 +144,20 @@ where
     pub(crate) fn failed(error: Error) -> Self {
         Self {
             state: State::Failed { error: Some(error) },
-            shared: None,
+            state_of_service: None,
             retry: None,
         }
     }
 }
 
-fn send<S, B>(service: &mut S, mut request: Request<ReplayBody<B>>, token: &Token) -> State<S, B>
+/// Takes the token by value: its header moves into the request, one reference count less.
+fn send<S, B>(service: &mut S, mut request: Request<ReplayBody<B>>, token: Token) -> State<S, B>
 where
     S: Service<Request<ReplayBody<B>>>,
 {
     request
         .headers_mut()
-        .insert(header::AUTHORIZATION, token.header.clone());
+        .insert(header::AUTHORIZATION, token.header);
     State::Sending {
         future: service.call(request),
         generation: Some(token.generation),
@@ -152,7 +166,7 @@ where
 
 impl<S, B, ResBody> Future for ResponseFuture<S, B>
 where
-    S: Service<Request<ReplayBody<B>>, Response = Response<ResBody>> + Send + 'static,
+    S: Service<Request<ReplayBody<B>>, Response = Response<ResBody>> + Clone + Send + 'static,
     S::Error: Into<BoxError>,
     S::Future: Send + 'static,
     B: Body + Send + 'static,
@@ -166,14 +180,15 @@ where
             let next = match this.state.as_mut().project() {
                 StateProj::WaitingForToken { token, pending } => {
                     let token = ready!(token.as_mut().poll(cx))?;
-                    let (mut service, request) = pending
+                    let (mut service, request) = *pending
                         .take()
                         .expect("ResponseFuture polled after completion");
-                    send(&mut service, request, &token)
+                    send(&mut service, request, token)
                 }
                 StateProj::Sending { future, generation } => {
                     let response = ready!(future.poll(cx)).map_err(Into::into)?;
-                    let (Some(generation), Some(shared)) = (*generation, this.shared.as_ref())
+                    let (Some(generation), Some(state_of_service)) =
+                        (*generation, this.state_of_service.as_ref())
                     else {
                         return Poll::Ready(Ok(response));
                     };
@@ -181,16 +196,17 @@ where
                         return Poll::Ready(Ok(response));
                     }
                     // Only the first 401 for a token drops it; later ones find the newer one.
-                    shared.cache.invalidate(generation);
+                    let cache = &state_of_service.shared.cache;
+                    cache.invalidate(generation);
                     let retry = match this.retry.take() {
-                        Some(retry) => retry.start::<B>(Arc::clone(shared), generation),
+                        Some(retry) => retry.start::<S, B>(state_of_service, generation),
                         // Only a body known up front to exceed the limit has no `Retry`.
                         None => Err(Declined::TooLarge),
                     };
                     match retry {
                         Ok(future) => State::Retrying { future },
                         Err(declined) => {
-                            shared.cache.counters().count(Event::ReplaySkipped);
+                            cache.counters().count(Event::ReplaySkipped);
                             tracing::debug!(%declined, "401 returned without a retry");
                             return Poll::Ready(Ok(response));
                         }
@@ -209,22 +225,22 @@ where
     }
 }
 
-impl<S> Retry<S> {
-    /// Builds the second send for a request rejected with the token of `generation`.
-    fn start<B>(
+impl Retry {
+    /// Builds the second send for a request rejected with the token of `generation`, on a
+    /// fresh clone of the inner service that it polls ready first.
+    fn start<S, B>(
         self,
-        shared: Arc<Shared>,
+        state_of_service: &Arc<ServiceState<S>>,
         generation: u64,
     ) -> Result<RetryFuture<S::Response>, Declined>
     where
-        S: Service<Request<ReplayBody<B>>> + Send + 'static,
+        S: Service<Request<ReplayBody<B>>> + Clone + Send + 'static,
         S::Error: Into<BoxError>,
         S::Future: Send + 'static,
         B: Body + Send + 'static,
     {
         let body = self.replay.body::<B>()?;
         let Self {
-            mut service,
             method,
             uri,
             version,
@@ -238,6 +254,8 @@ impl<S> Retry<S> {
         *request.version_mut() = version;
         *request.headers_mut() = headers;
         *request.extensions_mut() = extensions;
+        let mut service = state_of_service.spare();
+        let shared = Arc::clone(&state_of_service.shared);
         Ok(Box::pin(async move {
             let token = shared.cache.get().await?;
             shared.cache.counters().count(Event::Retry);
@@ -257,12 +275,15 @@ impl<S> Retry<S> {
     }
 }
 
+/// Built once: looking up a `&str` name parses it on every response.
+const GRPC_STATUS: HeaderName = HeaderName::from_static("grpc-status");
+
 /// A 401, or gRPC's form of it: a trailers-only answer with `grpc-status: 16`
 /// (UNAUTHENTICATED) in the headers.
 pub(crate) fn is_unauthorized(status: StatusCode, headers: &HeaderMap) -> bool {
     status == StatusCode::UNAUTHORIZED
         || headers
-            .get("grpc-status")
+            .get(GRPC_STATUS)
             .is_some_and(|status| status == "16")
 }
 

@@ -87,7 +87,9 @@ pub(crate) struct Tape {
 
 #[derive(Debug, Default)]
 struct Recording {
-    chunks: Vec<Bytes>,
+    /// The first chunk, apart: a `Full` body is a single chunk, recorded without a `Vec`.
+    first: Option<Bytes>,
+    more: Vec<Bytes>,
     len: usize,
     trailers: Option<HeaderMap>,
     finished: bool,
@@ -136,7 +138,12 @@ impl Replay {
                 if !recording.finished {
                     return Err(Declined::Unfinished);
                 }
-                let chunks = recording.chunks.clone();
+                let chunks = recording
+                    .first
+                    .iter()
+                    .chain(&recording.more)
+                    .cloned()
+                    .collect();
                 (chunks, recording.trailers.clone(), recording.len)
             }
         };
@@ -170,7 +177,10 @@ impl Tape {
                 return;
             }
             recording.len += data.len();
-            recording.chunks.push(data.clone());
+            match recording.first {
+                None => recording.first = Some(data.clone()),
+                Some(_) => recording.more.push(data.clone()),
+            }
         } else if let Some(trailers) = frame.trailers_ref() {
             recording.trailers = Some(trailers.clone());
         }
@@ -191,7 +201,8 @@ impl Tape {
 impl Recording {
     fn decline(&mut self, why: Declined) {
         self.declined = Some(why);
-        self.chunks = Vec::new();
+        self.first = None;
+        self.more = Vec::new();
         self.trailers = None;
     }
 }

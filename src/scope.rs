@@ -11,6 +11,7 @@
 
 use std::net::IpAddr;
 
+use http::uri::Scheme;
 use http::{header, HeaderMap, Uri};
 
 use crate::Error;
@@ -18,6 +19,10 @@ use crate::Error;
 #[derive(Clone, Debug)]
 pub(crate) struct Scope {
     hosts: Vec<String>,
+    /// The allowed hosts that are their own host part (no userinfo, no port), each with
+    /// whether plain `http://` may go there: an authority equal to one of these is that host,
+    /// so the usual request is decided by one comparison.
+    exact: Vec<(String, bool)>,
     allow_insecure_http: bool,
 }
 
@@ -31,8 +36,17 @@ pub(crate) enum Decision {
 
 impl Scope {
     pub(crate) fn new(hosts: Vec<String>, allow_insecure_http: bool) -> Self {
+        let exact = hosts
+            .iter()
+            .filter(|allowed| host_of(allowed) == allowed.as_str())
+            .map(|allowed| {
+                let plain_http = may_travel(None, allowed, allow_insecure_http);
+                (allowed.clone(), plain_http)
+            })
+            .collect();
         Self {
             hosts,
+            exact,
             allow_insecure_http,
         }
     }
@@ -42,8 +56,22 @@ impl Scope {
     }
 
     pub(crate) fn decide(&self, uri: &Uri, headers: &HeaderMap) -> Decision {
-        let authorized = headers.contains_key(header::AUTHORIZATION);
-        self.decide_target(uri.scheme_str(), uri.host(), authorized)
+        if headers.contains_key(header::AUTHORIZATION) {
+            return Decision::PassThrough;
+        }
+        if let (Some(scheme), Some(authority)) = (uri.scheme(), uri.authority()) {
+            let https = *scheme == Scheme::HTTPS;
+            if https || *scheme == Scheme::HTTP {
+                let exact = self
+                    .exact
+                    .iter()
+                    .find(|(allowed, _)| allowed == authority.as_str());
+                if exact.is_some_and(|(_, plain_http)| https || *plain_http) {
+                    return Decision::Attach;
+                }
+            }
+        }
+        self.decide_target(uri.scheme_str(), host(uri), false)
     }
 
     /// The rules above for a request to `scheme://host` that has (or has not) its own
@@ -77,6 +105,30 @@ impl Scope {
     }
 }
 
+/// The same as `Uri::host`, by plain byte scans: it runs on every request, and `http`'s
+/// `rsplit('@')` costs more than the rest of the scope check together.
+fn host(uri: &Uri) -> Option<&str> {
+    uri.authority().map(|authority| host_of(authority.as_str()))
+}
+
+fn host_of(authority: &str) -> &str {
+    let bytes = authority.as_bytes();
+    let start = bytes
+        .iter()
+        .rposition(|&b| b == b'@')
+        .map_or(0, |at| at + 1);
+    let rest = &bytes[start..];
+    let len = if rest.first() == Some(&b'[') {
+        rest.iter()
+            .position(|&b| b == b']')
+            .map_or(rest.len(), |end| end + 1)
+    } else {
+        rest.iter().position(|&b| b == b':').unwrap_or(rest.len())
+    };
+    // Every split is at an ASCII byte, so always a char boundary.
+    authority.get(start..start + len).unwrap_or(authority)
+}
+
 /// Whether a token (or the secret that buys one) may travel over `scheme` to `host`.
 pub(crate) fn may_travel(scheme: Option<&str>, host: &str, allow_insecure_http: bool) -> bool {
     let encrypted = scheme.is_some_and(|scheme| {
@@ -88,7 +140,13 @@ pub(crate) fn may_travel(scheme: Option<&str>, host: &str, allow_insecure_http: 
 /// `localhost`, `*.localhost`, `127.0.0.0/8` and `[::1]`.
 pub(crate) fn is_loopback(host: &str) -> bool {
     let host = host.trim_end_matches('.');
-    if host.eq_ignore_ascii_case("localhost") || host.to_ascii_lowercase().ends_with(".localhost") {
+    // Compared in place: lowering a copy would allocate on every request to a loopback host.
+    let subdomain = host
+        .len()
+        .checked_sub(".localhost".len())
+        .and_then(|start| host.get(start..))
+        .is_some_and(|tail| tail.eq_ignore_ascii_case(".localhost"));
+    if host.eq_ignore_ascii_case("localhost") || subdomain {
         return true;
     }
     let bare = host.trim_start_matches('[').trim_end_matches(']');
@@ -123,6 +181,10 @@ mod tests {
         ));
         assert!(matches!(
             decide(&scope, "http://127.0.0.1:8080/v1"),
+            Decision::Attach
+        ));
+        assert!(matches!(
+            decide(&scope, "http://127.0.0.1/v1"),
             Decision::Attach
         ));
     }
@@ -170,6 +232,43 @@ mod tests {
         assert!(matches!(
             decide(&scope(true), "http://api.symbl.ai/v1"),
             Decision::Attach
+        ));
+    }
+
+    #[test]
+    fn finds_the_host_as_http_does() {
+        for uri in [
+            "https://api.symbl.ai/v1",
+            "https://api.symbl.ai:443/v1",
+            "https://user:pass@api.symbl.ai:8443/v1",
+            "http://[::1]:8080/x",
+            "http://user@[::1]/x",
+            "http://127.0.0.1/",
+            "/grpc.health.v1.Health/Check",
+        ] {
+            let uri: Uri = uri.parse().expect("uri");
+            assert_eq!(host(&uri), uri.host(), "{uri}");
+        }
+    }
+
+    #[test]
+    fn only_hosts_without_userinfo_or_port_are_compared_whole() {
+        let hosts = [
+            "api.symbl.ai",
+            "user@api.symbl.ai",
+            "api.symbl.ai:443",
+            "[::1]",
+        ];
+        let scope = Scope::new(hosts.map(String::from).to_vec(), false);
+        let exact: Vec<_> = scope.exact.iter().map(|(host, _)| host.as_str()).collect();
+        assert_eq!(exact, ["api.symbl.ai", "[::1]"]);
+        assert!(matches!(
+            decide(&scope, "https://user@api.symbl.ai/v1"),
+            Decision::Attach
+        ));
+        assert!(matches!(
+            decide(&scope, "http://api.symbl.ai/v1"),
+            Decision::Refuse(_)
         ));
     }
 

@@ -1,7 +1,7 @@
 //! [`SymblAuth`]: the service that attaches the token.
 
 use std::fmt;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, OnceLock, PoisonError};
 use std::task::{Context, Poll};
 
 use http::{Request, Response};
@@ -20,12 +20,35 @@ use crate::{BoxError, ReplayBody};
 /// Errors are a [`BoxError`]: the inner service's error, or a [`crate::Error`] to downcast.
 pub struct SymblAuth<S> {
     inner: S,
-    shared: Arc<Shared>,
+    state: Arc<ServiceState<S>>,
+}
+
+/// What a service and its clones share: the layer's state, and a spare of the inner service
+/// that a retry after a 401 clones, so that no request carries a clone of its own.
+pub(crate) struct ServiceState<S> {
+    pub(crate) shared: Arc<Shared>,
+    spare: OnceLock<Mutex<S>>,
+}
+
+impl<S: Clone> ServiceState<S> {
+    /// A new instance of the inner service for a retry; it must be polled ready.
+    pub(crate) fn spare(&self) -> S {
+        let spare = self
+            .spare
+            .get()
+            .expect("the spare is set before the first authenticated request");
+        // A clone cannot leave the service half-changed, so a poisoned lock is still usable.
+        spare.lock().unwrap_or_else(PoisonError::into_inner).clone()
+    }
 }
 
 impl<S> SymblAuth<S> {
     pub(crate) fn new(inner: S, shared: Arc<Shared>) -> Self {
-        Self { inner, shared }
+        let state = Arc::new(ServiceState {
+            shared,
+            spare: OnceLock::new(),
+        });
+        Self { inner, state }
     }
 
     /// The wrapped service.
@@ -61,13 +84,17 @@ where
     }
 
     fn call(&mut self, request: Request<B>) -> Self::Future {
-        // Call the instance that was polled ready; keep a fresh clone for the next call.
-        let clone = self.inner.clone();
-        let mut inner = std::mem::replace(&mut self.inner, clone);
-        match self.shared.scope.decide(request.uri(), request.headers()) {
-            Decision::Attach => ResponseFuture::authenticate(inner, request, &self.shared),
+        // `self.inner` was polled ready and is called here; only a request that must wait for
+        // a token takes it along (leaving a clone), so the hot path clones nothing.
+        let scope = &self.state.shared.scope;
+        match scope.decide(request.uri(), request.headers()) {
+            Decision::Attach => {
+                let inner = &self.inner;
+                self.state.spare.get_or_init(|| Mutex::new(inner.clone()));
+                ResponseFuture::authenticate(&mut self.inner, request, &self.state)
+            }
             Decision::PassThrough => {
-                ResponseFuture::pass_through(inner.call(request.map(ReplayBody::once)))
+                ResponseFuture::pass_through(self.inner.call(request.map(ReplayBody::once)))
             }
             Decision::Refuse(error) => ResponseFuture::failed(error),
         }
@@ -78,7 +105,7 @@ impl<S: Clone> Clone for SymblAuth<S> {
     fn clone(&self) -> Self {
         Self {
             inner: self.inner.clone(),
-            shared: Arc::clone(&self.shared),
+            state: Arc::clone(&self.state),
         }
     }
 }
@@ -87,7 +114,7 @@ impl<S: fmt::Debug> fmt::Debug for SymblAuth<S> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("SymblAuth")
             .field("inner", &self.inner)
-            .field("allowed_hosts", &self.shared.scope.hosts())
+            .field("allowed_hosts", &self.state.shared.scope.hosts())
             .finish_non_exhaustive()
     }
 }
