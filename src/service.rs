@@ -57,6 +57,9 @@ impl<S> SymblAuth<S> {
     }
 
     /// The wrapped service, mutably.
+    ///
+    /// Retries after a 401 are sent on a clone of the instance seen at the first
+    /// authenticated call, so a change made here later does not reach them.
     pub fn get_mut(&mut self) -> &mut S {
         &mut self.inner
     }
