@@ -49,9 +49,8 @@ impl Bench {
     }
 
     fn layer(&self) -> SymblAuthLayer {
-        self.server
-            .layer_builder()
-            .token_source(self.source.clone())
+        SymblAuthLayer::from_source(self.source.clone())
+            .allow_host("127.0.0.1")
             .build()
             .expect("layer")
     }

@@ -8,12 +8,14 @@ use http::Uri;
 
 use crate::cache::{CacheConfig, TokenCache};
 use crate::layer::Shared;
+use crate::redact::redact_url;
 use crate::replay::DEFAULT_REPLAY_LIMIT;
-use crate::scope::{may_travel, Scope};
-use crate::token_endpoint::DEFAULT_TOKEN_URL;
+use crate::scope::{allowed_host, may_travel, Scope};
+use crate::token_endpoint::{DEFAULT_TOKEN_URL, SYMBL_API_HOSTS};
 use crate::{Credentials, Error, SymblAuthLayer, SymblTokenSource, TokenSource};
 
-/// Configures a [`SymblAuthLayer`]; made by [`SymblAuthLayer::builder`].
+/// Configures a [`SymblAuthLayer`]; made by [`SymblAuthLayer::builder`] (Symbl's token
+/// endpoint) or [`SymblAuthLayer::from_source`] (any [`TokenSource`]).
 ///
 /// ```
 /// use std::time::Duration;
@@ -28,13 +30,27 @@ use crate::{Credentials, Error, SymblAuthLayer, SymblTokenSource, TokenSource};
 /// ```
 #[must_use = "a builder does nothing until `build` is called"]
 pub struct SymblAuthLayerBuilder {
-    credentials: Credentials,
-    token_url: Option<String>,
+    source: Source,
     extra_hosts: Vec<String>,
     allow_insecure_http: bool,
-    token_source: Option<Arc<dyn TokenSource>>,
     replay_limit: usize,
     timings: CacheConfig,
+}
+
+/// Where the layer's tokens come from.
+enum Source {
+    /// Symbl's token endpoint: its host (or Symbl's API hosts, for the default URL) gets the
+    /// token without being named.
+    Symbl {
+        credentials: Credentials,
+        token_url: Option<String>,
+    },
+    /// Any source: only hosts named with `allow_host` get the token.
+    Custom {
+        source: Arc<dyn TokenSource>,
+        /// A `token_url` given by mistake, refused at `build`.
+        token_url: Option<String>,
+    },
 }
 
 impl SymblAuthLayerBuilder {
@@ -50,13 +66,25 @@ impl SymblAuthLayerBuilder {
     /// starting a fetch: it bounds the load on a failing endpoint.
     pub const DEFAULT_FAILURE_COOLDOWN: Duration = Duration::from_secs(5);
 
-    pub(crate) fn new(credentials: Credentials) -> Self {
-        Self {
+    pub(crate) fn symbl(credentials: Credentials) -> Self {
+        Self::with_source(Source::Symbl {
             credentials,
             token_url: None,
+        })
+    }
+
+    pub(crate) fn custom(source: Arc<dyn TokenSource>) -> Self {
+        Self::with_source(Source::Custom {
+            source,
+            token_url: None,
+        })
+    }
+
+    fn with_source(source: Source) -> Self {
+        Self {
+            source,
             extra_hosts: Vec::new(),
             allow_insecure_http: false,
-            token_source: None,
             replay_limit: DEFAULT_REPLAY_LIMIT,
             timings: CacheConfig {
                 refresh_window: Self::DEFAULT_REFRESH_WINDOW,
@@ -67,15 +95,26 @@ impl SymblAuthLayerBuilder {
         }
     }
 
-    /// The token endpoint (default `https://api.symbl.ai/oauth2/token:generate`). Its host is
-    /// the first host that gets the token, in place of `api.symbl.ai`.
+    /// Symbl's token endpoint (default `https://api.symbl.ai/oauth2/token:generate`). Its host
+    /// is the first host that gets the token, in place of Symbl's API hosts.
+    ///
+    /// Only for a layer made with [`SymblAuthLayer::builder`]: a layer made
+    /// [`from_source`](SymblAuthLayer::from_source) fails to build with it, since its source
+    /// knows its own URL.
     pub fn token_url(mut self, url: impl Into<String>) -> Self {
-        self.token_url = Some(url.into());
+        match &mut self.source {
+            Source::Symbl { token_url, .. } | Source::Custom { token_url, .. } => {
+                *token_url = Some(url.into());
+            }
+        }
         self
     }
 
-    /// Attaches the token to requests for `host` too (any port). Requests to hosts not allowed
-    /// pass through untouched.
+    /// Attaches the token to requests for `host` too, on any port. Requests to hosts not
+    /// allowed pass through untouched.
+    ///
+    /// `host` is a bare host name or IP address (`api.example.com`, `127.0.0.2`, `[::1]`):
+    /// `build` refuses one with a scheme, port, path or user name, which would never match.
     pub fn allow_host(mut self, host: impl Into<String>) -> Self {
         self.extra_hosts.push(host.into());
         self
@@ -125,81 +164,111 @@ impl SymblAuthLayerBuilder {
         self
     }
 
-    /// Fetches tokens from `source` instead of Symbl's endpoint (the credentials are then
-    /// unused). The layer still adds timeouts, retries, caching and single flight.
-    pub fn token_source(mut self, source: impl TokenSource) -> Self {
-        self.token_source = Some(Arc::new(source));
-        self
-    }
-
     /// Checks the settings and builds the layer.
     ///
     /// Fails with [`Error::InvalidConfig`] for a token URL that is not an absolute http(s)
-    /// URL, an empty host or a zero timeout, and with [`Error::InsecureTransport`] for a plain
-    /// `http://` token URL to a host that is not loopback (unless allowed).
+    /// URL, an `allow_host` that is not a bare host, a zero timeout, a layer
+    /// [`from_source`](SymblAuthLayer::from_source) with no allowed host or with a token URL;
+    /// and with [`Error::InsecureTransport`] for a plain `http://` token URL to a host that is
+    /// not loopback (unless allowed).
     pub fn build(self) -> Result<SymblAuthLayer, Error> {
-        let url = self.token_url.as_deref().unwrap_or(DEFAULT_TOKEN_URL);
-        let uri: Uri = url
-            .parse()
-            .map_err(|_| Error::config("token_url is not a valid URL"))?;
-        let (Some(scheme), Some(host)) = (uri.scheme_str(), uri.host()) else {
-            return Err(Error::config(
-                "token_url must be an absolute http or https URL",
-            ));
-        };
-        if !scheme.eq_ignore_ascii_case("http") && !scheme.eq_ignore_ascii_case("https") {
-            return Err(Error::config("token_url must be an http or https URL"));
-        }
-        if uri.authority().is_some_and(|a| a.as_str().contains('@')) {
-            return Err(Error::config("token_url must not contain credentials"));
-        }
-        if self.extra_hosts.iter().any(|host| host.trim().is_empty()) {
-            return Err(Error::config("allow_host needs a host name"));
-        }
         if self.timings.attempt_timeout.is_zero() || self.timings.retry_budget.is_zero() {
             return Err(Error::config(
                 "token_request_timeout and token_retry_budget must be above zero",
             ));
         }
-        if !may_travel(Some(scheme), host, self.allow_insecure_http) {
-            return Err(Error::InsecureTransport {
-                host: host.to_owned(),
-            });
+        let mut hosts = Vec::new();
+        let source: Arc<dyn TokenSource> = match self.source {
+            Source::Symbl {
+                credentials,
+                token_url: None,
+            } => {
+                hosts.extend(SYMBL_API_HOSTS.map(String::from));
+                Arc::new(SymblTokenSource::new(DEFAULT_TOKEN_URL, credentials))
+            }
+            Source::Symbl {
+                credentials,
+                token_url: Some(url),
+            } => {
+                hosts.push(check_token_url(&url, self.allow_insecure_http)?);
+                Arc::new(SymblTokenSource::new(url, credentials))
+            }
+            Source::Custom {
+                token_url: Some(_), ..
+            } => {
+                return Err(Error::config(
+                    "token_url is for Symbl's token endpoint; a layer from a token source \
+                     names the hosts that get its token with allow_host",
+                ))
+            }
+            Source::Custom {
+                source,
+                token_url: None,
+            } => {
+                if self.extra_hosts.is_empty() {
+                    return Err(Error::config(
+                        "a layer from a token source sends its token to no host: name them \
+                         with allow_host",
+                    ));
+                }
+                source
+            }
+        };
+        for host in &self.extra_hosts {
+            let host = allowed_host(host)?;
+            if !hosts.contains(&host) {
+                hosts.push(host);
+            }
         }
-        let extra = self.extra_hosts.iter().map(|host| host.trim());
-        let hosts = std::iter::once(host).chain(extra);
-        let hosts = hosts.map(str::to_ascii_lowercase).collect();
-        Ok(self.assemble(hosts))
-    }
-
-    /// The default settings cannot fail to build; this skips the checks.
-    pub(crate) fn build_default(self) -> SymblAuthLayer {
-        self.assemble(vec!["api.symbl.ai".to_owned()])
-    }
-
-    fn assemble(self, hosts: Vec<String>) -> SymblAuthLayer {
-        let url = self.token_url.as_deref().unwrap_or(DEFAULT_TOKEN_URL);
-        let source = self
-            .token_source
-            .unwrap_or_else(|| Arc::new(SymblTokenSource::new(url, self.credentials)));
-        SymblAuthLayer {
+        Ok(SymblAuthLayer {
             shared: Arc::new(Shared {
                 cache: TokenCache::new(source, self.timings),
                 scope: Scope::new(hosts, self.allow_insecure_http),
                 replay_limit: self.replay_limit,
             }),
-        }
+        })
     }
+}
+
+/// The host of a valid token URL, lowercased.
+fn check_token_url(url: &str, allow_insecure_http: bool) -> Result<String, Error> {
+    let uri: Uri = url
+        .parse()
+        .map_err(|_| Error::config("token_url is not a valid URL"))?;
+    let (Some(scheme), Some(host)) = (uri.scheme_str(), uri.host()) else {
+        return Err(Error::config(
+            "token_url must be an absolute http or https URL",
+        ));
+    };
+    if !scheme.eq_ignore_ascii_case("http") && !scheme.eq_ignore_ascii_case("https") {
+        return Err(Error::config("token_url must be an http or https URL"));
+    }
+    if uri.authority().is_some_and(|a| a.as_str().contains('@')) {
+        return Err(Error::config("token_url must not contain credentials"));
+    }
+    if !may_travel(Some(scheme), host, allow_insecure_http) {
+        return Err(Error::InsecureTransport {
+            host: host.to_owned(),
+        });
+    }
+    Ok(host.to_ascii_lowercase())
 }
 
 impl fmt::Debug for SymblAuthLayerBuilder {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("SymblAuthLayerBuilder")
-            .field("credentials", &self.credentials)
-            .field("token_url", &self.token_url)
+        let mut debug = f.debug_struct("SymblAuthLayerBuilder");
+        match &self.source {
+            Source::Symbl {
+                credentials,
+                token_url,
+            } => debug
+                .field("credentials", credentials)
+                .field("token_url", &token_url.as_deref().map(redact_url)),
+            Source::Custom { source, .. } => debug.field("token_source", source),
+        };
+        debug
             .field("extra_hosts", &self.extra_hosts)
             .field("allow_insecure_http", &self.allow_insecure_http)
-            .field("token_source", &self.token_source)
             .field("replay_limit", &self.replay_limit)
             .field("timings", &self.timings)
             .finish()
@@ -223,7 +292,34 @@ mod tests {
             .expect("valid");
         assert_eq!(layer.shared.scope.hosts(), ["127.0.0.1", "example.com"]);
         let layer = SymblAuthLayer::new(Credentials::new("id", "secret"));
-        assert_eq!(layer.shared.scope.hosts(), ["api.symbl.ai"]);
+        assert_eq!(
+            layer.shared.scope.hosts(),
+            ["api.symbl.ai", "api-labs.symbl.ai"]
+        );
+    }
+
+    #[test]
+    fn a_layer_from_a_source_needs_its_hosts_named() {
+        #[derive(Debug)]
+        struct Never;
+        impl TokenSource for Never {
+            fn fetch_token(&self) -> crate::TokenFuture<'_> {
+                Box::pin(std::future::pending())
+            }
+        }
+        let err = SymblAuthLayer::from_source(Never).build().unwrap_err();
+        assert!(err.to_string().contains("allow_host"), "{err}");
+        let err = SymblAuthLayer::from_source(Never)
+            .allow_host("api.example.com")
+            .token_url("https://api.example.com/token")
+            .build()
+            .unwrap_err();
+        assert!(err.to_string().contains("token_url"), "{err}");
+        let layer = SymblAuthLayer::from_source(Never)
+            .allow_host("API.example.com")
+            .build()
+            .expect("valid");
+        assert_eq!(layer.shared.scope.hosts(), ["api.example.com"]);
     }
 
     #[test]
@@ -252,13 +348,25 @@ mod tests {
             assert!(matches!(err, Error::InvalidConfig { .. }), "{url}");
             assert!(!err.to_string().contains("pw"), "{err}");
         }
-        let err = builder().allow_host(" ").build().unwrap_err();
-        assert!(matches!(err, Error::InvalidConfig { .. }));
+        for host in [" ", "127.0.0.2:8080", "http://host", "host/"] {
+            let err = builder().allow_host(host).build().unwrap_err();
+            assert!(matches!(err, Error::InvalidConfig { .. }), "{host}");
+        }
         let err = builder()
             .token_request_timeout(Duration::ZERO)
             .build()
             .unwrap_err();
         assert!(matches!(err, Error::InvalidConfig { .. }));
+    }
+
+    #[test]
+    fn debug_hides_the_token_urls_query_and_userinfo() {
+        let text = format!(
+            "{:?}",
+            builder().token_url("https://user:pw@auth.example/token?key=KEY123")
+        );
+        assert!(text.contains("auth.example/token"), "{text}");
+        assert!(!text.contains("KEY123") && !text.contains("pw"), "{text}");
     }
 
     #[test]

@@ -21,7 +21,6 @@ use tokio::sync::watch;
 use tokio::task::AbortHandle;
 use tokio::time::Instant;
 
-use crate::error::Reason;
 use crate::stats::{Counters, Event};
 use crate::{AccessToken, Error, TokenSource};
 
@@ -396,9 +395,10 @@ impl State {
 
 async fn wait_for_flight(mut receiver: watch::Receiver<Outcome>) -> Result<Token, Error> {
     let interrupted = || {
-        Error::unavailable(Reason::new(
+        Error::unavailable(
             "the token fetch was interrupted (its task ended early)",
-        ))
+            None,
+        )
     };
     let outcome = receiver
         .wait_for(Option::is_some)
@@ -432,7 +432,7 @@ async fn fetch_with_retries(
         let error = match tokio::time::timeout(limit, source.fetch_token()).await {
             Ok(Ok(token)) => return Ok((token, sent_at)),
             Ok(Err(error)) => error,
-            Err(_) => Error::unavailable(Reason::new(format!("no answer within {limit:?}"))),
+            Err(_) => Error::unavailable(format!("no answer within {limit:?}"), None),
         };
         counters.count(Event::TokenFailure);
         if !error.is_retryable() {

@@ -1,5 +1,6 @@
 //! The crate's error type.
 
+use std::borrow::Cow;
 use std::error::Error as StdError;
 use std::fmt;
 use std::sync::Arc;
@@ -7,7 +8,7 @@ use std::time::Duration;
 
 use http::StatusCode;
 
-/// Why authenticating a request with Symbl failed.
+/// Why authenticating a request failed.
 ///
 /// The service returned by [`SymblAuthLayer`](crate::SymblAuthLayer) fails with a
 /// [`tower::BoxError`](https://docs.rs/tower/latest/tower/type.BoxError.html); auth failures in it
@@ -18,13 +19,16 @@ use http::StatusCode;
 #[derive(Clone)]
 #[non_exhaustive]
 pub enum Error {
-    /// The token endpoint rejected the app id and secret (`400`, `401` or `403`).
+    /// The token endpoint rejected the credentials (for Symbl, `400`, `401` or `403`).
     ///
     /// Permanent: retrying will not help until the credentials are fixed.
     #[non_exhaustive]
     InvalidCredentials {
         /// The status the token endpoint answered with.
         status: StatusCode,
+        /// What to check, in words: it fits the source (Symbl's app id and secret, an OAuth2
+        /// client's id and secret).
+        reason: Reason,
     },
     /// The token endpoint could not be reached or kept failing (`5xx`, `429`, network error or
     /// timeout) until the retry budget ran out.
@@ -68,18 +72,27 @@ pub enum Error {
         /// What is wrong, in words.
         reason: Reason,
     },
+    /// No Tokio runtime could run the token fetch: the call was made outside a runtime, or the
+    /// runtime running the fetch shut down before it finished.
+    ///
+    /// Nothing is cached: the next call made inside a running runtime fetches again.
+    #[non_exhaustive]
+    NoRuntime {
+        /// What happened, in words.
+        reason: Reason,
+    },
 }
 
 /// The words that explain an [`Error`], with the underlying error as its source where there is
 /// one (a network error, with any URL stripped).
 #[derive(Clone)]
 pub struct Reason {
-    message: std::borrow::Cow<'static, str>,
+    message: Cow<'static, str>,
     source: Option<Arc<dyn StdError + Send + Sync>>,
 }
 
 impl Reason {
-    pub(crate) fn new(message: impl Into<std::borrow::Cow<'static, str>>) -> Self {
+    pub(crate) fn new(message: impl Into<Cow<'static, str>>) -> Self {
         Self {
             message: message.into(),
             source: None,
@@ -105,22 +118,80 @@ impl fmt::Debug for Reason {
 }
 
 impl Error {
-    pub(crate) fn unavailable(reason: Reason) -> Self {
-        Self::TokenEndpointUnavailable {
-            status: None,
-            retry_after: None,
-            reason,
+    /// The token endpoint rejected the credentials (`status`, such as `401`). Permanent: the
+    /// layer does not retry it, and holds it for the failure cool-down.
+    ///
+    /// For a [`TokenSource`](crate::TokenSource) written outside this crate.
+    pub fn invalid_credentials(status: StatusCode) -> Self {
+        Self::InvalidCredentials {
+            status,
+            reason: Reason::new("check the credentials"),
         }
     }
 
-    pub(crate) fn bad_response(reason: impl Into<std::borrow::Cow<'static, str>>) -> Self {
+    /// The token endpoint could not answer now (an outage, a `5xx`, a `429`, a network error).
+    /// The layer retries it with backoff within its retry budget, not before `retry_after`.
+    pub fn unavailable(
+        reason: impl Into<Cow<'static, str>>,
+        retry_after: Option<Duration>,
+    ) -> Self {
+        Self::TokenEndpointUnavailable {
+            status: None,
+            retry_after,
+            reason: Reason::new(reason),
+        }
+    }
+
+    /// The token endpoint answered with a status that no retry will change and that does not
+    /// mean bad credentials (a `404`: the token URL is probably wrong). Permanent.
+    pub fn rejected(status: StatusCode) -> Self {
+        Self::TokenEndpointRejected { status }
+    }
+
+    /// The token endpoint answered, but not with a usable token. Permanent. The reason must not
+    /// quote the answer: it may hold a token.
+    pub fn bad_token_response(reason: impl Into<Cow<'static, str>>) -> Self {
         Self::BadTokenResponse {
             reason: Reason::new(reason),
         }
     }
 
-    pub(crate) fn config(reason: impl Into<std::borrow::Cow<'static, str>>) -> Self {
+    /// The same error with `reason` in place of its words, for the variants that carry some.
+    /// A source uses it to say what to check (`"check OAUTH_CLIENT_SECRET"`).
+    pub fn with_reason(mut self, words: impl Into<Cow<'static, str>>) -> Self {
+        match &mut self {
+            Self::InvalidCredentials { reason, .. }
+            | Self::TokenEndpointUnavailable { reason, .. }
+            | Self::BadTokenResponse { reason }
+            | Self::InvalidConfig { reason }
+            | Self::NoRuntime { reason } => reason.message = words.into(),
+            _ => {}
+        }
+        self
+    }
+
+    /// The same error with `source` as its [`source()`](StdError::source), for the variants
+    /// that carry a reason. It must not print a secret (strip URLs from network errors).
+    pub fn with_source(mut self, source: impl StdError + Send + Sync + 'static) -> Self {
+        match &mut self {
+            Self::InvalidCredentials { reason, .. }
+            | Self::TokenEndpointUnavailable { reason, .. }
+            | Self::BadTokenResponse { reason }
+            | Self::InvalidConfig { reason }
+            | Self::NoRuntime { reason } => reason.source = Some(Arc::new(source)),
+            _ => {}
+        }
+        self
+    }
+
+    pub(crate) fn config(reason: impl Into<Cow<'static, str>>) -> Self {
         Self::InvalidConfig {
+            reason: Reason::new(reason),
+        }
+    }
+
+    pub(crate) fn no_runtime(reason: impl Into<Cow<'static, str>>) -> Self {
+        Self::NoRuntime {
             reason: Reason::new(reason),
         }
     }
@@ -143,13 +214,12 @@ impl Error {
 impl fmt::Display for Error {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            Self::InvalidCredentials { status } => write!(
+            Self::InvalidCredentials { status, reason } => write!(
                 f,
-                "invalid Symbl credentials (token endpoint answered {status}): \
-                 check SYMBL_APP_ID and SYMBL_APP_SECRET"
+                "invalid credentials (the token endpoint answered {status}): {reason}"
             ),
             Self::TokenEndpointUnavailable { status, reason, .. } => {
-                f.write_str("Symbl token endpoint unavailable: ")?;
+                f.write_str("token endpoint unavailable: ")?;
                 match status {
                     Some(status) => write!(f, "answered {status}"),
                     None => write!(f, "{reason}"),
@@ -157,14 +227,14 @@ impl fmt::Display for Error {
             }
             Self::TokenEndpointRejected { status } => write!(
                 f,
-                "Symbl token endpoint rejected the token request with {status}: check the token URL"
+                "the token endpoint rejected the token request with {status}: check the token URL"
             ),
             Self::BadTokenResponse { reason } => {
-                write!(f, "bad response from the Symbl token endpoint: {reason}")
+                write!(f, "bad response from the token endpoint: {reason}")
             }
             Self::InsecureTransport { host } => write!(
                 f,
-                "refusing to send a Symbl access token over plain http to {host}: use https, \
+                "refusing to send an access token over plain http to {host}: use https, \
                  or opt in with SymblAuthLayerBuilder::allow_insecure_http"
             ),
             Self::MissingCredentials { variable } => write!(
@@ -174,6 +244,9 @@ impl fmt::Display for Error {
             ),
             Self::InvalidConfig { reason } => {
                 write!(f, "invalid symbl-auth configuration: {reason}")
+            }
+            Self::NoRuntime { reason } => {
+                write!(f, "no Tokio runtime for the token fetch: {reason}")
             }
         }
     }
@@ -189,10 +262,14 @@ impl fmt::Debug for Error {
 impl StdError for Error {
     fn source(&self) -> Option<&(dyn StdError + 'static)> {
         let reason = match self {
-            Self::TokenEndpointUnavailable { reason, .. }
+            Self::InvalidCredentials { reason, .. }
+            | Self::TokenEndpointUnavailable { reason, .. }
             | Self::BadTokenResponse { reason }
-            | Self::InvalidConfig { reason } => reason,
-            _ => return None,
+            | Self::InvalidConfig { reason }
+            | Self::NoRuntime { reason } => reason,
+            Self::TokenEndpointRejected { .. }
+            | Self::InsecureTransport { .. }
+            | Self::MissingCredentials { .. } => return None,
         };
         reason
             .source
@@ -213,11 +290,12 @@ mod tests {
 
     #[test]
     fn messages_say_what_to_do() {
-        let err = Error::InvalidCredentials {
-            status: StatusCode::UNAUTHORIZED,
-        };
+        let err = Error::invalid_credentials(StatusCode::UNAUTHORIZED)
+            .with_reason("check SYMBL_APP_ID and SYMBL_APP_SECRET");
         assert!(err.to_string().contains("SYMBL_APP_SECRET"));
         assert!(!err.is_retryable());
+        let generic = Error::invalid_credentials(StatusCode::UNAUTHORIZED).to_string();
+        assert!(!generic.contains("SYMBL"), "{generic}");
 
         let err = Error::InsecureTransport {
             host: "example.com".into(),
@@ -228,7 +306,7 @@ mod tests {
     #[test]
     fn source_is_the_underlying_error() {
         let io = std::io::Error::new(std::io::ErrorKind::ConnectionRefused, "refused");
-        let err = Error::unavailable(Reason::new("connection failed").with_source(io));
+        let err = Error::unavailable("connection failed", None).with_source(io);
         assert!(err.is_retryable());
         let source = err.source().expect("has a source");
         assert_eq!(source.to_string(), "refused");

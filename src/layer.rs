@@ -7,7 +7,9 @@ use tower_layer::Layer;
 
 use crate::cache::TokenCache;
 use crate::scope::Scope;
-use crate::{AccessToken, Credentials, Error, Stats, SymblAuth, SymblAuthLayerBuilder};
+use crate::{
+    AccessToken, Credentials, Error, Stats, SymblAuth, SymblAuthLayerBuilder, TokenSource,
+};
 
 /// A [`Layer`] that authenticates requests to Symbl with a cached access token.
 ///
@@ -27,14 +29,45 @@ pub(crate) struct Shared {
 }
 
 impl SymblAuthLayer {
-    /// A layer for Symbl's API at `api.symbl.ai`, with the default settings.
+    /// A layer for Symbl's API (`api.symbl.ai` and `api-labs.symbl.ai`), with the default
+    /// settings.
     pub fn new(credentials: Credentials) -> Self {
-        Self::builder(credentials).build_default()
+        Self::builder(credentials)
+            .build()
+            .unwrap_or_else(|_| unreachable!("the default settings are valid"))
     }
 
-    /// A builder to change the token URL, the hosts that get the token, and the timings.
+    /// A builder for Symbl's token endpoint, to change the token URL, the hosts that get the
+    /// token, and the timings.
     pub fn builder(credentials: Credentials) -> SymblAuthLayerBuilder {
-        SymblAuthLayerBuilder::new(credentials)
+        SymblAuthLayerBuilder::symbl(credentials)
+    }
+
+    /// A builder for a layer whose tokens come from `source` (an OAuth2 client, your own
+    /// fetcher, a test double) instead of Symbl's token endpoint.
+    ///
+    /// No host gets the token until named with
+    /// [`allow_host`](SymblAuthLayerBuilder::allow_host); `build` fails without one. The layer
+    /// adds to the source what it adds to Symbl's: single flight, caching, refresh ahead,
+    /// timeouts, retries with backoff, and one retry after a 401.
+    ///
+    /// ```
+    /// # use std::time::Duration;
+    /// # use symbl_auth::{AccessToken, TokenFuture, TokenSource, SymblAuthLayer};
+    /// # #[derive(Debug)]
+    /// # struct MySource;
+    /// # impl TokenSource for MySource {
+    /// #     fn fetch_token(&self) -> TokenFuture<'_> {
+    /// #         Box::pin(async { AccessToken::new("t", Duration::from_secs(60)) })
+    /// #     }
+    /// # }
+    /// let layer = SymblAuthLayer::from_source(MySource)
+    ///     .allow_host("api.example.com")
+    ///     .build()?;
+    /// # Ok::<(), symbl_auth::Error>(())
+    /// ```
+    pub fn from_source(source: impl TokenSource) -> SymblAuthLayerBuilder {
+        SymblAuthLayerBuilder::custom(Arc::new(source))
     }
 
     /// The current access token from the shared cache, fetched if need be, with the lifetime it

@@ -74,6 +74,7 @@ mod credentials;
 mod error;
 mod future;
 mod layer;
+mod redact;
 mod replay;
 mod scope;
 mod service;
@@ -104,7 +105,9 @@ pub use stats::Stats;
 #[cfg(feature = "reqwest-middleware")]
 pub use middleware::SymblAuthMiddleware;
 pub use token::{AccessToken, TokenFuture, TokenSource, MAX_LIFETIME, MAX_TOKEN_LEN};
-pub use token_endpoint::{SymblTokenSource, DEFAULT_TOKEN_URL, MAX_RESPONSE_BYTES};
+pub use token_endpoint::{
+    SymblTokenSource, DEFAULT_TOKEN_URL, MAX_RESPONSE_BYTES, SYMBL_API_HOSTS,
+};
 
 /// The error type of [`SymblAuth`]: the inner service's error or a boxed [`Error`]. The same
 /// type as `tower::BoxError`.

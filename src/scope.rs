@@ -105,6 +105,57 @@ impl Scope {
     }
 }
 
+/// An `allow_host` argument as the host the scope compares: lowercase, IPv6 in brackets.
+///
+/// Only a host name or IP address is taken: a scheme, port, path or userinfo would build a
+/// rule that never matches, so each is refused with what to write instead. The message quotes
+/// the argument only when it cannot hold a secret (no `@`).
+pub(crate) fn allowed_host(host: &str) -> Result<String, Error> {
+    let host = host.trim();
+    let refuse = |what: &str| {
+        let shown = if host.contains('@') { "" } else { host };
+        Err(Error::config(format!(
+            "allow_host({shown:?}) takes a bare host name or IP address: {what}"
+        )))
+    };
+    if host.is_empty() {
+        return refuse("it is empty");
+    }
+    if host.contains("://") {
+        return refuse("leave out the scheme (the scheme rules are the same for every host)");
+    }
+    if host.contains('@') {
+        return refuse("leave out the user name and password");
+    }
+    if host.contains(['/', '?', '#']) {
+        return refuse("leave out the path");
+    }
+    if host.contains('*') {
+        return refuse("wildcards are not supported; name each host");
+    }
+    if let Some(inner) = host.strip_prefix('[') {
+        return match inner
+            .strip_suffix(']')
+            .map(str::parse::<std::net::Ipv6Addr>)
+        {
+            Some(Ok(_)) => Ok(host.to_ascii_lowercase()),
+            _ if inner.contains("]:") => refuse("leave out the port (ports are not compared)"),
+            _ => refuse("it is not an IPv6 address in brackets"),
+        };
+    }
+    if host.parse::<std::net::Ipv6Addr>().is_ok() {
+        return Ok(format!("[{}]", host.to_ascii_lowercase()));
+    }
+    if host.contains(':') {
+        return refuse("leave out the port (ports are not compared)");
+    }
+    let valid = |b: u8| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_');
+    if !host.bytes().all(valid) {
+        return refuse("it has characters a host name cannot have");
+    }
+    Ok(host.to_ascii_lowercase())
+}
+
 /// The same as `Uri::host`, by plain byte scans: it runs on every request, and `http`'s
 /// `rsplit('@')` costs more than the rest of the scope check together.
 fn host(uri: &Uri) -> Option<&str> {
@@ -270,6 +321,36 @@ mod tests {
             decide(&scope, "http://api.symbl.ai/v1"),
             Decision::Refuse(_)
         ));
+    }
+
+    #[test]
+    fn allowed_hosts_are_bare_hosts() {
+        for (given, taken) in [
+            ("api.symbl.ai", "api.symbl.ai"),
+            (" API.Symbl.AI ", "api.symbl.ai"),
+            ("127.0.0.2", "127.0.0.2"),
+            ("[::1]", "[::1]"),
+            ("::1", "[::1]"),
+            ("my_host.internal", "my_host.internal"),
+        ] {
+            assert_eq!(allowed_host(given).expect(given), taken);
+        }
+        for (given, says) in [
+            ("127.0.0.2:8080", "port"),
+            ("[::1]:8080", "port"),
+            ("http://host", "scheme"),
+            ("host/", "path"),
+            ("host/v1", "path"),
+            ("user:secret@host", "password"),
+            ("*.symbl.ai", "wildcards"),
+            ("", "empty"),
+            ("ho st", "characters"),
+            ("[zz]", "IPv6"),
+        ] {
+            let error = allowed_host(given).expect_err(given).to_string();
+            assert!(error.contains(says), "{given}: {error}");
+            assert!(!error.contains("secret"), "{error}");
+        }
     }
 
     #[test]

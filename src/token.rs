@@ -32,27 +32,28 @@ impl AccessToken {
     /// [`MAX_LIFETIME`]. The error never quotes the token.
     pub fn new(token: &str, expires_in: Duration) -> Result<Self, Error> {
         if token.is_empty() {
-            return Err(Error::bad_response("the access token is empty"));
+            return Err(Error::bad_token_response("the access token is empty"));
         }
         if token.len() > MAX_TOKEN_LEN {
-            return Err(Error::bad_response(format!(
+            return Err(Error::bad_token_response(format!(
                 "the access token is {} bytes, more than the {MAX_TOKEN_LEN} accepted",
                 token.len()
             )));
         }
         if !token.bytes().all(|b| b.is_ascii_graphic()) {
-            return Err(Error::bad_response(
+            return Err(Error::bad_token_response(
                 "the access token has characters that cannot go in an HTTP header",
             ));
         }
         if expires_in.is_zero() {
-            return Err(Error::bad_response("expiresIn is zero"));
+            return Err(Error::bad_token_response("expiresIn is zero"));
         }
         if expires_in >= MAX_LIFETIME {
-            return Err(Error::bad_response("expiresIn is longer than a year"));
+            return Err(Error::bad_token_response("expiresIn is longer than a year"));
         }
-        let mut header = HeaderValue::try_from(format!("Bearer {token}"))
-            .map_err(|_| Error::bad_response("the access token is not a valid header value"))?;
+        let mut header = HeaderValue::try_from(format!("Bearer {token}")).map_err(|_| {
+            Error::bad_token_response("the access token is not a valid header value")
+        })?;
         header.set_sensitive(true);
         Ok(Self { header, expires_in })
     }
@@ -94,25 +95,45 @@ pub type TokenFuture<'a> = Pin<Box<dyn Future<Output = Result<AccessToken, Error
 ///
 /// The layer calls it with single flight, wraps each call in the per-attempt timeout and retries
 /// errors for which [`Error::is_retryable`] is true, with backoff, inside the retry budget. So an
-/// implementation makes exactly one attempt and reports what happened:
-/// [`Error::InvalidCredentials`] for a rejection, [`Error::TokenEndpointUnavailable`] (with
-/// `retry_after` where the server said) for a transient fault.
+/// implementation makes exactly one attempt and reports what happened with the public
+/// constructors:
 ///
-/// [`SymblTokenSource`](crate::SymblTokenSource) is the default. Bring your own to fetch tokens
-/// another way, or to inject faults in tests:
+/// - [`Error::invalid_credentials`] when the endpoint rejects the credentials: permanent;
+/// - [`Error::unavailable`] for a transient fault (a `5xx`, a `429`, a network error), with the
+///   `Retry-After` the server sent: retried, not before it;
+/// - [`Error::bad_token_response`] (or [`AccessToken::new`]'s error) for an answer that is not
+///   a usable token, and [`Error::rejected`] for any other refusal: permanent.
+///
+/// [`Error::with_reason`] says what to check in words that fit the source. No error may hold
+/// the secret or the token.
+///
+/// [`SymblTokenSource`](crate::SymblTokenSource) is the source this crate brings for Symbl;
+/// [`SymblAuthLayer::from_source`](crate::SymblAuthLayer::from_source) makes a layer
+/// from any source:
 ///
 /// ```
 /// use std::time::Duration;
-/// use symbl_auth::{AccessToken, TokenFuture, TokenSource};
+/// use symbl_auth::{AccessToken, Error, SymblAuthLayer, TokenFuture, TokenSource};
 ///
 /// #[derive(Debug)]
-/// struct Fixed;
+/// struct Vault;
 ///
-/// impl TokenSource for Fixed {
+/// impl TokenSource for Vault {
 ///     fn fetch_token(&self) -> TokenFuture<'_> {
-///         Box::pin(async { AccessToken::new("fixed-token", Duration::from_secs(3600)) })
+///         Box::pin(async {
+///             let answer: Result<&str, u16> = Ok("token-from-the-vault"); // one request
+///             match answer {
+///                 Ok(token) => AccessToken::new(token, Duration::from_secs(3600)),
+///                 Err(401 | 403) => Err(Error::invalid_credentials(http::StatusCode::UNAUTHORIZED)
+///                     .with_reason("check VAULT_ROLE_ID")),
+///                 Err(_) => Err(Error::unavailable("the vault is sealed", Some(Duration::from_secs(2)))),
+///             }
+///         })
 ///     }
 /// }
+///
+/// let layer = SymblAuthLayer::from_source(Vault).allow_host("api.example.com").build()?;
+/// # Ok::<(), Error>(())
 /// ```
 pub trait TokenSource: fmt::Debug + Send + Sync + 'static {
     /// Makes one request for an access token.

@@ -13,6 +13,14 @@ use crate::{AccessToken, Credentials, Error, TokenFuture, TokenSource};
 /// Symbl's token endpoint.
 pub const DEFAULT_TOKEN_URL: &str = "https://api.symbl.ai/oauth2/token:generate";
 
+/// The hosts that get the token of a layer on Symbl's default token URL: Symbl's API and its
+/// labs API, which takes the same token.
+pub const SYMBL_API_HOSTS: [&str; 2] = ["api.symbl.ai", "api-labs.symbl.ai"];
+
+/// What a Symbl user should check when the token endpoint rejects the credentials.
+const CHECK_CREDENTIALS: &str =
+    "check the Symbl app id and secret (SYMBL_APP_ID and SYMBL_APP_SECRET)";
+
 /// The largest token response read. Symbl's is ~1 KiB; a larger body is a broken endpoint, and
 /// reading it whole would let it exhaust memory.
 pub const MAX_RESPONSE_BYTES: usize = 64 * 1024;
@@ -121,7 +129,7 @@ impl fmt::Debug for SymblTokenSource {
 }
 
 fn too_large() -> Error {
-    Error::bad_response(format!(
+    Error::bad_token_response(format!(
         "the body is larger than {MAX_RESPONSE_BYTES} bytes"
     ))
 }
@@ -137,18 +145,18 @@ fn network_error(err: reqwest::Error) -> Error {
         "the token request failed"
     };
     // `without_url` keeps the URL (which may carry userinfo) out of every message.
-    Error::unavailable(Reason::new(message).with_source(err.without_url()))
+    Error::unavailable(message, None).with_source(err.without_url())
 }
 
 /// Sorts a non-2xx answer into permanent and transient failures.
 fn status_error(status: StatusCode, headers: &http::HeaderMap) -> Error {
     match status {
         StatusCode::BAD_REQUEST | StatusCode::UNAUTHORIZED | StatusCode::FORBIDDEN => {
-            Error::InvalidCredentials { status }
+            Error::invalid_credentials(status).with_reason(CHECK_CREDENTIALS)
         }
         StatusCode::REQUEST_TIMEOUT | StatusCode::TOO_MANY_REQUESTS => unavailable(status, headers),
         status if status.is_server_error() => unavailable(status, headers),
-        status => Error::TokenEndpointRejected { status },
+        status => Error::rejected(status),
     }
 }
 
@@ -202,24 +210,24 @@ pub(crate) fn parse_retry_after(value: &str, now: SystemTime) -> Option<Duration
 /// quote the body: serde's messages can echo input, so they are not passed on.
 pub(crate) fn parse_token_response(body: &[u8]) -> Result<AccessToken, Error> {
     let value: Value = serde_json::from_slice(body).map_err(|err| {
-        Error::bad_response(format!(
+        Error::bad_token_response(format!(
             "the body is not JSON (syntax error at line {} column {})",
             err.line(),
             err.column()
         ))
     })?;
     let Value::Object(fields) = value else {
-        return Err(Error::bad_response("the body is not a JSON object"));
+        return Err(Error::bad_token_response("the body is not a JSON object"));
     };
     let token = match fields.get("accessToken") {
         Some(Value::String(token)) => token,
-        Some(_) => return Err(Error::bad_response("accessToken is not a string")),
-        None => return Err(Error::bad_response("accessToken is missing")),
+        Some(_) => return Err(Error::bad_token_response("accessToken is not a string")),
+        None => return Err(Error::bad_token_response("accessToken is missing")),
     };
     let expires_in = match fields.get("expiresIn") {
         Some(Value::Number(number)) => seconds(number)?,
-        Some(_) => return Err(Error::bad_response("expiresIn is not a number")),
-        None => return Err(Error::bad_response("expiresIn is missing")),
+        Some(_) => return Err(Error::bad_token_response("expiresIn is not a number")),
+        None => return Err(Error::bad_token_response("expiresIn is missing")),
     };
     AccessToken::new(token, expires_in)
 }
@@ -229,10 +237,10 @@ fn seconds(number: &serde_json::Number) -> Result<Duration, Error> {
         return Ok(Duration::from_secs(whole));
     }
     match number.as_f64() {
-        Some(secs) if secs < 0.0 => Err(Error::bad_response("expiresIn is negative")),
+        Some(secs) if secs < 0.0 => Err(Error::bad_token_response("expiresIn is negative")),
         Some(secs) => Duration::try_from_secs_f64(secs)
-            .map_err(|_| Error::bad_response("expiresIn is out of range")),
-        None => Err(Error::bad_response("expiresIn is out of range")),
+            .map_err(|_| Error::bad_token_response("expiresIn is out of range")),
+        None => Err(Error::bad_token_response("expiresIn is out of range")),
     }
 }
 

@@ -62,6 +62,6 @@ async fn auth_failures_become_a_clear_bad_gateway() {
         .expect("body")
         .to_bytes();
     let text = String::from_utf8_lossy(&body);
-    assert!(text.contains("invalid Symbl credentials"), "{text}");
+    assert!(text.contains("invalid credentials"), "{text}");
     assert!(!text.contains("nope"));
 }

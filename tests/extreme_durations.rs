@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use http::StatusCode;
 use symbl_auth::test_server::{FakeSymbl, TokenFault};
-use symbl_auth::{Credentials, SymblAuthLayer};
+use symbl_auth::SymblAuthLayer;
 use tower::Layer;
 
 use support::*;
@@ -51,8 +51,8 @@ async fn a_retry_after_beyond_any_instant_is_a_clear_error_not_a_panic() {
 async fn the_longest_durations_in_the_builder_are_accepted() {
     let fake = FakeSymbl::new();
     fake.fail_token_requests(TokenFault::Status(StatusCode::SERVICE_UNAVAILABLE), 3);
-    let layer = SymblAuthLayer::builder(Credentials::new("unused", "unused"))
-        .token_source(fake.clone())
+    let layer = SymblAuthLayer::from_source(fake.clone())
+        .allow_host("api.symbl.ai")
         .token_request_timeout(Duration::MAX)
         .token_retry_budget(Duration::MAX)
         .failure_cooldown(Duration::MAX)
@@ -66,14 +66,14 @@ async fn the_longest_durations_in_the_builder_are_accepted() {
     // An endless cool-down holds a permanent failure: one request, however many calls.
     let fake = FakeSymbl::new();
     fake.fail_token_requests(TokenFault::Status(StatusCode::UNAUTHORIZED), 1_000);
-    let layer = SymblAuthLayer::builder(Credentials::new("unused", "unused"))
-        .token_source(fake.clone())
+    let layer = SymblAuthLayer::from_source(fake.clone())
+        .allow_host("api.symbl.ai")
         .token_retry_budget(Duration::MAX)
         .failure_cooldown(Duration::MAX)
         .build()
         .expect("layer");
     for outcome in call_kinds(&layer, &fake, 20).await {
-        assert!(outcome.contains("invalid Symbl credentials"), "{outcome}");
+        assert!(outcome.contains("invalid credentials"), "{outcome}");
     }
     assert_eq!(fake.token_requests(), 1);
 }

@@ -10,7 +10,7 @@ use bytes::Bytes;
 use http::{header, HeaderMap, Request, Response, StatusCode};
 use http_body_util::Full;
 use symbl_auth::test_server::{FakeSymbl, TestServer};
-use symbl_auth::{Credentials, Error, ReplayBody, SymblAuthLayer};
+use symbl_auth::{Error, ReplayBody, SymblAuthLayer};
 use tower::{Layer, ServiceExt};
 
 use support::*;
@@ -55,7 +55,7 @@ impl Recorder {
 }
 
 fn layer(fake: &FakeSymbl) -> symbl_auth::SymblAuthLayerBuilder {
-    SymblAuthLayer::builder(Credentials::new("id", "unused")).token_source(fake.clone())
+    SymblAuthLayer::from_source(fake.clone()).allow_host("api.symbl.ai")
 }
 
 #[tokio::test]

@@ -113,16 +113,16 @@ async fn fifty_thousand_calls_with_faults_keep_every_invariant() {
     let seed = seed();
     let fake = FakeSymbl::new();
     let alive = Arc::new(());
-    let layer = SymblAuthLayer::builder(fake.accepted_credentials())
-        .token_source(Source {
-            fake: fake.clone(),
-            _alive: Arc::clone(&alive),
-        })
-        .token_request_timeout(ATTEMPT_TIMEOUT)
-        .token_retry_budget(BUDGET)
-        .failure_cooldown(COOLDOWN)
-        .build()
-        .expect("layer");
+    let layer = SymblAuthLayer::from_source(Source {
+        fake: fake.clone(),
+        _alive: Arc::clone(&alive),
+    })
+    .allow_host("api.symbl.ai")
+    .token_request_timeout(ATTEMPT_TIMEOUT)
+    .token_retry_budget(BUDGET)
+    .failure_cooldown(COOLDOWN)
+    .build()
+    .expect("layer");
     let sends: Arc<Vec<AtomicU8>> = Arc::new((0..CALLS).map(|_| AtomicU8::new(0)).collect());
     let service = layer.layer(Counting {
         api: fake.api_service(),

@@ -188,8 +188,8 @@ async fn server_errors_are_retried_with_growing_backoff() {
 #[tokio::test(start_paused = true)]
 async fn a_hanging_endpoint_times_out_within_the_budget() {
     let fake = FakeSymbl::new();
-    let layer = SymblAuthLayer::builder(fake.accepted_credentials())
-        .token_source(fake.clone())
+    let layer = SymblAuthLayer::from_source(fake.clone())
+        .allow_host("api.symbl.ai")
         .token_request_timeout(Duration::from_secs(2))
         .token_retry_budget(Duration::from_secs(5))
         .build()

@@ -71,9 +71,8 @@ async fn a_second_unauthenticated_reaches_the_caller() {
     let symbl = TestServer::start().await.expect("server");
     let (health, channel) = guarded_health_service(&symbl).await;
     // Credentials the token server does not know: every token request fails.
-    let layer = symbl
-        .layer_builder()
-        .token_source(symbl_auth::test_server::FakeSymbl::new())
+    let layer = symbl_auth::SymblAuthLayer::from_source(symbl_auth::test_server::FakeSymbl::new())
+        .allow_host("127.0.0.1")
         .build()
         .expect("layer");
     let mut client = HealthClient::new(authenticated(channel, layer));

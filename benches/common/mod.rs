@@ -19,7 +19,7 @@ use bytes::Bytes;
 use http::{header, HeaderValue, Request, Response, StatusCode};
 use http_body::Body;
 use http_body_util::Empty;
-use symbl_auth::{AccessToken, BoxError, Credentials, SymblAuthLayer, TokenFuture, TokenSource};
+use symbl_auth::{AccessToken, BoxError, SymblAuthLayer, TokenFuture, TokenSource};
 use tokio::sync::RwLock;
 use tokio::time::Instant;
 use tower::Service;
@@ -45,8 +45,8 @@ impl TokenSource for FixedSource {
 
 /// symbl-auth over [`FixedSource`], for `https://api.symbl.ai` and `127.0.0.1`.
 pub fn symbl_layer() -> SymblAuthLayer {
-    SymblAuthLayer::builder(Credentials::new("bench", "bench"))
-        .token_source(FixedSource)
+    SymblAuthLayer::from_source(FixedSource)
+        .allow_host("api.symbl.ai")
         .allow_host("127.0.0.1")
         .build()
         .expect("layer")

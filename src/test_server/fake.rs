@@ -421,9 +421,10 @@ impl TokenSource for FakeSymbl {
                 TokenReply::Answer(answer) => answer,
                 TokenReply::Hang => return std::future::pending().await,
                 TokenReply::ResetMidBody(_) => {
-                    return Err(Error::unavailable(crate::Reason::new(
+                    return Err(Error::unavailable(
                         "the connection failed while reading the token response",
-                    )))
+                        None,
+                    ))
                 }
                 TokenReply::Drip { answer, interval } => {
                     let bytes = u32::try_from(answer.body.len()).unwrap_or(u32::MAX);

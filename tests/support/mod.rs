@@ -124,8 +124,8 @@ impl TokenSource for GatedSource {
 
 /// A layer over the fake in memory (no sockets), for tests on paused time.
 pub fn in_memory_layer(source: impl TokenSource) -> SymblAuthLayer {
-    SymblAuthLayer::builder(symbl_auth::Credentials::new("unused", "unused"))
-        .token_source(source)
+    SymblAuthLayer::from_source(source)
+        .allow_host("api.symbl.ai")
         .build()
         .expect("layer")
 }
