@@ -190,6 +190,7 @@ impl Error {
         }
     }
 
+    #[allow(dead_code, reason = "used by the cache's runtime checks, next")]
     pub(crate) fn no_runtime(reason: impl Into<Cow<'static, str>>) -> Self {
         Self::NoRuntime {
             reason: Reason::new(reason),

@@ -6,8 +6,7 @@ use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{ready, Context, Poll};
 
-use http::header::HeaderName;
-use http::{header, Extensions, HeaderMap, Method, Request, Response, StatusCode, Uri, Version};
+use http::{header, Extensions, HeaderMap, Method, Request, Response, Uri, Version};
 use http_body::Body;
 use pin_project_lite::pin_project;
 use tower_service::Service;
@@ -15,7 +14,7 @@ use tower_service::Service;
 use crate::cache::{Lookup, Token, TokenWait};
 use crate::replay::{Declined, Replay};
 use crate::service::ServiceState;
-use crate::stats::Event;
+use crate::unauthorized::{is_unauthorized, not_retried, token_for_retry};
 use crate::{BoxError, Error, ReplayBody};
 
 type RetryFuture<T> = Pin<Box<dyn Future<Output = Result<T, BoxError>> + Send>>;
@@ -195,19 +194,23 @@ where
                     if !is_unauthorized(response.status(), response.headers()) {
                         return Poll::Ready(Ok(response));
                     }
-                    // Only the first 401 for a token drops it; later ones find the newer one.
                     let cache = &state_of_service.shared.cache;
-                    cache.invalidate(generation);
-                    let retry = match this.retry.take() {
-                        Some(retry) => retry.start::<S, B>(state_of_service, generation),
-                        // Only a body known up front to exceed the limit has no `Retry`.
+                    // Only a body known up front to exceed the limit has no `Retry`.
+                    let replay = match this.retry.take() {
+                        Some(retry) => retry.replay.body::<B>().map(|body| (retry, body)),
                         None => Err(Declined::TooLarge),
                     };
-                    match retry {
-                        Ok(future) => State::Retrying { future },
+                    match replay {
+                        Ok((retry, body)) => State::Retrying {
+                            future: retry.start::<S, B>(
+                                state_of_service,
+                                generation,
+                                body,
+                                response,
+                            ),
+                        },
                         Err(declined) => {
-                            cache.counters().count(Event::ReplaySkipped);
-                            tracing::debug!(%declined, "401 returned without a retry");
+                            not_retried(cache, generation, &declined);
                             return Poll::Ready(Ok(response));
                         }
                     }
@@ -232,14 +235,16 @@ impl Retry {
         self,
         state_of_service: &Arc<ServiceState<S>>,
         generation: u64,
-    ) -> Result<RetryFuture<S::Response>, Declined>
+        body: ReplayBody<B>,
+        rejected: S::Response,
+    ) -> RetryFuture<S::Response>
     where
         S: Service<Request<ReplayBody<B>>> + Clone + Send + 'static,
+        S::Response: Send + 'static,
         S::Error: Into<BoxError>,
         S::Future: Send + 'static,
         B: Body + Send + 'static,
     {
-        let body = self.replay.body::<B>()?;
         let Self {
             method,
             uri,
@@ -256,14 +261,10 @@ impl Retry {
         *request.extensions_mut() = extensions;
         let mut service = state_of_service.spare();
         let shared = Arc::clone(&state_of_service.shared);
-        Ok(Box::pin(async move {
-            let token = shared.cache.get().await?;
-            shared.cache.counters().count(Event::Retry);
-            tracing::debug!(
-                rejected = generation,
-                generation = token.generation,
-                "retrying once after a 401"
-            );
+        Box::pin(async move {
+            let Some(token) = token_for_retry(&shared.cache, generation).await? else {
+                return Ok(rejected);
+            };
             request
                 .headers_mut()
                 .insert(header::AUTHORIZATION, token.header);
@@ -271,20 +272,8 @@ impl Retry {
                 .await
                 .map_err(Into::into)?;
             service.call(request).await.map_err(Into::into)
-        }))
+        })
     }
-}
-
-/// Built once: looking up a `&str` name parses it on every response.
-const GRPC_STATUS: HeaderName = HeaderName::from_static("grpc-status");
-
-/// A 401, or gRPC's form of it: a trailers-only answer with `grpc-status: 16`
-/// (UNAUTHENTICATED) in the headers.
-pub(crate) fn is_unauthorized(status: StatusCode, headers: &HeaderMap) -> bool {
-    status == StatusCode::UNAUTHORIZED
-        || headers
-            .get(GRPC_STATUS)
-            .is_some_and(|status| status == "16")
 }
 
 impl<S, B> fmt::Debug for ResponseFuture<S, B>

@@ -81,6 +81,7 @@ mod service;
 mod stats;
 mod token;
 mod token_endpoint;
+mod unauthorized;
 
 #[cfg(feature = "reqwest-middleware")]
 mod middleware;

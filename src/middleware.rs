@@ -7,10 +7,9 @@ use http::{header, Extensions};
 use reqwest::{Request, Response};
 use reqwest_middleware::{Middleware, Next};
 
-use crate::future::is_unauthorized;
 use crate::layer::Shared;
 use crate::scope::Decision;
-use crate::stats::Event;
+use crate::unauthorized::{is_unauthorized, not_retried, token_for_retry};
 use crate::SymblAuthLayer;
 
 /// A [`reqwest_middleware::Middleware`] that authenticates requests to Symbl, sharing the token
@@ -91,22 +90,16 @@ impl Middleware for SymblAuthMiddleware {
         if !is_unauthorized(response.status(), response.headers()) {
             return Ok(response);
         }
-        cache.invalidate(token.generation);
         let Some(mut replay) = replay else {
-            cache.counters().count(Event::ReplaySkipped);
-            tracing::debug!("401 returned without a retry: the body cannot be copied");
+            not_retried(cache, token.generation, &"the body cannot be copied");
             return Ok(response);
         };
-        let fresh = cache
-            .get()
+        let fresh = token_for_retry(cache, token.generation)
             .await
             .map_err(reqwest_middleware::Error::middleware)?;
-        cache.counters().count(Event::Retry);
-        tracing::debug!(
-            rejected = token.generation,
-            generation = fresh.generation,
-            "retrying once after a 401"
-        );
+        let Some(fresh) = fresh else {
+            return Ok(response);
+        };
         replay
             .headers_mut()
             .insert(header::AUTHORIZATION, fresh.header);

@@ -19,6 +19,10 @@ pub struct Stats {
     pub retries: u64,
     /// 401s returned to the caller because the request body could not be replayed.
     pub replays_skipped: u64,
+    /// 401s returned to the caller because no newer token than the rejected one could be had
+    /// (forced refreshes are at most one a second, and an endpoint may re-serve the token):
+    /// sending again would resend the token just refused.
+    pub retries_declined: u64,
 }
 
 #[derive(Debug, Default)]
@@ -28,6 +32,7 @@ pub(crate) struct Counters {
     refreshes: AtomicU64,
     retries: AtomicU64,
     replays_skipped: AtomicU64,
+    retries_declined: AtomicU64,
 }
 
 /// Which counter to bump.
@@ -38,6 +43,7 @@ pub(crate) enum Event {
     Refresh,
     Retry,
     ReplaySkipped,
+    RetryDeclined,
 }
 
 impl Counters {
@@ -48,6 +54,7 @@ impl Counters {
             Event::Refresh => &self.refreshes,
             Event::Retry => &self.retries,
             Event::ReplaySkipped => &self.replays_skipped,
+            Event::RetryDeclined => &self.retries_declined,
         };
         counter.fetch_add(1, Ordering::Relaxed);
     }
@@ -60,6 +67,7 @@ impl Counters {
             refreshes: read(&self.refreshes),
             retries: read(&self.retries),
             replays_skipped: read(&self.replays_skipped),
+            retries_declined: read(&self.retries_declined),
         }
     }
 }

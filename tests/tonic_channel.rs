@@ -7,8 +7,10 @@
 mod example;
 
 use std::sync::atomic::Ordering;
+use std::time::Duration;
 
-use symbl_auth::test_server::TestServer;
+use symbl_auth::test_server::{FakeSymbl, TestServer};
+use symbl_auth::SymblAuthLayer;
 use tonic::transport::Channel;
 use tonic_health::pb::health_check_response::ServingStatus;
 use tonic_health::pb::health_client::HealthClient;
@@ -70,8 +72,9 @@ async fn unauthenticated_refreshes_the_token_and_retries_once() {
 async fn a_second_unauthenticated_reaches_the_caller() {
     let symbl = TestServer::start().await.expect("server");
     let (health, channel) = guarded_health_service(&symbl).await;
-    // Credentials the token server does not know: every token request fails.
-    let layer = symbl_auth::SymblAuthLayer::from_source(symbl_auth::test_server::FakeSymbl::new())
+    // Tokens from an issuer the server does not know, a new one for every token request.
+    let other_issuer = FakeSymbl::new().reissue_before(Duration::from_secs(86_400));
+    let layer = SymblAuthLayer::from_source(other_issuer)
         .allow_host("127.0.0.1")
         .build()
         .expect("layer");
@@ -82,4 +85,20 @@ async fn a_second_unauthenticated_reaches_the_caller() {
         .expect_err("tokens from another issuer");
     assert_eq!(status.code(), tonic::Code::Unauthenticated);
     assert_eq!(health.calls.load(Ordering::SeqCst), 2, "sent exactly twice");
+}
+
+#[tokio::test]
+async fn unauthenticated_is_not_retried_with_the_rejected_token() {
+    let symbl = TestServer::start().await.expect("server");
+    let (health, channel) = guarded_health_service(&symbl).await;
+    // An issuer the server does not know, which re-serves its token like Symbl does.
+    let layer = SymblAuthLayer::from_source(FakeSymbl::new())
+        .allow_host("127.0.0.1")
+        .build()
+        .expect("layer");
+    let mut client = HealthClient::new(authenticated(channel, layer.clone()));
+    let status = client.check(request()).await.expect_err("unknown issuer");
+    assert_eq!(status.code(), tonic::Code::Unauthenticated);
+    assert_eq!(health.calls.load(Ordering::SeqCst), 1, "not sent again");
+    assert_eq!(layer.stats().retries_declined, 1);
 }

@@ -1,0 +1,62 @@
+//! The 401 policy, shared by every front end (the tower service, the reqwest middleware, the
+//! WebSocket connect): what a rejection of our token means, and what to send again with.
+
+use std::fmt;
+
+use http::header::HeaderName;
+use http::{HeaderMap, StatusCode};
+
+use crate::cache::{Token, TokenCache};
+use crate::stats::Event;
+use crate::Error;
+
+/// Built once: looking up a `&str` name parses it on every response.
+const GRPC_STATUS: HeaderName = HeaderName::from_static("grpc-status");
+
+/// A 401, or gRPC's form of it: a trailers-only `200` answer with `grpc-status: 16`
+/// (UNAUTHENTICATED) in its headers.
+pub(crate) fn is_unauthorized(status: StatusCode, headers: &HeaderMap) -> bool {
+    status == StatusCode::UNAUTHORIZED
+        || (status == StatusCode::OK
+            && headers
+                .get(GRPC_STATUS)
+                .is_some_and(|status| status == "16"))
+}
+
+/// After a 401 to a request that carried the token of generation `rejected`: drops that
+/// token if it is still the cached one (so a burst of 401s for one token costs one refresh),
+/// and returns the token to send again with.
+///
+/// `Ok(None)` when no newer token is to be had (forced refreshes are rate-limited, or the
+/// endpoint re-served the rejected token): sending again would resend the token just refused,
+/// so the caller returns the 401 instead.
+pub(crate) async fn token_for_retry(
+    cache: &TokenCache,
+    rejected: u64,
+) -> Result<Option<Token>, Error> {
+    cache.invalidate(rejected);
+    let token = cache.get().await?;
+    if token.generation == rejected {
+        cache.counters().count(Event::RetryDeclined);
+        tracing::debug!(
+            generation = rejected,
+            "401 returned without a retry: no newer token than the one rejected"
+        );
+        return Ok(None);
+    }
+    cache.counters().count(Event::Retry);
+    tracing::debug!(
+        rejected,
+        generation = token.generation,
+        "retrying once after a 401"
+    );
+    Ok(Some(token))
+}
+
+/// A 401 that cannot be retried, because the request cannot be sent again (`why`): the token
+/// is still dropped if it is the cached one, and the 401 goes back to the caller.
+pub(crate) fn not_retried(cache: &TokenCache, rejected: u64, why: &dyn fmt::Display) {
+    cache.invalidate(rejected);
+    cache.counters().count(Event::ReplaySkipped);
+    tracing::debug!(generation = rejected, %why, "401 returned without a retry");
+}
