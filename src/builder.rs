@@ -7,10 +7,10 @@ use std::time::Duration;
 use http::Uri;
 
 use crate::cache::{CacheConfig, TokenCache};
-use crate::layer::Shared;
 use crate::redact::redact_url;
 use crate::replay::DEFAULT_REPLAY_LIMIT;
 use crate::scope::{allowed_host, may_travel, Scope};
+use crate::shared::Shared;
 use crate::token_endpoint::{DEFAULT_TOKEN_URL, SYMBL_API_HOSTS};
 use crate::{Credentials, Error, SymblAuthLayer, SymblTokenSource, TokenSource};
 

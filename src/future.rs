@@ -1,4 +1,4 @@
-//! [`ResponseFuture`]: wait for a token if there is none, send, and after a 401 send once more.
+//! [`ResponseFuture`]: the first send, and after a 401 to our token, the second.
 
 use std::fmt;
 use std::future::{poll_fn, Future};
@@ -6,15 +6,17 @@ use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{ready, Context, Poll};
 
-use http::{header, Extensions, HeaderMap, Method, Request, Response, Uri, Version};
+use http::header::AUTHORIZATION;
+use http::{Request, Response, Uri};
 use http_body::Body;
 use pin_project_lite::pin_project;
 use tower_service::Service;
 
-use crate::cache::{Lookup, Token, TokenWait};
-use crate::replay::{Declined, Replay};
-use crate::service::ServiceState;
-use crate::unauthorized::{is_unauthorized, not_retried, token_for_retry};
+use crate::cache::TokenWait;
+use crate::replay::Declined;
+use crate::resend::Resend;
+use crate::shared::Shared;
+use crate::unauthorized::{from_elsewhere, is_unauthorized, not_retried, token_for_retry};
 use crate::{BoxError, Error, ReplayBody};
 
 type RetryFuture<T> = Pin<Box<dyn Future<Output = Result<T, BoxError>> + Send>>;
@@ -22,8 +24,8 @@ type RetryFuture<T> = Pin<Box<dyn Future<Output = Result<T, BoxError>> + Send>>;
 pin_project! {
     /// The response future of [`SymblAuth`](crate::SymblAuth).
     ///
-    /// With a cached token and no 401 it is the inner service's future plus a status check; it
-    /// allocates only while waiting for a token or retrying.
+    /// With a fresh token and no 401 it is the inner service's future and a status check; it
+    /// allocates only to wait for a token or to send again.
     #[must_use = "futures do nothing unless polled"]
     pub struct ResponseFuture<S, B>
     where
@@ -31,9 +33,6 @@ pin_project! {
     {
         #[pin]
         state: State<S, B>,
-        // Set when the request carries our token: a 401 then invalidates it.
-        state_of_service: Option<Arc<ServiceState<S>>>,
-        retry: Option<Retry>,
     }
 }
 
@@ -43,20 +42,24 @@ pin_project! {
     where
         S: Service<Request<ReplayBody<B>>>,
     {
-        // No usable token yet: the service (already polled ready) and request wait for one.
-        WaitingForToken {
-            token: TokenWait,
-            // Boxed: this path allocates anyway (the wait), and a boxed request keeps the
-            // future small, so the hot path moves fewer bytes.
-            pending: Option<Box<(S, Request<ReplayBody<B>>)>>,
-        },
-        // The first send; `generation` names the token it carries, if any.
-        Sending {
+        // Sent with our token: a 401 to it may be retried once.
+        Sent {
             #[pin]
             future: S::Future,
-            generation: Option<u64>,
+            retry: Option<Retry<S>>,
         },
-        // The second send, after a 401: refresh, wait for readiness, call.
+        // Not ours to authenticate: the inner service's answer, as it is.
+        PassedThrough {
+            #[pin]
+            future: S::Future,
+        },
+        // No usable token yet. The request and the ready service are boxed: this path
+        // allocates anyway (the wait), and the future stays small for the usual one.
+        WaitingForToken {
+            wait: TokenWait,
+            pending: Option<Box<Pending<S, B>>>,
+        },
+        // The second send: a new token, readiness, the call.
         Retrying {
             future: RetryFuture<S::Response>,
         },
@@ -66,15 +69,23 @@ pin_project! {
     }
 }
 
-/// What a second send needs, kept only for requests whose body can be replayed. The
-/// service for it is cloned from the spare only when a 401 comes.
-struct Retry {
-    replay: Replay,
-    method: Method,
+/// A request waiting for a token, with the instance of the inner service polled ready for it.
+struct Pending<S, B> {
+    service: S,
+    request: Request<B>,
+    shared: Arc<Shared>,
+}
+
+/// What a 401 to the first send needs.
+struct Retry<S> {
+    shared: Arc<Shared>,
+    /// The generation of the token the request carried.
+    generation: u64,
+    /// Where the token went: a 401 from elsewhere (a redirect followed inside) is not ours.
     uri: Uri,
-    version: Version,
-    headers: HeaderMap,
-    extensions: Extensions,
+    /// The request kept for a second send and an instance of the service to send it on, or why
+    /// the request cannot be sent again (its body is over the replay limit).
+    resend: Result<(Resend, S), Declined>,
 }
 
 impl<S, B, ResBody> ResponseFuture<S, B>
@@ -85,81 +96,83 @@ where
     B: Body + Send + 'static,
     ResBody: Send + 'static,
 {
-    /// Sends on `service`, the instance that was polled ready, if a token is at hand; else
-    /// takes that instance along (leaving a clone) to send once the token comes.
-    pub(crate) fn authenticate(
+    /// Sends `request`, which carries the token of `generation`, on `service` (polled ready),
+    /// keeping what a second send would need.
+    pub(crate) fn send(
         service: &mut S,
         request: Request<B>,
-        state_of_service: &Arc<ServiceState<S>>,
+        generation: u64,
+        shared: &Arc<Shared>,
     ) -> Self {
-        let shared = &state_of_service.shared;
-        let (parts, body) = request.into_parts();
-        let (body, replay) = ReplayBody::recorded(body, shared.replay_limit);
-        let retry = match replay {
-            Ok(replay) => Some(Retry {
-                replay,
-                method: parts.method.clone(),
-                uri: parts.uri.clone(),
-                version: parts.version,
-                headers: parts.headers.clone(),
-                extensions: parts.extensions.clone(),
-            }),
-            Err(declined) => {
-                tracing::trace!(%declined, "request will not be retried after a 401");
-                None
-            }
-        };
-        let request = Request::from_parts(parts, body);
-        let state = match shared.cache.token() {
-            Lookup::Ready(Ok(token)) => send(service, request, token),
-            Lookup::Ready(Err(error)) => State::Failed { error: Some(error) },
-            Lookup::Wait(token) => {
-                let clone = service.clone();
-                let ready = std::mem::replace(service, clone);
-                State::WaitingForToken {
-                    token,
-                    pending: Some(Box::new((ready, request))),
-                }
-            }
-        };
         Self {
-            state,
-            state_of_service: Some(Arc::clone(state_of_service)),
-            retry,
+            state: send(service, request, generation, shared),
         }
     }
 
-    pub(crate) fn pass_through(future: S::Future) -> Self {
+    /// Takes `service` (polled ready) along, leaving a clone, to send `request` once `wait`
+    /// brings a token.
+    pub(crate) fn wait_for_token(
+        service: &mut S,
+        request: Request<B>,
+        wait: TokenWait,
+        shared: &Arc<Shared>,
+    ) -> Self {
+        let clone = service.clone();
+        let service = std::mem::replace(service, clone);
+        let pending = Pending {
+            service,
+            request,
+            shared: Arc::clone(shared),
+        };
         Self {
-            state: State::Sending {
-                future,
-                generation: None,
+            state: State::WaitingForToken {
+                wait,
+                pending: Some(Box::new(pending)),
             },
-            state_of_service: None,
-            retry: None,
+        }
+    }
+
+    /// Sends `request` on `service` (polled ready) as it is.
+    pub(crate) fn pass_through(service: &mut S, request: Request<B>) -> Self {
+        Self {
+            state: State::PassedThrough {
+                future: service.call(request.map(ReplayBody::once)),
+            },
         }
     }
 
     pub(crate) fn failed(error: Error) -> Self {
         Self {
             state: State::Failed { error: Some(error) },
-            state_of_service: None,
-            retry: None,
         }
     }
 }
 
-/// Takes the token by value: its header moves into the request, one reference count less.
-fn send<S, B>(service: &mut S, mut request: Request<ReplayBody<B>>, token: Token) -> State<S, B>
+fn send<S, B>(
+    service: &mut S,
+    request: Request<B>,
+    generation: u64,
+    shared: &Arc<Shared>,
+) -> State<S, B>
 where
-    S: Service<Request<ReplayBody<B>>>,
+    S: Service<Request<ReplayBody<B>>> + Clone,
+    B: Body,
 {
-    request
-        .headers_mut()
-        .insert(header::AUTHORIZATION, token.header);
-    State::Sending {
-        future: service.call(request),
-        generation: Some(token.generation),
+    let (parts, body) = request.into_parts();
+    let (body, replay) = ReplayBody::recorded(body, shared.replay_limit);
+    let resend = replay.map(|replay| (Resend::new(&parts, replay), service.clone()));
+    if let Err(declined) = &resend {
+        tracing::trace!(%declined, "request will not be retried after a 401");
+    }
+    let retry = Retry {
+        shared: Arc::clone(shared),
+        generation,
+        uri: parts.uri.clone(),
+        resend,
+    };
+    State::Sent {
+        future: service.call(Request::from_parts(parts, body)),
+        retry: Some(retry),
     }
 }
 
@@ -177,43 +190,34 @@ where
         let mut this = self.project();
         loop {
             let next = match this.state.as_mut().project() {
-                StateProj::WaitingForToken { token, pending } => {
-                    let token = ready!(token.as_mut().poll(cx))?;
-                    let (mut service, request) = *pending
-                        .take()
-                        .expect("ResponseFuture polled after completion");
-                    send(&mut service, request, token)
-                }
-                StateProj::Sending { future, generation } => {
+                StateProj::Sent { future, retry } => {
                     let response = ready!(future.poll(cx)).map_err(Into::into)?;
-                    let (Some(generation), Some(state_of_service)) =
-                        (*generation, this.state_of_service.as_ref())
-                    else {
-                        return Poll::Ready(Ok(response));
-                    };
                     if !is_unauthorized(response.status(), response.headers()) {
                         return Poll::Ready(Ok(response));
                     }
-                    let cache = &state_of_service.shared.cache;
-                    // Only a body known up front to exceed the limit has no `Retry`.
-                    let replay = match this.retry.take() {
-                        Some(retry) => retry.replay.body::<B>().map(|body| (retry, body)),
-                        None => Err(Declined::TooLarge),
-                    };
-                    match replay {
-                        Ok((retry, body)) => State::Retrying {
-                            future: retry.start::<S, B>(
-                                state_of_service,
-                                generation,
-                                body,
-                                response,
-                            ),
-                        },
-                        Err(declined) => {
-                            not_retried(cache, generation, &declined);
-                            return Poll::Ready(Ok(response));
-                        }
+                    let retry = retry
+                        .take()
+                        .expect("ResponseFuture polled after completion");
+                    match retry.after_401::<B, ResBody>(response) {
+                        Ok(future) => State::Retrying { future },
+                        Err(response) => return Poll::Ready(Ok(response)),
                     }
+                }
+                StateProj::PassedThrough { future } => {
+                    return future.poll(cx).map_err(Into::into);
+                }
+                StateProj::WaitingForToken { wait, pending } => {
+                    let token = ready!(wait.as_mut().poll(cx))?;
+                    let pending = pending
+                        .take()
+                        .expect("ResponseFuture polled after completion");
+                    let Pending {
+                        mut service,
+                        mut request,
+                        shared,
+                    } = *pending;
+                    request.headers_mut().insert(AUTHORIZATION, token.header);
+                    send(&mut service, request, token.generation, &shared)
                 }
                 StateProj::Retrying { future } => return future.as_mut().poll(cx),
                 StateProj::Failed { error } => {
@@ -228,51 +232,52 @@ where
     }
 }
 
-impl Retry {
-    /// Builds the second send for a request rejected with the token of `generation`, on a
-    /// fresh clone of the inner service that it polls ready first.
-    fn start<S, B>(
+impl<S> Retry<S> {
+    /// The second send after `rejected`, a 401 to the first; or the 401 back when it is not
+    /// ours, or the request cannot be sent again.
+    fn after_401<B, ResBody>(
         self,
-        state_of_service: &Arc<ServiceState<S>>,
-        generation: u64,
-        body: ReplayBody<B>,
-        rejected: S::Response,
-    ) -> RetryFuture<S::Response>
+        rejected: Response<ResBody>,
+    ) -> Result<RetryFuture<Response<ResBody>>, Response<ResBody>>
     where
-        S: Service<Request<ReplayBody<B>>> + Clone + Send + 'static,
-        S::Response: Send + 'static,
+        S: Service<Request<ReplayBody<B>>, Response = Response<ResBody>> + Send + 'static,
         S::Error: Into<BoxError>,
         S::Future: Send + 'static,
         B: Body + Send + 'static,
+        ResBody: Send + 'static,
     {
+        if from_elsewhere(&self.uri, rejected.extensions()) {
+            tracing::debug!("401 from another origin than the token went to: not ours");
+            return Err(rejected);
+        }
         let Self {
-            method,
+            shared,
+            generation,
             uri,
-            version,
-            headers,
-            extensions,
-            ..
+            resend,
         } = self;
-        let mut request = Request::new(body);
-        *request.method_mut() = method;
-        *request.uri_mut() = uri;
-        *request.version_mut() = version;
-        *request.headers_mut() = headers;
-        *request.extensions_mut() = extensions;
-        let mut service = state_of_service.spare();
-        let shared = Arc::clone(&state_of_service.shared);
-        Box::pin(async move {
+        let replayed = resend.and_then(|(resend, service)| {
+            resend
+                .into_request::<B>(uri)
+                .map(|request| (request, service))
+        });
+        let (mut request, mut service) = match replayed {
+            Ok(replayed) => replayed,
+            Err(declined) => {
+                not_retried(&shared.cache, generation, &declined);
+                return Err(rejected);
+            }
+        };
+        Ok(Box::pin(async move {
             let Some(token) = token_for_retry(&shared.cache, generation).await? else {
                 return Ok(rejected);
             };
-            request
-                .headers_mut()
-                .insert(header::AUTHORIZATION, token.header);
+            request.headers_mut().insert(AUTHORIZATION, token.header);
             poll_fn(|cx| service.poll_ready(cx))
                 .await
                 .map_err(Into::into)?;
             service.call(request).await.map_err(Into::into)
-        })
+        }))
     }
 }
 
@@ -282,14 +287,14 @@ where
 {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let state = match &self.state {
+            State::Sent { .. } => "sent",
+            State::PassedThrough { .. } => "passed through",
             State::WaitingForToken { .. } => "waiting for token",
-            State::Sending { .. } => "sending",
             State::Retrying { .. } => "retrying",
             State::Failed { .. } => "failed",
         };
         f.debug_struct("ResponseFuture")
             .field("state", &state)
-            .field("retryable", &self.retry.is_some())
             .finish()
     }
 }

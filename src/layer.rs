@@ -5,8 +5,7 @@ use std::sync::Arc;
 
 use tower_layer::Layer;
 
-use crate::cache::TokenCache;
-use crate::scope::Scope;
+use crate::shared::Shared;
 use crate::{
     AccessToken, Credentials, Error, Stats, SymblAuth, SymblAuthLayerBuilder, TokenSource,
 };
@@ -19,13 +18,6 @@ use crate::{
 #[derive(Clone)]
 pub struct SymblAuthLayer {
     pub(crate) shared: Arc<Shared>,
-}
-
-/// What every [`SymblAuth`] service built from one layer shares.
-pub(crate) struct Shared {
-    pub(crate) cache: TokenCache,
-    pub(crate) scope: Scope,
-    pub(crate) replay_limit: usize,
 }
 
 impl SymblAuthLayer {
@@ -74,10 +66,8 @@ impl SymblAuthLayer {
     /// has left. For handing a token to tools outside the layer (curl, a CLI); requests sent
     /// through the layer never need it.
     pub async fn access_token(&self) -> Result<AccessToken, Error> {
-        let token = self.shared.cache.get().await?;
-        let left = token
-            .expires_at
-            .saturating_duration_since(tokio::time::Instant::now());
+        let (token, expires_at) = self.shared.cache.get_with_expiry().await?;
+        let left = expires_at.saturating_duration_since(tokio::time::Instant::now());
         Ok(AccessToken::from_header(token.header, left))
     }
 

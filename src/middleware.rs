@@ -7,8 +7,8 @@ use http::{header, Extensions};
 use reqwest::{Request, Response};
 use reqwest_middleware::{Middleware, Next};
 
-use crate::layer::Shared;
 use crate::scope::Decision;
+use crate::shared::Shared;
 use crate::unauthorized::{is_unauthorized, not_retried, token_for_retry};
 use crate::SymblAuthLayer;
 

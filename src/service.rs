@@ -1,17 +1,20 @@
 //! [`SymblAuth`]: the service that attaches the token.
 
 use std::fmt;
-use std::sync::{Arc, Mutex, OnceLock, PoisonError};
+use std::sync::Arc;
 use std::task::{Context, Poll};
 
+use http::header::{Entry, AUTHORIZATION};
 use http::{Request, Response};
 use http_body::Body;
 use tower_service::Service;
 
+use crate::cache::Lookup;
 use crate::future::ResponseFuture;
-use crate::layer::Shared;
 use crate::scope::Decision;
-use crate::{BoxError, ReplayBody};
+use crate::shared::Shared;
+use crate::BoxError;
+use crate::ReplayBody;
 
 /// Adds `Authorization: Bearer <token>` to requests for Symbl and retries once after a 401.
 ///
@@ -20,35 +23,12 @@ use crate::{BoxError, ReplayBody};
 /// Errors are a [`BoxError`]: the inner service's error, or a [`crate::Error`] to downcast.
 pub struct SymblAuth<S> {
     inner: S,
-    state: Arc<ServiceState<S>>,
-}
-
-/// What a service and its clones share: the layer's state, and a spare of the inner service
-/// that a retry after a 401 clones, so that no request carries a clone of its own.
-pub(crate) struct ServiceState<S> {
-    pub(crate) shared: Arc<Shared>,
-    spare: OnceLock<Mutex<S>>,
-}
-
-impl<S: Clone> ServiceState<S> {
-    /// A new instance of the inner service for a retry; it must be polled ready.
-    pub(crate) fn spare(&self) -> S {
-        let spare = self
-            .spare
-            .get()
-            .expect("the spare is set before the first authenticated request");
-        // A clone cannot leave the service half-changed, so a poisoned lock is still usable.
-        spare.lock().unwrap_or_else(PoisonError::into_inner).clone()
-    }
+    shared: Arc<Shared>,
 }
 
 impl<S> SymblAuth<S> {
     pub(crate) fn new(inner: S, shared: Arc<Shared>) -> Self {
-        let state = Arc::new(ServiceState {
-            shared,
-            spare: OnceLock::new(),
-        });
-        Self { inner, state }
+        Self { inner, shared }
     }
 
     /// The wrapped service.
@@ -57,9 +37,6 @@ impl<S> SymblAuth<S> {
     }
 
     /// The wrapped service, mutably.
-    ///
-    /// Retries after a 401 are sent on a clone of the instance seen at the first
-    /// authenticated call, so a change made here later does not reach them.
     pub fn get_mut(&mut self) -> &mut S {
         &mut self.inner
     }
@@ -86,21 +63,41 @@ where
         self.inner.poll_ready(cx).map_err(Into::into)
     }
 
-    fn call(&mut self, request: Request<B>) -> Self::Future {
-        // `self.inner` was polled ready and is called here; only a request that must wait for
-        // a token takes it along (leaving a clone), so the hot path clones nothing.
-        let scope = &self.state.shared.scope;
-        match scope.decide(request.uri(), request.headers()) {
-            Decision::Attach => {
-                let inner = &self.inner;
-                self.state.spare.get_or_init(|| Mutex::new(inner.clone()));
-                ResponseFuture::authenticate(&mut self.inner, request, &self.state)
+    /// Sends on `self.inner`, the instance that was polled ready. The steps, in order: the
+    /// host rules; the cached token if it is fresh (the usual case: a flag test and one header
+    /// lookup, which also finds a caller's own `Authorization`); else a lookup that may fetch.
+    fn call(&mut self, mut request: Request<B>) -> Self::Future {
+        let shared = &self.shared;
+        let caller_authorized =
+            |request: &Request<B>| request.headers().contains_key(AUTHORIZATION);
+        match shared.scope.decide(request.uri()) {
+            Decision::Attach => {}
+            Decision::PassThrough => return ResponseFuture::pass_through(&mut self.inner, request),
+            Decision::Refuse(_) if caller_authorized(&request) => {
+                return ResponseFuture::pass_through(&mut self.inner, request)
             }
-            Decision::PassThrough => {
-                ResponseFuture::pass_through(self.inner.call(request.map(ReplayBody::once)))
-            }
-            Decision::Refuse(error) => ResponseFuture::failed(error),
+            Decision::Refuse(error) => return ResponseFuture::failed(error),
         }
+        let token = match shared.cache.fresh() {
+            Some(token) => token,
+            None if caller_authorized(&request) => {
+                return ResponseFuture::pass_through(&mut self.inner, request)
+            }
+            None => match shared.cache.lookup() {
+                Lookup::Ready(Ok(token)) => token,
+                Lookup::Ready(Err(error)) => return ResponseFuture::failed(error),
+                Lookup::Wait(wait) => {
+                    return ResponseFuture::wait_for_token(&mut self.inner, request, wait, shared)
+                }
+            },
+        };
+        match request.headers_mut().entry(AUTHORIZATION) {
+            Entry::Vacant(slot) => {
+                slot.insert(token.header);
+            }
+            Entry::Occupied(_) => return ResponseFuture::pass_through(&mut self.inner, request),
+        }
+        ResponseFuture::send(&mut self.inner, request, token.generation, shared)
     }
 }
 
@@ -108,7 +105,7 @@ impl<S: Clone> Clone for SymblAuth<S> {
     fn clone(&self) -> Self {
         Self {
             inner: self.inner.clone(),
-            state: Arc::clone(&self.state),
+            shared: Arc::clone(&self.shared),
         }
     }
 }
@@ -117,7 +114,7 @@ impl<S: fmt::Debug> fmt::Debug for SymblAuth<S> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("SymblAuth")
             .field("inner", &self.inner)
-            .field("allowed_hosts", &self.state.shared.scope.hosts())
+            .field("allowed_hosts", &self.shared.scope.hosts())
             .finish_non_exhaustive()
     }
 }

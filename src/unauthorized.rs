@@ -4,7 +4,8 @@
 use std::fmt;
 
 use http::header::HeaderName;
-use http::{HeaderMap, StatusCode};
+use http::{Extensions, HeaderMap, StatusCode, Uri};
+use tower_http::follow_redirect::RequestUri;
 
 use crate::cache::{Token, TokenCache};
 use crate::stats::Event;
@@ -21,6 +22,20 @@ pub(crate) fn is_unauthorized(status: StatusCode, headers: &HeaderMap) -> bool {
             && headers
                 .get(GRPC_STATUS)
                 .is_some_and(|status| status == "16"))
+}
+
+/// Whether a 401 came from another origin than `sent_to`, where the token went: tower-http's
+/// `FollowRedirect` inside the layer followed a redirect (it records where in `RequestUri`),
+/// and drops `Authorization` when the origin changes. Such a 401 never saw our token: it
+/// neither drops the token nor causes a retry.
+pub(crate) fn from_elsewhere(sent_to: &Uri, response: &Extensions) -> bool {
+    response
+        .get::<RequestUri>()
+        .is_some_and(|RequestUri(answered)| !same_origin(sent_to, answered))
+}
+
+fn same_origin(a: &Uri, b: &Uri) -> bool {
+    a.scheme() == b.scheme() && a.authority() == b.authority()
 }
 
 /// After a 401 to a request that carried the token of generation `rejected`: drops that

@@ -302,10 +302,17 @@ async fn a_fetch_task_that_dies_releases_the_cache() {
     let service = service(&layer, &fake);
     let error = call(&service).await.expect_err("the fetch died");
     assert!(
-        auth_error(&error).to_string().contains("interrupted"),
+        auth_error(&error).to_string().contains("panicked"),
         "{error}"
     );
-    // The next caller is not stuck behind the dead fetch.
+    // A failure like any other: held for the cool-down, then the next caller fetches.
+    call(&service).await.expect_err("cooling down");
+    assert_eq!(
+        fake.token_requests(),
+        0,
+        "the source panicked before asking"
+    );
+    advance(Duration::from_secs(5)).await;
     assert_eq!(call(&service).await.expect("call"), StatusCode::OK);
 }
 

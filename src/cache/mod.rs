@@ -1,0 +1,356 @@
+//! The token cache: one fetch at a time, refresh ahead of expiry, shared failures.
+//!
+//! - The hot path ([`TokenCache::fresh`]) is a lock-free load of the current token and a test
+//!   of its freshness flag: no lock, no clock read (`freshness.rs`).
+//! - Everything else takes one short `Mutex`, never held across an `.await` or a spawn: the
+//!   decision for a request without a fresh token (`schedule.rs`, pure functions of the time),
+//!   starting the one fetch and recording what it brings (`flight.rs`), the fetch's retries
+//!   (`fetch.rs`), and compare-and-invalidate after a 401.
+
+mod fetch;
+mod flight;
+mod freshness;
+mod schedule;
+
+use std::fmt;
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use arc_swap::ArcSwapOption;
+use http::HeaderValue;
+use tokio::runtime::Handle;
+use tokio::sync::watch;
+use tokio::time::Instant;
+
+use self::flight::{wait_for_token, Flight, Outcome};
+use self::freshness::Freshness;
+use self::schedule::{decide, later, may_force_refresh, Decision, Fetching, Schedule};
+use crate::stats::Counters;
+use crate::{AccessToken, Error, TokenSource};
+
+pub(crate) use self::schedule::CacheConfig;
+
+/// A cheap handle on one shared cache; clones share it.
+#[derive(Clone)]
+pub(crate) struct TokenCache {
+    shared: Arc<Shared>,
+}
+
+/// A token ready to attach: its `Authorization` value, and the generation that names it for
+/// compare-and-invalidate (a token the endpoint re-serves keeps its generation).
+#[derive(Clone, Debug)]
+pub(crate) struct Token {
+    pub(crate) header: HeaderValue,
+    pub(crate) generation: u64,
+}
+
+/// A wait for the fetch in flight.
+pub(crate) type TokenWait = Pin<Box<dyn Future<Output = Result<Token, Error>> + Send>>;
+
+/// A token now, or a wait for the fetch that brings one.
+pub(crate) enum Lookup {
+    Ready(Result<Token, Error>),
+    Wait(TokenWait),
+}
+
+/// The same, before the wait is boxed.
+enum Step {
+    Ready(Result<Token, Error>),
+    Wait(watch::Receiver<Option<Outcome>>),
+}
+
+struct Shared {
+    current: ArcSwapOption<Cached>,
+    state: Mutex<State>,
+    source: Arc<dyn TokenSource>,
+    config: CacheConfig,
+    counters: Arc<Counters>,
+}
+
+/// A token with its schedule; replaced whole when either changes.
+#[derive(Debug)]
+struct Cached {
+    token: Token,
+    schedule: Schedule,
+    freshness: Freshness,
+}
+
+#[derive(Default)]
+struct State {
+    fetch: Fetch,
+    /// The generation of the last token granted; 0 before the first.
+    generation: u64,
+    /// The last token granted, to notice when the endpoint re-serves it.
+    last_header: Option<HeaderValue>,
+    last_forced_refresh: Option<Instant>,
+    flights_started: u64,
+}
+
+#[derive(Debug, Default)]
+enum Fetch {
+    #[default]
+    Idle,
+    Running(Flight),
+    /// The last fetch failed; its error is handed out until `until`.
+    Failed {
+        error: Error,
+        until: Instant,
+    },
+}
+
+impl Fetch {
+    fn fetching(&self) -> Fetching {
+        match self {
+            Self::Idle => Fetching::Idle,
+            Self::Running(_) => Fetching::Running,
+            Self::Failed { until, .. } => Fetching::Failed { until: *until },
+        }
+    }
+}
+
+impl TokenCache {
+    pub(crate) fn new(source: Arc<dyn TokenSource>, config: CacheConfig) -> Self {
+        Self {
+            shared: Arc::new(Shared {
+                current: ArcSwapOption::empty(),
+                state: Mutex::default(),
+                source,
+                config,
+                counters: Arc::default(),
+            }),
+        }
+    }
+
+    pub(crate) fn source(&self) -> &dyn TokenSource {
+        &*self.shared.source
+    }
+
+    pub(crate) fn config(&self) -> &CacheConfig {
+        &self.shared.config
+    }
+
+    pub(crate) fn counters(&self) -> &Counters {
+        &self.shared.counters
+    }
+
+    /// The hot path: the cached token, if it is fresh (before its refresh time).
+    #[inline]
+    pub(crate) fn fresh(&self) -> Option<Token> {
+        let current = self.shared.current.load();
+        let cached = current.as_deref()?;
+        cached.freshness.is_fresh().then(|| cached.token.clone())
+    }
+
+    /// A token to attach now, or a wait for the fetch that brings one: for a request that
+    /// found none [`fresh`](Self::fresh).
+    pub(crate) fn lookup(&self) -> Lookup {
+        match self.shared.step() {
+            Step::Ready(token) => Lookup::Ready(token),
+            Step::Wait(outcome) => {
+                Lookup::Wait(Box::pin(wait_for_token(Arc::clone(&self.shared), outcome)))
+            }
+        }
+    }
+
+    /// A token, waiting for a fetch if there is none to use now.
+    pub(crate) async fn get(&self) -> Result<Token, Error> {
+        if let Some(token) = self.fresh() {
+            return Ok(token);
+        }
+        match self.shared.step() {
+            Step::Ready(token) => token,
+            Step::Wait(outcome) => wait_for_token(Arc::clone(&self.shared), outcome).await,
+        }
+    }
+
+    /// A token and when it expires.
+    pub(crate) async fn get_with_expiry(&self) -> Result<(Token, Instant), Error> {
+        let token = self.get().await?;
+        let current = self.shared.current.load();
+        let expires_at = match current.as_deref() {
+            Some(cached) if cached.token.generation == token.generation => {
+                cached.schedule.expires_at
+            }
+            // Replaced meanwhile: it is at least stale.
+            _ => Instant::now(),
+        };
+        Ok((token, expires_at))
+    }
+
+    /// After a 401: drops the token of `generation` if it is still the cached one, so a burst
+    /// of 401s for one token causes one refresh. Returns whether it did.
+    pub(crate) fn invalidate(&self, generation: u64) -> bool {
+        let shared = &self.shared;
+        let mut state = shared.lock();
+        let is_current = shared
+            .current
+            .load()
+            .as_deref()
+            .is_some_and(|cached| cached.token.generation == generation);
+        if !is_current {
+            return false;
+        }
+        let now = Instant::now();
+        if !may_force_refresh(now, state.last_forced_refresh) {
+            tracing::debug!("401 for the current token right after a forced refresh; keeping it");
+            return false;
+        }
+        state.last_forced_refresh = Some(now);
+        shared.current.store(None);
+        tracing::info!(generation, "access token rejected with 401; dropped");
+        true
+    }
+}
+
+impl Shared {
+    fn lock(&self) -> MutexGuard<'_, State> {
+        // Every update leaves `State` coherent before anything can panic, so a poisoned lock
+        // is safe to keep using.
+        self.state
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    /// The decision for a request without a fresh token, carried out.
+    fn step(self: &Arc<Self>) -> Step {
+        let now = Instant::now();
+        let state = self.lock();
+        let current = self.current.load_full();
+        let schedule = current.as_deref().map(|cached| &cached.schedule);
+        let decision = decide(now, schedule, state.fetch.fetching());
+        let runtime = Handle::try_current();
+        match (decision, current, runtime) {
+            (Decision::Use, Some(cached), runtime) => {
+                // Fresh by the clock but not by its flag: its timer was lost with a runtime.
+                if now < cached.schedule.fresh_until() && !cached.freshness.is_fresh() {
+                    if let Ok(runtime) = runtime {
+                        self.install(cached.token.clone(), cached.schedule, Some(&runtime));
+                    }
+                }
+                Step::Ready(Ok(cached.token.clone()))
+            }
+            (Decision::UseAndRefresh, Some(cached), Ok(runtime)) => {
+                tracing::debug!("access token near expiry; refreshing in the background");
+                // Requests keep the lock-free path while the refresh runs.
+                self.install(
+                    cached.token.clone(),
+                    cached.schedule.refreshing(),
+                    Some(&runtime),
+                );
+                self.start_flight(state, &runtime);
+                Step::Ready(Ok(cached.token.clone()))
+            }
+            // No runtime to refresh in: the token is still good.
+            (Decision::UseAndRefresh, Some(cached), Err(_)) => {
+                Step::Ready(Ok(cached.token.clone()))
+            }
+            (Decision::Fail, ..) => match &state.fetch {
+                Fetch::Failed { error, .. } => Step::Ready(Err(error.clone())),
+                _ => unreachable!("a failure is held only while recorded"),
+            },
+            (Decision::Wait, ..) => match &state.fetch {
+                Fetch::Running(flight) => Step::Wait(flight.outcome.clone()),
+                _ => unreachable!("a wait is only for a running fetch"),
+            },
+            (Decision::Fetch, _, Ok(runtime)) => Step::Wait(self.start_flight(state, &runtime)),
+            (Decision::Fetch, _, Err(_)) => Step::Ready(Err(Error::no_runtime(
+                "symbl-auth fetches tokens in a spawned task: call it from inside a Tokio runtime",
+            ))),
+            (Decision::Use | Decision::UseAndRefresh, None, _) => {
+                unreachable!("using a token needs one cached")
+            }
+        }
+    }
+
+    /// Records what the flight `id` brought: a token to cache, or a failure to hold for the
+    /// cool-down (keeping a still-valid token). Called in the flight's task.
+    fn record(&self, id: u64, fetched: Result<(AccessToken, Instant), Error>) -> Outcome {
+        let mut state = self.lock();
+        debug_assert!(matches!(&state.fetch, Fetch::Running(flight) if flight.id == id));
+        let now = Instant::now();
+        // Always there in the flight's task, but for a panic unwinding through a shutdown.
+        let runtime = Handle::try_current().ok();
+        let runtime = runtime.as_ref();
+        match fetched {
+            Ok((granted, sent_at)) => {
+                let header = granted.header_value().clone();
+                let reserved = state.last_header.as_ref() == Some(&header);
+                if reserved {
+                    tracing::debug!("the endpoint re-served the current access token");
+                } else {
+                    state.generation += 1;
+                    state.last_header = Some(header.clone());
+                }
+                let schedule = Schedule::granted(
+                    granted.expires_in(),
+                    sent_at,
+                    now,
+                    reserved,
+                    self.config.refresh_window,
+                );
+                let token = Token {
+                    header,
+                    generation: state.generation,
+                };
+                tracing::info!(
+                    lifetime = ?granted.expires_in(),
+                    latency = ?now.saturating_duration_since(sent_at),
+                    generation = token.generation,
+                    "access token granted"
+                );
+                self.install(token.clone(), schedule, runtime);
+                state.fetch = Fetch::Idle;
+                Ok(token)
+            }
+            Err(error) => {
+                let pause = self
+                    .config
+                    .failure_cooldown
+                    .max(error.retry_after().unwrap_or_default());
+                let until = later(now, pause);
+                tracing::warn!(%error, cooldown = ?pause, "access token fetch failed");
+                state.fetch = Fetch::Failed {
+                    error: error.clone(),
+                    until,
+                };
+                let current = self.current.load_full();
+                match current.filter(|cached| now < cached.schedule.expires_at) {
+                    // A refresh failed while the token is still valid: keep it, and try again
+                    // once the cool-down is over.
+                    Some(cached) => {
+                        self.install(cached.token.clone(), cached.schedule.kept(until), runtime);
+                        Ok(cached.token.clone())
+                    }
+                    None => Err(error),
+                }
+            }
+        }
+    }
+
+    /// Makes `token` the current one, fresh until its schedule says (with a timer on
+    /// `runtime`; without one, requests read the clock). Its freshness timer touches no lock,
+    /// so this may run under one.
+    fn install(&self, token: Token, schedule: Schedule, runtime: Option<&Handle>) {
+        let (freshness, timer) = Freshness::new();
+        let cached = Arc::new(Cached {
+            token,
+            schedule,
+            freshness,
+        });
+        if let Some(runtime) = runtime {
+            let until = schedule.fresh_until();
+            timer.start(&cached, |cached| &cached.freshness, until, runtime);
+        }
+        self.current.store(Some(cached));
+    }
+}
+
+impl fmt::Debug for TokenCache {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("TokenCache")
+            .field("source", &self.shared.source)
+            .field("config", &self.shared.config)
+            .finish_non_exhaustive()
+    }
+}

@@ -1,0 +1,158 @@
+//! What a second send needs from the first: the request's parts, copied before the inner
+//! service takes the request, and its recorded body.
+
+use bytes::Bytes;
+use http::header::{HeaderName, AUTHORIZATION};
+use http::request::Parts;
+use http::{Extensions, HeaderMap, HeaderValue, Method, Request, Uri, Version};
+
+use crate::replay::{Declined, Replay};
+use crate::ReplayBody;
+
+/// A request kept for one more send after a 401. The URI is kept apart by the caller: it is
+/// needed to tell whether a 401 came from where the token went, retried or not.
+pub(crate) struct Resend {
+    method: Method,
+    version: Version,
+    headers: HeaderCopy,
+    extensions: Extensions,
+    body: Replay,
+}
+
+impl Resend {
+    /// Copies what a second send of the request in `parts` needs, all but its
+    /// `Authorization` (ours: the retry carries a new one).
+    pub(crate) fn new(parts: &Parts, body: Replay) -> Self {
+        Self {
+            method: parts.method.clone(),
+            version: parts.version,
+            headers: HeaderCopy::new(&parts.headers),
+            extensions: parts.extensions.clone(),
+            body,
+        }
+    }
+
+    /// The request to send again to `uri`, without a token, if its body was kept whole.
+    pub(crate) fn into_request<B>(self, uri: Uri) -> Result<Request<ReplayBody<B>>, Declined> {
+        let body = self.body.body::<B>()?;
+        let mut request = Request::new(body);
+        *request.method_mut() = self.method;
+        *request.uri_mut() = uri;
+        *request.version_mut() = self.version;
+        *request.headers_mut() = self.headers.into_map().ok_or(Declined::Failed)?;
+        *request.extensions_mut() = self.extensions;
+        Ok(request)
+    }
+}
+
+/// A request's headers in one buffer: one allocation (none for a request without headers),
+/// where cloning the `HeaderMap` costs two, plus one for each value built at run time (a
+/// uniquely owned `Bytes` allocates its shared form on its first clone).
+///
+/// Each header is `name length (u16 LE), value length (u32 LE), sensitive (u8), name, value`.
+struct HeaderCopy {
+    bytes: Vec<u8>,
+}
+
+const ENTRY_HEAD: usize = 2 + 4 + 1;
+
+impl HeaderCopy {
+    fn new(headers: &HeaderMap) -> Self {
+        let copied = || headers.iter().filter(|(name, _)| **name != AUTHORIZATION);
+        let len: usize = copied()
+            .map(|(name, value)| ENTRY_HEAD + name.as_str().len() + value.len())
+            .sum();
+        let mut bytes = Vec::with_capacity(len);
+        for (name, value) in copied() {
+            let (name, value_bytes) = (name.as_str().as_bytes(), value.as_bytes());
+            // A header name is far below 64 KiB, a value below 4 GiB: hyper and h2 refuse
+            // anything near either long before.
+            bytes.extend_from_slice(&(name.len() as u16).to_le_bytes());
+            bytes.extend_from_slice(&(value_bytes.len() as u32).to_le_bytes());
+            bytes.push(u8::from(value.is_sensitive()));
+            bytes.extend_from_slice(name);
+            bytes.extend_from_slice(value_bytes);
+        }
+        Self { bytes }
+    }
+
+    /// The headers again, sharing the buffer (values are slices of it, not copies).
+    fn into_map(self) -> Option<HeaderMap> {
+        let bytes = Bytes::from(self.bytes);
+        let mut map = HeaderMap::new();
+        let mut at = 0;
+        while at < bytes.len() {
+            let head = bytes.get(at..at + ENTRY_HEAD)?;
+            let name_len = usize::from(u16::from_le_bytes([head[0], head[1]]));
+            let value_len = u32::from_le_bytes([head[2], head[3], head[4], head[5]]) as usize;
+            let sensitive = head[6] == 1;
+            let name_at = at + ENTRY_HEAD;
+            let value_at = name_at + name_len;
+            at = value_at + value_len;
+            let name = HeaderName::from_bytes(bytes.get(name_at..value_at)?).ok()?;
+            let mut value = HeaderValue::from_maybe_shared(bytes.slice(value_at..at)).ok()?;
+            value.set_sensitive(sensitive);
+            map.append(name, value);
+        }
+        Some(map)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn headers_come_back_as_they_were_without_ours() {
+        let mut headers = HeaderMap::new();
+        headers.insert("content-type", HeaderValue::from_static("application/json"));
+        headers.append("x-trace", HeaderValue::from_static("a"));
+        headers.append("x-trace", HeaderValue::from_static("b"));
+        headers.insert(
+            "x-built",
+            HeaderValue::from_str(&format!("id-{}", 42)).unwrap(),
+        );
+        let mut secret = HeaderValue::from_static("cookie-value");
+        secret.set_sensitive(true);
+        headers.insert("cookie", secret);
+        headers.insert("x-empty", HeaderValue::from_static(""));
+        let mut with_ours = headers.clone();
+        with_ours.insert(AUTHORIZATION, HeaderValue::from_static("Bearer ours"));
+
+        let back = HeaderCopy::new(&with_ours).into_map().expect("well formed");
+        assert_eq!(back, headers);
+        assert!(back["cookie"].is_sensitive());
+        assert!(!back["content-type"].is_sensitive());
+        let traces: Vec<_> = back.get_all("x-trace").iter().collect();
+        assert_eq!(traces, ["a", "b"], "repeated headers in order");
+    }
+
+    #[test]
+    fn no_headers_cost_no_allocation() {
+        let mut headers = HeaderMap::new();
+        headers.insert(AUTHORIZATION, HeaderValue::from_static("Bearer ours"));
+        let copy = HeaderCopy::new(&headers);
+        assert_eq!(copy.bytes.capacity(), 0);
+        assert!(copy.into_map().expect("empty").is_empty());
+    }
+
+    #[test]
+    fn the_request_comes_back_whole() {
+        let mut original = Request::post("https://api.symbl.ai/v1/process/text")
+            .version(Version::HTTP_2)
+            .header("x-one", "1")
+            .body(())
+            .unwrap();
+        original.extensions_mut().insert(7u32);
+        let (parts, ()) = original.into_parts();
+        let resend = Resend::new(&parts, Replay::Empty);
+        let again = resend
+            .into_request::<http_body_util::Empty<Bytes>>(parts.uri.clone())
+            .expect("replayable");
+        assert_eq!(again.method(), Method::POST);
+        assert_eq!(again.uri(), &parts.uri);
+        assert_eq!(again.version(), Version::HTTP_2);
+        assert_eq!(again.headers(), &parts.headers);
+        assert_eq!(again.extensions().get::<u32>(), Some(&7));
+    }
+}
