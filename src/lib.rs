@@ -86,7 +86,7 @@ mod token_endpoint;
 mod unauthorized;
 
 #[cfg(feature = "reqwest-middleware")]
-mod middleware;
+mod reqwest_middleware;
 
 #[cfg(feature = "test-server")]
 pub mod test_server;
@@ -106,7 +106,7 @@ pub use service::SymblAuth;
 pub use stats::Stats;
 
 #[cfg(feature = "reqwest-middleware")]
-pub use middleware::SymblAuthMiddleware;
+pub use self::reqwest_middleware::SymblAuthMiddleware;
 pub use token::{AccessToken, TokenFuture, TokenSource, MAX_LIFETIME, MAX_TOKEN_LEN};
 pub use token_endpoint::{
     SymblTokenSource, DEFAULT_TOKEN_URL, MAX_RESPONSE_BYTES, SYMBL_API_HOSTS,

@@ -17,9 +17,10 @@ use crate::SymblAuthLayer;
 ///
 /// It follows the layer's rules: the same allowed hosts and plain-http refusal, the caller's
 /// own `Authorization` kept, the header marked sensitive. After a 401 (or gRPC
-/// `UNAUTHENTICATED`) the token is dropped if it is still the cached one and the request is sent
-/// once more — when [`Request::try_clone`] can copy it (a streaming body cannot be: its 401 is
-/// returned unchanged) and its body is within the layer's replay limit.
+/// `UNAUTHENTICATED`) from the origin the token went to (not one a redirect led to) the token
+/// is dropped if it is still the cached one and the request is sent once more — when
+/// [`Request::try_clone`] can copy it (a streaming body cannot be: its 401 is returned
+/// unchanged) and its body is within the layer's replay limit.
 ///
 /// ```
 /// use symbl_auth::{Credentials, SymblAuthLayer, SymblAuthMiddleware};
@@ -83,11 +84,18 @@ impl Middleware for SymblAuthMiddleware {
             .await
             .map_err(reqwest_middleware::Error::middleware)?;
         let replay = self.replay_of(&request);
+        let sent_to = request.url().clone();
         request
             .headers_mut()
             .insert(header::AUTHORIZATION, token.header);
         let response = next.clone().run(request, extensions).await?;
         if !is_unauthorized(response.status(), response.headers()) {
+            return Ok(response);
+        }
+        // The client followed a redirect to another origin, and dropped our token on the way
+        // (reqwest does when the host changes): that 401 is not ours.
+        if response.url().origin() != sent_to.origin() {
+            tracing::debug!("401 from another origin than the token went to: not ours");
             return Ok(response);
         }
         let Some(mut replay) = replay else {

@@ -1,0 +1,214 @@
+//! A request body that can be sent a second time.
+//!
+//! The first send streams the caller's body to the inner service and keeps each chunk on a
+//! shared [`Tape`] as it passes (chunks are `Bytes`, so keeping them is a reference count, not
+//! a copy). If a 401 comes back and the tape holds the whole body, the retry plays the tape.
+//! A body larger than the cap, one that failed, or one the transport had not finished reading
+//! when the answer came is declined, never sent truncated.
+
+use std::fmt;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{ready, Context, Poll};
+
+use bytes::{Buf, Bytes};
+use http::HeaderMap;
+use http_body::{Body, Frame, SizeHint};
+use pin_project_lite::pin_project;
+
+/// The cap on a replayable body when none is configured: enough for Symbl's JSON requests
+/// (`process/text`, conversation updates) while bounding what each in-flight request keeps.
+pub const DEFAULT_REPLAY_LIMIT: usize = 64 * 1024;
+
+mod tape;
+
+use self::tape::Tape;
+
+pin_project! {
+    /// The request body the wrapped service sees: the caller's body `B` on the first send, a
+    /// recording of it on the retry.
+    ///
+    /// Its data is `Bytes`, its error `B::Error`, and it keeps `B`'s size hint, so transports
+    /// set the same `content-length`. It is `Unpin` when `B` is, as hyper-util's client needs.
+    pub struct ReplayBody<B> {
+        #[pin]
+        state: State<B>,
+    }
+}
+
+pin_project! {
+    #[project = StateProj]
+    enum State<B> {
+        Streaming {
+            #[pin]
+            body: B,
+            tape: Option<Arc<Tape>>,
+        },
+        Replaying {
+            chunks: std::vec::IntoIter<Bytes>,
+            trailers: Option<HeaderMap>,
+            remaining: u64,
+        },
+    }
+}
+
+/// How a request's body can be sent again, decided when the request is first seen.
+#[derive(Debug)]
+pub(crate) enum Replay {
+    /// No body at all: the retry sends an empty one.
+    Empty,
+    /// The body is being recorded.
+    Recorded(Arc<Tape>),
+}
+
+/// Why a body could not be sent again.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Declined {
+    /// Larger than the replay cap.
+    TooLarge,
+    /// The transport had not read all of it when the answer came.
+    Unfinished,
+    /// The body itself failed while streaming.
+    Failed,
+}
+
+impl fmt::Display for Declined {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Self::TooLarge => "body larger than the replay limit",
+            Self::Unfinished => "body not fully sent when the 401 arrived",
+            Self::Failed => "body failed while streaming",
+        })
+    }
+}
+
+impl<B: Body> ReplayBody<B> {
+    /// Wraps a body that will be sent once only.
+    pub(crate) fn once(body: B) -> Self {
+        Self::streaming(body, None)
+    }
+
+    /// Wraps a body and decides how it can be replayed; `Err` when it never can be.
+    pub(crate) fn recorded(body: B, limit: usize) -> (Self, Result<Replay, Declined>) {
+        if body.is_end_stream() {
+            return (Self::once(body), Ok(Replay::Empty));
+        }
+        if body.size_hint().lower() > limit as u64 {
+            return (Self::once(body), Err(Declined::TooLarge));
+        }
+        let tape = Arc::new(Tape::new(limit, body.size_hint().exact()));
+        let body = Self::streaming(body, Some(Arc::clone(&tape)));
+        (body, Ok(Replay::Recorded(tape)))
+    }
+
+    fn streaming(body: B, tape: Option<Arc<Tape>>) -> Self {
+        Self {
+            state: State::Streaming { body, tape },
+        }
+    }
+}
+
+impl Replay {
+    /// The body for the second send, if the first send's body was recorded whole.
+    pub(crate) fn body<B>(&self) -> Result<ReplayBody<B>, Declined> {
+        let (chunks, trailers, len) = match self {
+            Self::Empty => (Vec::new(), None, 0),
+            Self::Recorded(tape) => tape.played()?,
+        };
+        Ok(ReplayBody {
+            state: State::Replaying {
+                chunks: chunks.into_iter(),
+                trailers,
+                remaining: len as u64,
+            },
+        })
+    }
+}
+
+fn into_bytes(mut data: impl Buf) -> Bytes {
+    // Free for `Bytes` (the usual case): `copy_to_bytes` on `Bytes` is a split, not a copy.
+    data.copy_to_bytes(data.remaining())
+}
+
+impl<B: Body> Body for ReplayBody<B> {
+    type Data = Bytes;
+    type Error = B::Error;
+
+    fn poll_frame(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, B::Error>>> {
+        match self.project().state.project() {
+            StateProj::Streaming { mut body, tape } => {
+                let frame = ready!(body.as_mut().poll_frame(cx));
+                let frame = frame.map(|result| result.map(|frame| frame.map_data(into_bytes)));
+                if let Some(tape) = tape {
+                    match &frame {
+                        Some(Ok(frame)) => tape.record(frame, body.is_end_stream()),
+                        Some(Err(_)) => tape.decline(Declined::Failed),
+                        None => tape.finish(),
+                    }
+                }
+                Poll::Ready(frame)
+            }
+            StateProj::Replaying {
+                chunks,
+                trailers,
+                remaining,
+            } => {
+                if let Some(chunk) = chunks.next() {
+                    *remaining -= chunk.len() as u64;
+                    return Poll::Ready(Some(Ok(Frame::data(chunk))));
+                }
+                Poll::Ready(
+                    trailers
+                        .take()
+                        .map(|trailers| Ok(Frame::trailers(trailers))),
+                )
+            }
+        }
+    }
+
+    fn is_end_stream(&self) -> bool {
+        match &self.state {
+            State::Streaming { body, .. } => body.is_end_stream(),
+            State::Replaying {
+                chunks, trailers, ..
+            } => chunks.len() == 0 && trailers.is_none(),
+        }
+    }
+
+    fn size_hint(&self) -> SizeHint {
+        match &self.state {
+            State::Streaming { body, .. } => body.size_hint(),
+            State::Replaying { remaining, .. } => SizeHint::with_exact(*remaining),
+        }
+    }
+}
+
+/// An empty body, as `tower-http`'s `FollowRedirect` needs to re-send a request without one.
+impl<B> Default for ReplayBody<B> {
+    fn default() -> Self {
+        Self {
+            state: State::Replaying {
+                chunks: Vec::new().into_iter(),
+                trailers: None,
+                remaining: 0,
+            },
+        }
+    }
+}
+
+impl<B> fmt::Debug for ReplayBody<B> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let state = match &self.state {
+            State::Streaming { tape: None, .. } => "streaming",
+            State::Streaming { tape: Some(_), .. } => "recording",
+            State::Replaying { .. } => "replaying",
+        };
+        f.debug_struct("ReplayBody").field("state", &state).finish()
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,396 @@
+//! Unit and property tests of the replay body, driven as a transport drives it.
+
+use std::convert::Infallible;
+use std::pin::Pin;
+use std::task::{Context, Poll};
+
+use http_body_util::{BodyExt, Full, StreamBody};
+
+use super::*;
+
+type Chunks = Vec<Result<Frame<Bytes>, Infallible>>;
+type Streamed =
+    StreamBody<tokio_stream::Iter<std::vec::IntoIter<Result<Frame<Bytes>, Infallible>>>>;
+
+fn stream(frames: Chunks) -> Streamed {
+    StreamBody::new(tokio_stream::iter(frames))
+}
+
+async fn collect<B: Body<Data = Bytes>>(body: B) -> (Bytes, Option<HeaderMap>)
+where
+    B::Error: fmt::Debug,
+{
+    let collected = body.collect().await.expect("body");
+    let trailers = collected.trailers().cloned();
+    (collected.to_bytes(), trailers)
+}
+
+#[tokio::test]
+async fn full_body_counts_as_finished_after_its_only_frame() {
+    let (mut body, replay) =
+        ReplayBody::recorded(Full::new(Bytes::from_static(b"hello")), 1024);
+    let replay = replay.expect("replayable");
+    // Poll exactly as hyper does: stop as soon as `is_end_stream` says so.
+    let frame = body.frame().await.expect("frame").expect("ok");
+    assert_eq!(frame.into_data().expect("data"), "hello");
+    assert!(body.is_end_stream());
+
+    let again = replay.body::<Full<Bytes>>().expect("finished");
+    assert_eq!(again.size_hint().exact(), Some(5));
+    assert_eq!(collect(again).await.0, "hello");
+}
+
+#[tokio::test]
+async fn streamed_chunks_and_trailers_replay_identically() {
+    let mut trailers = HeaderMap::new();
+    trailers.insert("x-checksum", "abc".parse().expect("header"));
+    let frames: Chunks = vec![
+        Ok(Frame::data(Bytes::from_static(b"one "))),
+        Ok(Frame::data(Bytes::from_static(b"two "))),
+        Ok(Frame::data(Bytes::from_static(b"three"))),
+        Ok(Frame::trailers(trailers.clone())),
+    ];
+    let (body, replay) = ReplayBody::recorded(stream(frames), 1024);
+    let replay = replay.expect("replayable");
+    assert_eq!(
+        collect(body).await,
+        (Bytes::from("one two three"), Some(trailers.clone()))
+    );
+
+    let again = replay.body::<Full<Bytes>>().expect("finished");
+    assert_eq!(
+        collect(again).await,
+        (Bytes::from("one two three"), Some(trailers))
+    );
+}
+
+#[tokio::test]
+async fn body_over_the_limit_is_declined() {
+    let frames: Chunks = vec![
+        Ok(Frame::data(Bytes::from(vec![1; 600]))),
+        Ok(Frame::data(Bytes::from(vec![2; 600]))),
+    ];
+    let (body, replay) = ReplayBody::recorded(stream(frames), 1000);
+    let replay = replay.expect("size unknown up front");
+    assert_eq!(
+        collect(body).await.0.len(),
+        1200,
+        "the first send is untouched"
+    );
+    assert_eq!(
+        replay.body::<Full<Bytes>>().unwrap_err(),
+        Declined::TooLarge
+    );
+}
+
+#[test]
+fn body_known_to_be_too_large_is_never_recorded() {
+    let (body, replay) = ReplayBody::recorded(Full::new(Bytes::from(vec![0; 2000])), 1000);
+    assert_eq!(replay.unwrap_err(), Declined::TooLarge);
+    assert_eq!(format!("{body:?}"), r#"ReplayBody { state: "streaming" }"#);
+}
+
+#[tokio::test]
+async fn unfinished_body_is_declined() {
+    let frames: Chunks = vec![
+        Ok(Frame::data(Bytes::from_static(b"a"))),
+        Ok(Frame::data(Bytes::from_static(b"b"))),
+    ];
+    let (mut body, replay) = ReplayBody::recorded(stream(frames), 1024);
+    let _first = body.frame().await;
+    assert_eq!(
+        replay
+            .expect("replayable")
+            .body::<Full<Bytes>>()
+            .unwrap_err(),
+        Declined::Unfinished
+    );
+}
+
+#[tokio::test]
+async fn failed_body_is_declined() {
+    let frames = vec![
+        Ok(Frame::data(Bytes::from_static(b"a"))),
+        Err(std::io::Error::other("disk gone")),
+    ];
+    let (body, replay) =
+        ReplayBody::recorded(StreamBody::new(tokio_stream::iter(frames)), 1024);
+    assert!(body.collect().await.is_err());
+    assert_eq!(
+        replay
+            .expect("replayable")
+            .body::<Full<Bytes>>()
+            .unwrap_err(),
+        Declined::Failed
+    );
+}
+
+#[tokio::test]
+async fn empty_body_replays_as_empty() {
+    let (body, replay) = ReplayBody::recorded(http_body_util::Empty::<Bytes>::new(), 1024);
+    assert!(body.is_end_stream());
+    let again = replay
+        .expect("replayable")
+        .body::<Full<Bytes>>()
+        .expect("empty");
+    assert!(again.is_end_stream());
+    assert_eq!(again.size_hint().exact(), Some(0));
+}
+
+/// Property tests: a replay is byte-identical (data and trailers) or declined.
+mod properties {
+    use std::collections::VecDeque;
+    use std::task::Waker;
+
+    use proptest::prelude::*;
+
+    use super::*;
+
+    #[derive(Clone, Debug)]
+    enum Op {
+        Data(Vec<u8>),
+        Trailers(Vec<(u8, u16)>),
+        Error,
+    }
+
+    /// A body of scripted frames, with a chosen size hint and end-of-stream behaviour.
+    #[derive(Debug)]
+    struct Frames {
+        ops: VecDeque<Op>,
+        hint: SizeHint,
+        ends_early: bool,
+    }
+
+    impl Body for Frames {
+        type Data = Bytes;
+        type Error = std::io::Error;
+
+        fn poll_frame(
+            mut self: Pin<&mut Self>,
+            _: &mut Context<'_>,
+        ) -> Poll<Option<Result<Frame<Bytes>, std::io::Error>>> {
+            Poll::Ready(self.ops.pop_front().map(|op| match op {
+                Op::Data(data) => Ok(Frame::data(Bytes::from(data))),
+                Op::Trailers(pairs) => Ok(Frame::trailers(trailers(&pairs))),
+                Op::Error => Err(std::io::Error::other("body failed")),
+            }))
+        }
+
+        fn is_end_stream(&self) -> bool {
+            self.ends_early && self.ops.is_empty()
+        }
+
+        fn size_hint(&self) -> SizeHint {
+            self.hint
+        }
+    }
+
+    fn trailers(pairs: &[(u8, u16)]) -> HeaderMap {
+        const NAMES: [&str; 3] = ["x-a", "x-checksum", "grpc-status"];
+        let mut map = HeaderMap::new();
+        for (name, value) in pairs {
+            let name = http::HeaderName::from_static(NAMES[usize::from(*name) % 3]);
+            map.append(name, http::HeaderValue::from(*value));
+        }
+        map
+    }
+
+    #[derive(Debug, Default, PartialEq)]
+    struct Seen {
+        data: Vec<u8>,
+        trailers: Option<HeaderMap>,
+        failed: bool,
+        ended: bool,
+    }
+
+    /// Polls like hyper: until `None`, an error, `frames` frames, or `is_end_stream`.
+    fn drive<B: Body<Data = Bytes>>(mut body: Pin<&mut B>, frames: Option<usize>) -> Seen {
+        let mut seen = Seen::default();
+        let mut cx = Context::from_waker(Waker::noop());
+        for count in 0.. {
+            if body.is_end_stream() {
+                seen.ended = true;
+                break;
+            }
+            if frames.is_some_and(|frames| count >= frames) {
+                break;
+            }
+            match body.as_mut().poll_frame(&mut cx) {
+                Poll::Ready(Some(Ok(frame))) => match frame.into_data() {
+                    Ok(data) => seen.data.extend_from_slice(&data),
+                    Err(frame) => {
+                        assert!(seen.trailers.is_none(), "two trailer frames");
+                        seen.trailers = frame.into_trailers().ok();
+                    }
+                },
+                Poll::Ready(Some(Err(_))) => {
+                    seen.failed = true;
+                    break;
+                }
+                Poll::Ready(None) => {
+                    seen.ended = true;
+                    break;
+                }
+                Poll::Pending => unreachable!("scripted bodies are always ready"),
+            }
+        }
+        seen
+    }
+
+    fn ops() -> impl Strategy<Value = Vec<Op>> {
+        let data = proptest::collection::vec(any::<u8>(), 0..48).prop_map(Op::Data);
+        let trailers =
+            proptest::collection::vec((0..3u8, any::<u16>()), 0..3).prop_map(Op::Trailers);
+        let op = prop_oneof![8 => data, 1 => trailers, 1 => Just(Op::Error)];
+        proptest::collection::vec(op, 0..12)
+    }
+
+    fn config() -> ProptestConfig {
+        ProptestConfig {
+            cases: 2_000,
+            // Deterministic: the same cases on every run; a failure prints its input.
+            rng_seed: proptest::test_runner::RngSeed::Fixed(0x5_7b1),
+            failure_persistence: None,
+            ..ProptestConfig::default()
+        }
+    }
+
+    proptest! {
+        #![proptest_config(config())]
+
+        #[test]
+        fn a_replay_is_identical_or_declined(
+            script in ops(),
+            limit in 0usize..400,
+            hint in 0u8..3,
+            wrong_lower in 0u64..400,
+            ends_early in any::<bool>(),
+            polled in proptest::option::of(0usize..16),
+        ) {
+            // A body ends at its trailers or its error.
+            let end = script
+                .iter()
+                .position(|op| !matches!(op, Op::Data(_)))
+                .map_or(script.len(), |at| at + 1);
+            let ops: VecDeque<Op> = script[..end].iter().cloned().collect();
+            let mut whole = Seen::default();
+            for op in &ops {
+                match op {
+                    Op::Data(data) => whole.data.extend_from_slice(data),
+                    Op::Trailers(pairs) => whole.trailers = Some(trailers(pairs)),
+                    Op::Error => whole.failed = true,
+                }
+            }
+            whole.ended = !whole.failed;
+            let hint = match hint {
+                0 => SizeHint::new(),
+                1 => SizeHint::with_exact(whole.data.len() as u64),
+                _ => {
+                    let mut hint = SizeHint::new();
+                    hint.set_lower(wrong_lower);
+                    hint
+                }
+            };
+            let lower = hint.lower();
+            let body = Frames { ops, hint, ends_early };
+
+            let (mut first, replay) = ReplayBody::recorded(body, limit);
+            let sent = drive(Pin::new(&mut first), polled);
+            // An exact size hint makes a body complete once that many bytes went out: hyper's
+            // HTTP/1 client stops polling there. Trailers the transport had not polled yet
+            // are then not replayed (HTTP/1 cannot send them after a content-length anyway).
+            let exact = hint.exact().is_some();
+            match replay.ok().and_then(|replay| replay.body::<Frames>().ok()) {
+                Some(mut again) => {
+                    let sent_all_data = exact && !sent.failed && sent.data == whole.data;
+                    prop_assert!(
+                        (sent.ended && !sent.failed) || sent_all_data,
+                        "unfinished: {:?}", sent
+                    );
+                    prop_assert!(whole.data.len() <= limit);
+                    prop_assert_eq!(&sent.data, &whole.data);
+                    prop_assert_eq!(again.size_hint().exact(), Some(whole.data.len() as u64));
+                    let replayed = drive(Pin::new(&mut again), None);
+                    prop_assert_eq!(&replayed.data, &whole.data);
+                    prop_assert!(replayed.ended && !replayed.failed);
+                    prop_assert!(
+                        replayed.trailers == sent.trailers
+                            && (replayed.trailers == whole.trailers || !sent.ended),
+                        "trailers {:?} replayed, {:?} sent, {:?} in the body",
+                        replayed.trailers, sent.trailers, whole.trailers
+                    );
+                }
+                None => {
+                    let sent_whole = sent.ended && !sent.failed && whole.data.len() <= limit;
+                    prop_assert!(
+                        !sent_whole || lower > limit as u64,
+                        "declined a body sent whole within the cap: {:?}", sent
+                    );
+                }
+            }
+        }
+    }
+}
+
+/// Frames of a fixed total size, saying so in its size hint but never in `is_end_stream`
+/// (the default `false`), as http-body allows.
+struct Sized {
+    frames: Vec<Bytes>,
+    total: u64,
+}
+
+impl Body for Sized {
+    type Data = Bytes;
+    type Error = Infallible;
+
+    fn poll_frame(
+        mut self: Pin<&mut Self>,
+        _cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, Infallible>>> {
+        let next = (!self.frames.is_empty()).then(|| self.frames.remove(0));
+        Poll::Ready(next.map(|data| Ok(Frame::data(data))))
+    }
+
+    fn size_hint(&self) -> SizeHint {
+        SizeHint::with_exact(self.total)
+    }
+}
+
+#[tokio::test]
+async fn an_exact_size_body_is_complete_once_that_much_is_recorded() {
+    let frames = vec![Bytes::from(vec![1; 1000]); 3];
+    let (mut body, replay) = ReplayBody::recorded(
+        Sized {
+            frames,
+            total: 3000,
+        },
+        64 * 1024,
+    );
+    let replay = replay.expect("replayable");
+    // Poll as hyper's HTTP/1 client does: up to content-length bytes, never to the end.
+    let mut sent = 0;
+    while sent < 3000 {
+        let frame = body.frame().await.expect("frame").expect("ok");
+        sent += frame.into_data().expect("data").len();
+    }
+    let again = replay.body::<Full<Bytes>>().expect("complete at 3000 bytes");
+    assert_eq!(collect(again).await.0, Bytes::from(vec![1; 3000]));
+}
+
+#[tokio::test]
+async fn a_body_longer_than_its_exact_size_is_declined() {
+    let frames = vec![Bytes::from(vec![1; 1000]); 3];
+    let (body, replay) = ReplayBody::recorded(
+        Sized {
+            frames,
+            total: 2000,
+        },
+        64 * 1024,
+    );
+    let replay = replay.expect("replayable");
+    let _ = collect(body).await;
+    assert_eq!(
+        replay.body::<Full<Bytes>>().unwrap_err(),
+        Declined::Failed
+    );
+}
