@@ -70,11 +70,15 @@ impl Shared {
     }
 
     /// Forgets the flight `id` if it is still the one recorded: its task ended without an
-    /// outcome.
+    /// outcome. The cached token, kept fresh while a refresh ran, is looked at again by the
+    /// next request, which starts the refresh anew.
     fn abandon(&self, id: u64) {
         let mut state = self.lock();
         if matches!(&state.fetch, Fetch::Running(flight) if flight.id == id) {
             state.fetch = Fetch::Idle;
+            if let Some(cached) = &*self.current.load() {
+                cached.freshness.mark_stale();
+            }
         }
     }
 }

@@ -223,19 +223,23 @@ impl Shared {
         match (decision, current, runtime) {
             (Decision::Use, Some(cached), runtime) => {
                 // Fresh by the clock but not by its flag: its timer was lost with a runtime.
-                if now < cached.schedule.fresh_until() && !cached.freshness.is_fresh() {
+                let fresh_until = cached.schedule.fresh_until();
+                if now < fresh_until && !cached.freshness.is_fresh() {
                     if let Ok(runtime) = runtime {
-                        self.install(cached.token.clone(), cached.schedule, Some(&runtime));
+                        let token = cached.token.clone();
+                        self.install(token, cached.schedule, fresh_until, Some(&runtime));
                     }
                 }
                 Step::Ready(Ok(cached.token.clone()))
             }
             (Decision::UseAndRefresh, Some(cached), Ok(runtime)) => {
                 tracing::debug!("access token near expiry; refreshing in the background");
-                // Requests keep the lock-free path while the refresh runs.
+                // Requests keep the lock-free path while the refresh runs, until it is stale.
+                let token = cached.token.clone();
                 self.install(
-                    cached.token.clone(),
-                    cached.schedule.refreshing(),
+                    token,
+                    cached.schedule,
+                    cached.schedule.stale_at,
                     Some(&runtime),
                 );
                 self.start_flight(state, &runtime);
@@ -299,7 +303,7 @@ impl Shared {
                     generation = token.generation,
                     "access token granted"
                 );
-                self.install(token.clone(), schedule, runtime);
+                self.install(token.clone(), schedule, schedule.fresh_until(), runtime);
                 state.fetch = Fetch::Idle;
                 Ok(token)
             }
@@ -319,7 +323,8 @@ impl Shared {
                     // A refresh failed while the token is still valid: keep it, and try again
                     // once the cool-down is over.
                     Some(cached) => {
-                        self.install(cached.token.clone(), cached.schedule.kept(until), runtime);
+                        let kept = cached.schedule.kept(until);
+                        self.install(cached.token.clone(), kept, kept.fresh_until(), runtime);
                         Ok(cached.token.clone())
                     }
                     None => Err(error),
@@ -328,10 +333,16 @@ impl Shared {
         }
     }
 
-    /// Makes `token` the current one, fresh until its schedule says (with a timer on
-    /// `runtime`; without one, requests read the clock). Its freshness timer touches no lock,
-    /// so this may run under one.
-    fn install(&self, token: Token, schedule: Schedule, runtime: Option<&Handle>) {
+    /// Makes `token` the current one, fresh (used with no look at the clock) until
+    /// `fresh_until`, with a timer on `runtime`; without one, requests read the clock. Its
+    /// freshness timer touches no lock, so this may run under one.
+    fn install(
+        &self,
+        token: Token,
+        schedule: Schedule,
+        fresh_until: Instant,
+        runtime: Option<&Handle>,
+    ) {
         let (freshness, timer) = Freshness::new();
         let cached = Arc::new(Cached {
             token,
@@ -339,8 +350,7 @@ impl Shared {
             freshness,
         });
         if let Some(runtime) = runtime {
-            let until = schedule.fresh_until();
-            timer.start(&cached, |cached| &cached.freshness, until, runtime);
+            timer.start(&cached, |cached| &cached.freshness, fresh_until, runtime);
         }
         self.current.store(Some(cached));
     }

@@ -89,15 +89,6 @@ impl Schedule {
             expires_at: self.expires_at,
         }
     }
-
-    /// The schedule while a background refresh runs: used without a refresh until it is
-    /// stale, so requests do not each look for one.
-    pub(super) fn refreshing(&self) -> Self {
-        Self {
-            refresh_at: self.stale_at,
-            ..*self
-        }
-    }
 }
 
 /// What the fetch machinery is doing, as far as a decision needs to know.

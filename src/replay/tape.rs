@@ -80,7 +80,10 @@ impl Tape {
                 None => recording.first = Some(data.clone()),
                 Some(_) => recording.more.push(data.clone()),
             }
-            match self.exact_len.map(|exact| (recording.len as u64).cmp(&exact)) {
+            match self
+                .exact_len
+                .map(|exact| (recording.len as u64).cmp(&exact))
+            {
                 Some(std::cmp::Ordering::Equal) => recording.finished = true,
                 // More than the body said it had: the transport cut it short.
                 Some(std::cmp::Ordering::Greater) => return recording.decline(Declined::Failed),
@@ -111,4 +114,3 @@ impl Recording {
         self.trailers = None;
     }
 }
-

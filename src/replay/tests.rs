@@ -27,8 +27,7 @@ where
 
 #[tokio::test]
 async fn full_body_counts_as_finished_after_its_only_frame() {
-    let (mut body, replay) =
-        ReplayBody::recorded(Full::new(Bytes::from_static(b"hello")), 1024);
+    let (mut body, replay) = ReplayBody::recorded(Full::new(Bytes::from_static(b"hello")), 1024);
     let replay = replay.expect("replayable");
     // Poll exactly as hyper does: stop as soon as `is_end_stream` says so.
     let frame = body.frame().await.expect("frame").expect("ok");
@@ -113,8 +112,7 @@ async fn failed_body_is_declined() {
         Ok(Frame::data(Bytes::from_static(b"a"))),
         Err(std::io::Error::other("disk gone")),
     ];
-    let (body, replay) =
-        ReplayBody::recorded(StreamBody::new(tokio_stream::iter(frames)), 1024);
+    let (body, replay) = ReplayBody::recorded(StreamBody::new(tokio_stream::iter(frames)), 1024);
     assert!(body.collect().await.is_err());
     assert_eq!(
         replay
@@ -373,7 +371,9 @@ async fn an_exact_size_body_is_complete_once_that_much_is_recorded() {
         let frame = body.frame().await.expect("frame").expect("ok");
         sent += frame.into_data().expect("data").len();
     }
-    let again = replay.body::<Full<Bytes>>().expect("complete at 3000 bytes");
+    let again = replay
+        .body::<Full<Bytes>>()
+        .expect("complete at 3000 bytes");
     assert_eq!(collect(again).await.0, Bytes::from(vec![1; 3000]));
 }
 
@@ -389,8 +389,5 @@ async fn a_body_longer_than_its_exact_size_is_declined() {
     );
     let replay = replay.expect("replayable");
     let _ = collect(body).await;
-    assert_eq!(
-        replay.body::<Full<Bytes>>().unwrap_err(),
-        Declined::Failed
-    );
+    assert_eq!(replay.body::<Full<Bytes>>().unwrap_err(), Declined::Failed);
 }

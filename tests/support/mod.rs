@@ -1,6 +1,10 @@
 //! Shared pieces of the end-to-end tests: real clients, layered services, gated sources.
 #![allow(dead_code, unreachable_pub)]
 
+mod recording;
+#[allow(unused_imports, reason = "each test binary uses its own part of the support")]
+pub use recording::{redirect, status, RecordingServer, Seen};
+
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 

@@ -1,0 +1,251 @@
+//! The layer outlives runtimes: a fetch task whose runtime shut down before it ran (or while
+//! it ran) never wedges the layer, a call outside a runtime fails clearly and harms nothing,
+//! and a layer in a `static` serves every `#[tokio::test]` that uses it.
+#![cfg(feature = "test-server")]
+
+mod support;
+
+use std::future::Future;
+use std::pin::pin;
+use std::sync::OnceLock;
+use std::task::{Context, Poll, Waker};
+use std::time::Duration;
+
+use bytes::Bytes;
+use http::{Request, StatusCode};
+use http_body_util::Full;
+use symbl_auth::test_server::{FakeSymbl, TestServer};
+use symbl_auth::{Error, SymblAuthLayer};
+use tokio::runtime::{Builder, Runtime};
+use tower::{Layer, Service, ServiceExt};
+
+use support::*;
+
+const HOUR: Duration = Duration::from_secs(3600);
+
+/// A `TestServer` in a runtime of its own, so it outlives the runtimes a test starts and drops.
+struct Background {
+    server: TestServer,
+    _runtime: Runtime,
+}
+
+fn background_server() -> Background {
+    let runtime = Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .build()
+        .expect("runtime");
+    let server = runtime.block_on(TestServer::start()).expect("server");
+    Background {
+        server,
+        _runtime: runtime,
+    }
+}
+
+fn current_thread() -> Runtime {
+    Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("runtime")
+}
+
+fn paused() -> Runtime {
+    Builder::new_current_thread()
+        .enable_all()
+        .start_paused(true)
+        .build()
+        .expect("runtime")
+}
+
+/// Polls a future once, outside any runtime's executor.
+fn poll_once<F: Future>(future: F) -> Poll<F::Output> {
+    pin!(future).poll(&mut Context::from_waker(Waker::noop()))
+}
+
+fn no_runtime_error(
+    poll: Poll<Result<http::Response<impl Sized>, symbl_auth::BoxError>>,
+) -> String {
+    match poll {
+        Poll::Ready(Err(error)) => {
+            let error = auth_error(&error);
+            assert!(matches!(error, Error::NoRuntime { .. }), "{error}");
+            error.to_string()
+        }
+        Poll::Ready(Ok(response)) => panic!("answered {}", response.status()),
+        Poll::Pending => panic!("waited instead of failing"),
+    }
+}
+
+#[test]
+fn a_call_dropped_before_its_fetch_ran_does_not_wedge_the_layer() {
+    let symbl = background_server();
+    let layer = symbl.server.layer();
+    let url = symbl.server.url("/v1/conversations");
+
+    let runtime_a = current_thread();
+    runtime_a.block_on(async {
+        let service = layer.layer(http1_client());
+        tokio::select! {
+            biased;
+            _ = service.oneshot(get(&url)) => panic!("answered before its token was fetched"),
+            () = std::future::ready(()) => {}
+        }
+    });
+    // The fetch task is dropped with its runtime before its first poll.
+    drop(runtime_a);
+    assert_eq!(symbl.server.symbl().token_requests(), 0);
+
+    let runtime_b = Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .expect("rt");
+    runtime_b.block_on(async {
+        let service = layer.layer(http1_client());
+        for _ in 0..3 {
+            let status = status_of(&service, get(&url)).await.expect("call");
+            assert_eq!(status, StatusCode::OK);
+        }
+    });
+    assert_eq!(symbl.server.symbl().token_requests(), 1);
+}
+
+#[test]
+fn a_refresh_cut_off_by_its_runtime_is_started_again_in_the_next() {
+    // A new token on every request, so each refresh is seen.
+    let fake = FakeSymbl::new().token_lifetime(HOUR).reissue_before(HOUR);
+    let layer = in_memory_layer(fake.clone());
+    let call = |layer: &SymblAuthLayer| {
+        let service = layer.layer(fake.api_service());
+        async move { status_of(&service, get(&symbl_url("/v1/conversations"))).await }
+    };
+
+    let runtime_a = paused();
+    runtime_a.block_on(async {
+        assert_eq!(call(&layer).await.expect("call"), StatusCode::OK);
+        // Into the refresh window: this call starts a background refresh, which never runs.
+        tokio::time::advance(HOUR - Duration::from_secs(200)).await;
+        assert_eq!(call(&layer).await.expect("call"), StatusCode::OK);
+    });
+    drop(runtime_a);
+    assert_eq!(fake.token_requests(), 1, "the refresh's task never ran");
+
+    let runtime_b = paused();
+    runtime_b.block_on(async {
+        // This runtime's clock starts an hour earlier than the first's ended: the token is
+        // still good here, and its lost freshness timer is set again.
+        assert_eq!(call(&layer).await.expect("call"), StatusCode::OK);
+        assert_eq!(fake.token_requests(), 1);
+        tokio::time::sleep(HOUR - Duration::from_secs(200)).await;
+        assert_eq!(call(&layer).await.expect("call"), StatusCode::OK);
+        tokio::time::sleep(Duration::from_millis(1)).await;
+        assert_eq!(fake.token_requests(), 2, "the refresh ran in this runtime");
+        tokio::time::sleep(HOUR).await;
+        assert_eq!(
+            call(&layer).await.expect("call past the first expiry"),
+            StatusCode::OK
+        );
+    });
+    assert_eq!(fake.api_requests(), 5, "no call was sent twice");
+}
+
+#[test]
+fn a_call_through_the_handle_of_a_runtime_that_shut_down_fails_clearly() {
+    let fake = FakeSymbl::new();
+    let layer = in_memory_layer(fake.clone());
+    let runtime = current_thread();
+    let handle = runtime.handle().clone();
+    drop(runtime);
+
+    let entered = handle.enter();
+    let mut service = layer.layer(fake.api_service());
+    assert!(poll_once(std::future::poll_fn(|cx| {
+        Service::<Request<Full<Bytes>>>::poll_ready(&mut service, cx)
+    }))
+    .is_ready());
+    let message = no_runtime_error(poll_once(
+        service.call(get(&symbl_url("/v1/conversations"))),
+    ));
+    assert!(message.contains("shut down"), "{message}");
+    drop(entered);
+
+    let runtime = current_thread();
+    runtime.block_on(async {
+        let status = status_of(&service, get(&symbl_url("/v1/conversations"))).await;
+        assert_eq!(status.expect("call"), StatusCode::OK);
+    });
+    assert_eq!(fake.token_requests(), 1);
+}
+
+#[test]
+fn outside_a_runtime_a_call_that_needs_a_fetch_fails_clearly() {
+    let fake = FakeSymbl::new();
+    let layer = in_memory_layer(fake.clone());
+    let mut service = layer.layer(fake.api_service());
+    let url = symbl_url("/v1/conversations");
+
+    // Cold: a fetch needs a runtime to run in.
+    assert!(poll_once(std::future::poll_fn(|cx| {
+        Service::<Request<Full<Bytes>>>::poll_ready(&mut service, cx)
+    }))
+    .is_ready());
+    let message = no_runtime_error(poll_once(service.call(get(&url))));
+    assert!(message.contains("inside a Tokio runtime"), "{message}");
+    assert_eq!(fake.token_requests(), 0);
+
+    // Warm: the cached token needs no runtime, even once the one that fetched it is gone.
+    let runtime = current_thread();
+    runtime.block_on(async {
+        assert_eq!(
+            status_of(&service, get(&url)).await.expect("call"),
+            StatusCode::OK
+        );
+    });
+    drop(runtime);
+    for _ in 0..3 {
+        match poll_once(service.call(get(&url))) {
+            Poll::Ready(Ok(response)) => assert_eq!(response.status(), StatusCode::OK),
+            other => panic!(
+                "a cached token needs no runtime: {:?}",
+                other.map(|r| r.map(|r| r.status()))
+            ),
+        }
+    }
+    assert_eq!(fake.token_requests(), 1);
+}
+
+/// One layer for the whole test binary, as an app or a test suite keeps it in a `static`.
+fn shared() -> &'static (Background, SymblAuthLayer) {
+    static SHARED: OnceLock<(Background, SymblAuthLayer)> = OnceLock::new();
+    SHARED.get_or_init(|| {
+        // Built on a thread of its own: a runtime cannot be started inside the test's.
+        let symbl = std::thread::spawn(background_server)
+            .join()
+            .expect("server");
+        let layer = symbl.server.layer();
+        (symbl, layer)
+    })
+}
+
+async fn calls_through_the_shared_layer() {
+    let (symbl, layer) = shared();
+    let service = layer.layer(http1_client());
+    for _ in 0..20 {
+        let status = status_of(&service, get(&symbl.server.url("/v1/conversations"))).await;
+        assert_eq!(status.expect("call"), StatusCode::OK);
+    }
+}
+
+#[tokio::test]
+async fn a_static_layer_serves_one_tokio_test() {
+    calls_through_the_shared_layer().await;
+}
+
+#[tokio::test]
+async fn a_static_layer_serves_another_tokio_test() {
+    calls_through_the_shared_layer().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_static_layer_serves_a_third_on_another_kind_of_runtime() {
+    calls_through_the_shared_layer().await;
+}
