@@ -199,3 +199,41 @@ async fn composes_with_other_middleware_on_either_side() {
     );
     assert_eq!(inner.with_token.load(Ordering::SeqCst), 3);
 }
+
+#[tokio::test]
+async fn a_401_from_the_host_a_redirect_led_to_is_not_ours() {
+    let server = TestServer::start().await.expect("server");
+    let elsewhere =
+        RecordingServer::start([127, 0, 0, 2], |_| status(StatusCode::UNAUTHORIZED)).await;
+    let target = elsewhere.url("/landing");
+    let redirecting = RecordingServer::start([127, 0, 0, 1], move |_| redirect(&target)).await;
+    let layer = server.layer();
+    let client = client(&layer);
+    let response = client
+        .get(redirecting.url("/start"))
+        .send()
+        .await
+        .expect("call");
+    assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
+
+    let (first, second) = (redirecting.seen(), elsewhere.seen());
+    assert!(
+        first[0].authorization.is_some(),
+        "the token went to 127.0.0.1"
+    );
+    assert_eq!(second.len(), 1, "127.0.0.2 was asked once");
+    assert!(second[0].authorization.is_none(), "and never saw the token");
+    let stats = layer.stats();
+    assert_eq!(
+        (stats.refreshes, stats.retries, stats.token_requests),
+        (0, 0, 1)
+    );
+    // The token is still cached and good.
+    let response = client
+        .get(server.url("/v1/conversations"))
+        .send()
+        .await
+        .expect("call");
+    assert_eq!(response.status(), StatusCode::OK);
+    assert_eq!(server.symbl().token_requests(), 1);
+}

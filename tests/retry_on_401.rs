@@ -426,3 +426,152 @@ async fn stats_count_fetches_refreshes_retries_and_skipped_replays() {
     assert_eq!(stats.retries, 1);
     assert_eq!(stats.replays_skipped, 1);
 }
+
+#[tokio::test]
+async fn a_refresh_is_counted_when_its_fetch_starts_not_when_a_token_is_dropped() {
+    let server = TestServer::start().await.expect("server");
+    let layer = server
+        .layer_builder()
+        .replay_limit(16)
+        .build()
+        .expect("layer");
+    let service = layer.clone().layer(http1_client());
+    let url = server.url("/v1/process/text");
+    let status = status_of(&service, post(&url, "small")).await;
+    assert_eq!(status.expect("call"), StatusCode::OK);
+
+    // A 401 to a body that cannot be replayed drops the token; nothing is fetched yet.
+    server.symbl().revoke_tokens();
+    let status = status_of(&service, post(&url, "larger than the sixteen bytes")).await;
+    assert_eq!(status.expect("call"), StatusCode::UNAUTHORIZED);
+    assert_eq!(layer.stats().refreshes, 0);
+    assert_eq!(layer.stats().token_requests, 1);
+
+    let status = status_of(&service, post(&url, "small")).await;
+    assert_eq!(status.expect("call"), StatusCode::OK);
+    assert_eq!(
+        layer.stats().refreshes,
+        1,
+        "the fetch that replaced the dropped token"
+    );
+}
+
+/// A body of fixed-size frames whose size hint is exact but whose `is_end_stream` is the
+/// default `false`, as http-body allows: hyper's HTTP/1 client stops polling it once it has
+/// written `content-length` bytes.
+struct ExactSize {
+    frames: std::collections::VecDeque<Bytes>,
+    total: u64,
+}
+
+impl ExactSize {
+    fn new(frames: usize, frame_len: usize) -> Self {
+        Self {
+            frames: (0..frames).map(|_| varied_bytes(frame_len)).collect(),
+            total: (frames * frame_len) as u64,
+        }
+    }
+}
+
+impl http_body::Body for ExactSize {
+    type Data = Bytes;
+    type Error = Infallible;
+
+    fn poll_frame(
+        mut self: Pin<&mut Self>,
+        _cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, Infallible>>> {
+        Poll::Ready(self.frames.pop_front().map(|data| Ok(Frame::data(data))))
+    }
+
+    fn size_hint(&self) -> http_body::SizeHint {
+        http_body::SizeHint::with_exact(self.total)
+    }
+}
+
+async fn exact_size_body_is_replayed(client: HttpClient<ExactSize>) {
+    let server = TestServer::start().await.expect("server");
+    let service = server.layer().layer(client);
+    let url = server.url("/v1/process/text");
+    let request = |frames| {
+        Request::post(&url)
+            .body(ExactSize::new(frames, 1_000))
+            .expect("request")
+    };
+    let response = service.clone().oneshot(request(1)).await.expect("call");
+    assert_eq!(response.status(), StatusCode::OK);
+
+    server.symbl().revoke_tokens();
+    let response = service.clone().oneshot(request(3)).await.expect("call");
+    assert_eq!(response.status(), StatusCode::OK, "replayed after the 401");
+    let bodies = server.symbl().received_bodies();
+    assert_eq!(bodies.len(), 3);
+    assert_eq!(bodies[1].len(), 3_000, "the first send, rejected");
+    assert_eq!(bodies[2], bodies[1], "the same 3,000 bytes again");
+}
+
+#[tokio::test]
+async fn an_exact_size_body_is_replayed_over_http1() {
+    exact_size_body_is_replayed(http1_client()).await;
+}
+
+#[tokio::test]
+async fn an_exact_size_body_is_replayed_over_h2c() {
+    exact_size_body_is_replayed(http2_client()).await;
+}
+
+#[tokio::test]
+async fn a_server_that_rejects_every_token_gets_each_call_once() {
+    let server = TestServer::start().await.expect("server");
+    let layer = server.layer();
+    let service = layer.clone().layer(http1_client());
+    let url = server.url("/v1/conversations");
+    assert_eq!(
+        status_of(&service, get(&url)).await.expect("call"),
+        StatusCode::OK
+    );
+    let before = server.symbl().api_requests();
+
+    // Every token is refused; the token endpoint re-serves the one it issued, as Symbl does.
+    server.symbl().reject_api_requests(usize::MAX / 2);
+    let started = tokio::time::Instant::now();
+    for _ in 0..1_200 {
+        let status = status_of(&service, get(&url)).await.expect("call");
+        assert_eq!(status, StatusCode::UNAUTHORIZED);
+    }
+    let sends = server.symbl().api_requests() - before;
+    assert_eq!(sends, 1_200, "no call resent the token just refused");
+    let stats = layer.stats();
+    assert_eq!(stats.retries, 0);
+    let forced = started.elapsed().as_secs() + 1;
+    assert!(
+        stats.token_requests <= 1 + forced,
+        "{} token requests in {:?}",
+        stats.token_requests,
+        started.elapsed()
+    );
+}
+
+#[tokio::test]
+async fn a_server_that_rejects_every_new_token_too_sees_a_retry_per_forced_refresh_at_most() {
+    let fake = FakeSymbl::new().reissue_before(std::time::Duration::from_secs(86_400));
+    let server = TestServer::serve(fake).await.expect("server");
+    let layer = server.layer();
+    let service = layer.clone().layer(http1_client());
+    let url = server.url("/v1/conversations");
+    server.symbl().reject_api_requests(usize::MAX / 2);
+    let started = tokio::time::Instant::now();
+    for _ in 0..1_200 {
+        let status = status_of(&service, get(&url)).await.expect("call");
+        assert_eq!(status, StatusCode::UNAUTHORIZED);
+    }
+    // Forced refreshes are at most one a second, and only they bring a token to retry with.
+    let forced = started.elapsed().as_secs() + 1;
+    let sends = server.symbl().api_requests() as u64;
+    assert!(
+        sends <= 1_200 + forced,
+        "{sends} sends for 1,200 calls in {:?}",
+        started.elapsed()
+    );
+    assert_eq!(layer.stats().retries, sends - 1_200);
+}

@@ -144,3 +144,44 @@ async fn a_timeout_while_waiting_for_a_token_does_not_poison_the_cache() {
     assert_eq!(body, r#"{"conversations":[]}"#);
     assert_eq!(source.started(), 1);
 }
+
+#[tokio::test]
+async fn a_401_after_a_redirect_inside_the_layer_is_not_ours() {
+    let server = symbl_auth::test_server::TestServer::start()
+        .await
+        .expect("server");
+    let elsewhere =
+        RecordingServer::start([127, 0, 0, 2], |_| status(StatusCode::UNAUTHORIZED)).await;
+    let target = elsewhere.url("/landing");
+    let redirecting = RecordingServer::start([127, 0, 0, 1], move |_| redirect(&target)).await;
+    let layer = server.layer();
+    let service = ServiceBuilder::new()
+        .layer(layer.clone())
+        .layer(FollowRedirectLayer::new())
+        .service(http1_client());
+    let response = service
+        .clone()
+        .oneshot(get(&redirecting.url("/start")))
+        .await
+        .expect("call");
+    assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
+
+    assert!(
+        redirecting.seen()[0].authorization.is_some(),
+        "the token went to 127.0.0.1"
+    );
+    let second = elsewhere.seen();
+    assert_eq!(second.len(), 1, "127.0.0.2 was asked once");
+    assert!(second[0].authorization.is_none(), "and never saw the token");
+    let stats = layer.stats();
+    assert_eq!(
+        (stats.refreshes, stats.retries, stats.token_requests),
+        (0, 0, 1)
+    );
+    let url = server.url("/v1/conversations");
+    assert_eq!(
+        status_of(&service, get(&url)).await.expect("call"),
+        StatusCode::OK
+    );
+    assert_eq!(server.symbl().token_requests(), 1, "the token was kept");
+}

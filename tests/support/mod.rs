@@ -2,7 +2,10 @@
 #![allow(dead_code, unreachable_pub)]
 
 mod recording;
-#[allow(unused_imports, reason = "each test binary uses its own part of the support")]
+#[allow(
+    unused_imports,
+    reason = "each test binary uses its own part of the support"
+)]
 pub use recording::{redirect, status, RecordingServer, Seen};
 
 use std::sync::atomic::{AtomicUsize, Ordering};
