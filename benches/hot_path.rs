@@ -1,7 +1,9 @@
 //! The cached-token path: per request over a no-op inner service, and under contention.
 //!
-//! `cargo bench --bench hot_path`. Each group runs every contender in this one process; the
-//! lower bound is tower-http's `AddAuthorization::bearer` (see `common/mod.rs`).
+//! `cargo bench --bench hot_path`. Each group runs every contender in this one process (see
+//! `common/mod.rs`): tower-http's `AddAuthorization::bearer` as the lower bound, the peer a
+//! tower user would write by hand, the usual `RwLock` design, and symbl-auth. `cargo bench
+//! --bench ratios` gives the same comparison as ratios over alternating rounds.
 
 #![allow(missing_docs, reason = "criterion_group! defines an undocumented fn")]
 
@@ -16,26 +18,10 @@ use http_body_util::{Empty, Full};
 use tower::{Layer, Service, ServiceExt};
 use tower_http::auth::AddAuthorizationLayer;
 
-use common::{send_now, symbl_layer, token, Noop, UsualAuth, UsualCache};
-
-const URL: &str = "https://api.symbl.ai/v1/conversations";
-
-fn get() -> Request<Empty<Bytes>> {
-    Request::get(URL).body(Empty::new()).expect("request")
-}
-
-fn post() -> Request<Full<Bytes>> {
-    Request::post("https://api.symbl.ai/v1/process/text")
-        .body(Full::new(Bytes::from(vec![b'x'; 1024])))
-        .expect("request")
-}
+use common::{empty_post, peer, send_now, symbl_layer, token, Noop, UsualAuth, UsualCache, SHAPES};
 
 /// Benches one request shape through every contender, checking first that each authenticates.
-fn per_request<B, F>(c: &mut Criterion, name: &str, request: F)
-where
-    B: http_body::Body + Send + 'static,
-    F: Fn() -> Request<B> + Copy,
-{
+fn per_request(c: &mut Criterion, name: &str, request: fn() -> Request<Full<Bytes>>) {
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -44,44 +30,43 @@ where
 
     let mut bare = Noop;
     let mut lower_bound = AddAuthorizationLayer::bearer(&token()).layer(Noop);
+    let mut peer = peer(Noop);
     let mut usual = UsualAuth::new(Noop, UsualCache::new(common::FixedSource));
     let mut symbl = symbl_layer().layer(Noop);
     // Warm the caches, and check that each layered contender really adds the token.
-    let authorized = |status: StatusCode| assert_eq!(status, StatusCode::NO_CONTENT);
+    let authorized = |status: StatusCode| assert_eq!(status, StatusCode::OK);
     authorized(send_now(&mut lower_bound, request()).status());
     runtime.block_on(async {
-        let first = usual.clone().oneshot(request()).await.expect("ok");
-        authorized(first.status());
-        let first = symbl.clone().oneshot(request()).await.expect("ok");
-        authorized(first.status());
+        authorized(peer.clone().oneshot(request()).await.expect("ok").status());
+        authorized(usual.clone().oneshot(request()).await.expect("ok").status());
+        authorized(symbl.clone().oneshot(request()).await.expect("ok").status());
     });
-    authorized(send_now(&mut usual, request()).status());
-    authorized(send_now(&mut symbl, request()).status());
 
     let mut group = c.benchmark_group(format!("hot_path/{name}"));
     group.throughput(Throughput::Elements(1));
-    group.bench_function("bare", |b| {
-        b.iter_batched(request, |r| send_now(&mut bare, r), BatchSize::SmallInput)
-    });
-    group.bench_function("lower_bound", |b| {
-        b.iter_batched(
-            request,
-            |r| send_now(&mut lower_bound, r),
-            BatchSize::SmallInput,
-        )
-    });
-    group.bench_function("usual_design", |b| {
-        b.iter_batched(request, |r| send_now(&mut usual, r), BatchSize::SmallInput)
-    });
-    group.bench_function("symbl_auth", |b| {
-        b.iter_batched(request, |r| send_now(&mut symbl, r), BatchSize::SmallInput)
-    });
+    macro_rules! contender {
+        ($label:literal, $service:ident) => {
+            group.bench_function($label, |b| {
+                b.iter_batched(
+                    request,
+                    |r| send_now(&mut $service, r),
+                    BatchSize::SmallInput,
+                )
+            });
+        };
+    }
+    contender!("bare", bare);
+    contender!("lower_bound", lower_bound);
+    contender!("peer", peer);
+    contender!("usual_design", usual);
+    contender!("symbl_auth", symbl);
     group.finish();
 }
 
 fn hot_path(c: &mut Criterion) {
-    per_request(c, "get", get);
-    per_request(c, "post_1k", post);
+    for (name, request) in SHAPES {
+        per_request(c, name, request);
+    }
 }
 
 /// Tasks each sending through their own clone of one shared service, on a multi-thread runtime.
@@ -89,7 +74,7 @@ const TASKS: u64 = 64;
 
 async fn contend<S>(service: S, requests: u64) -> Duration
 where
-    S: Service<Request<Empty<Bytes>>, Response = Response<Empty<Bytes>>> + Clone + Send + 'static,
+    S: Service<Request<Full<Bytes>>, Response = Response<Empty<Bytes>>> + Clone + Send + 'static,
     S::Error: std::fmt::Debug,
     S::Future: Send,
 {
@@ -100,8 +85,13 @@ where
             let mut service = service.clone();
             tokio::spawn(async move {
                 for _ in 0..per_task {
-                    let response = service.ready().await.expect("ready").call(get()).await;
-                    assert_eq!(response.expect("ok").status(), StatusCode::NO_CONTENT);
+                    let response = service
+                        .ready()
+                        .await
+                        .expect("ready")
+                        .call(empty_post())
+                        .await;
+                    assert_eq!(response.expect("ok").status(), StatusCode::OK);
                 }
             })
         })
@@ -123,12 +113,17 @@ fn contention(c: &mut Criterion) {
             .build()
             .expect("runtime");
         let lower_bound = AddAuthorizationLayer::bearer(&token()).layer(Noop);
+        let peer = peer(Noop);
         let usual = UsualAuth::new(Noop, UsualCache::new(common::FixedSource));
         let symbl = symbl_layer().layer(Noop);
         runtime.block_on(async {
-            for service in [usual.clone().boxed_clone(), symbl.clone().boxed_clone()] {
-                let status = service.oneshot(get()).await.expect("ok").status();
-                assert_eq!(status, StatusCode::NO_CONTENT);
+            for service in [
+                peer.clone().boxed_clone(),
+                usual.clone().boxed_clone(),
+                symbl.clone().boxed_clone(),
+            ] {
+                let status = service.oneshot(empty_post()).await.expect("ok").status();
+                assert_eq!(status, StatusCode::OK);
             }
         });
 
@@ -137,6 +132,10 @@ fn contention(c: &mut Criterion) {
         group.bench_function("lower_bound", |b| {
             b.to_async(&runtime)
                 .iter_custom(|n| contend(lower_bound.clone(), n))
+        });
+        group.bench_function("peer", |b| {
+            b.to_async(&runtime)
+                .iter_custom(|n| contend(peer.clone(), n))
         });
         group.bench_function("usual_design", |b| {
             b.to_async(&runtime)

@@ -98,6 +98,7 @@ where
 {
     /// Sends `request`, which carries the token of `generation`, on `service` (polled ready),
     /// keeping what a second send would need.
+    #[inline(always)]
     pub(crate) fn send(
         service: &mut S,
         request: Request<B>,
@@ -148,6 +149,9 @@ where
     }
 }
 
+/// Sends `request`, which carries our token, keeping what a second send would need: a copy of
+/// its parts, a recording of its body, its URI and a clone of `service`.
+#[inline(always)]
 fn send<S, B>(
     service: &mut S,
     request: Request<B>,
@@ -158,21 +162,29 @@ where
     S: Service<Request<ReplayBody<B>>> + Clone,
     B: Body,
 {
-    let (parts, body) = request.into_parts();
-    let (body, replay) = ReplayBody::recorded(body, shared.replay_limit);
-    let resend = replay.map(|replay| (Resend::new(&parts, replay), service.clone()));
-    if let Err(declined) = &resend {
-        tracing::trace!(%declined, "request will not be retried after a 401");
-    }
-    let retry = Retry {
-        shared: Arc::clone(shared),
-        generation,
-        uri: parts.uri.clone(),
-        resend,
+    let mut replay = Err(Declined::TooLarge);
+    let request = request.map(|body| {
+        let (body, recorded) = ReplayBody::recorded(body, shared.replay_limit);
+        replay = recorded;
+        body
+    });
+    let resend = match replay {
+        Ok(replay) => Ok((Resend::new(&request, replay), service.clone())),
+        Err(declined) => {
+            tracing::trace!(%declined, "request will not be retried after a 401");
+            Err(declined)
+        }
     };
+    // One literal, the retry first (it borrows the request the call then takes): fewer moves
+    // of this large value.
     State::Sent {
-        future: service.call(Request::from_parts(parts, body)),
-        retry: Some(retry),
+        retry: Some(Retry {
+            shared: Arc::clone(shared),
+            generation,
+            uri: request.uri().clone(),
+            resend,
+        }),
+        future: service.call(request),
     }
 }
 
@@ -192,7 +204,7 @@ where
             let next = match this.state.as_mut().project() {
                 StateProj::Sent { future, retry } => {
                     let response = ready!(future.poll(cx)).map_err(Into::into)?;
-                    if !is_unauthorized(response.status(), response.headers()) {
+                    if !is_unauthorized(response.status(), response.version(), response.headers()) {
                         return Poll::Ready(Ok(response));
                     }
                     let retry = retry

@@ -89,7 +89,7 @@ impl Middleware for SymblAuthMiddleware {
             .headers_mut()
             .insert(header::AUTHORIZATION, token.header);
         let response = next.clone().run(request, extensions).await?;
-        if !is_unauthorized(response.status(), response.headers()) {
+        if !is_unauthorized(response.status(), response.version(), response.headers()) {
             return Ok(response);
         }
         // The client followed a redirect to another origin, and dropped our token on the way

@@ -9,7 +9,7 @@ use http::{Request, Response};
 use http_body::Body;
 use tower_service::Service;
 
-use crate::cache::Lookup;
+use crate::cache::{Lookup, TokenView};
 use crate::future::ResponseFuture;
 use crate::scope::Decision;
 use crate::shared::Shared;
@@ -24,11 +24,17 @@ use crate::ReplayBody;
 pub struct SymblAuth<S> {
     inner: S,
     shared: Arc<Shared>,
+    token: TokenView,
 }
 
 impl<S> SymblAuth<S> {
     pub(crate) fn new(inner: S, shared: Arc<Shared>) -> Self {
-        Self { inner, shared }
+        let token = shared.cache.view();
+        Self {
+            inner,
+            shared,
+            token,
+        }
     }
 
     /// The wrapped service.
@@ -78,7 +84,7 @@ where
             }
             Decision::Refuse(error) => return ResponseFuture::failed(error),
         }
-        let token = match shared.cache.fresh() {
+        let token = match self.token.fresh() {
             Some(token) => token,
             None if caller_authorized(&request) => {
                 return ResponseFuture::pass_through(&mut self.inner, request)
@@ -91,11 +97,19 @@ where
                 }
             },
         };
-        match request.headers_mut().entry(AUTHORIZATION) {
-            Entry::Vacant(slot) => {
-                slot.insert(token.header);
+        // No header at all is the usual case, and a plain insert is the cheapest.
+        let headers = request.headers_mut();
+        if headers.is_empty() {
+            headers.insert(AUTHORIZATION, token.header);
+        } else {
+            match headers.entry(AUTHORIZATION) {
+                Entry::Vacant(slot) => {
+                    slot.insert(token.header);
+                }
+                Entry::Occupied(_) => {
+                    return ResponseFuture::pass_through(&mut self.inner, request)
+                }
             }
-            Entry::Occupied(_) => return ResponseFuture::pass_through(&mut self.inner, request),
         }
         ResponseFuture::send(&mut self.inner, request, token.generation, shared)
     }
@@ -106,6 +120,7 @@ impl<S: Clone> Clone for SymblAuth<S> {
         Self {
             inner: self.inner.clone(),
             shared: Arc::clone(&self.shared),
+            token: self.token.clone(),
         }
     }
 }

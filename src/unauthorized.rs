@@ -3,8 +3,8 @@
 
 use std::fmt;
 
-use http::header::HeaderName;
-use http::{Extensions, HeaderMap, StatusCode, Uri};
+use http::header::{HeaderName, CONTENT_TYPE};
+use http::{Extensions, HeaderMap, StatusCode, Uri, Version};
 use tower_http::follow_redirect::RequestUri;
 
 use crate::cache::{Token, TokenCache};
@@ -14,14 +14,26 @@ use crate::Error;
 /// Built once: looking up a `&str` name parses it on every response.
 const GRPC_STATUS: HeaderName = HeaderName::from_static("grpc-status");
 
-/// A 401, or gRPC's form of it: a trailers-only `200` answer with `grpc-status: 16`
-/// (UNAUTHENTICATED) in its headers.
-pub(crate) fn is_unauthorized(status: StatusCode, headers: &HeaderMap) -> bool {
-    status == StatusCode::UNAUTHORIZED
-        || (status == StatusCode::OK
-            && headers
-                .get(GRPC_STATUS)
-                .is_some_and(|status| status == "16"))
+/// A 401, or gRPC's form of it: a trailers-only HTTP/2 `200` gRPC answer (`content-type:
+/// application/grpc…`) with `grpc-status: 16` (UNAUTHENTICATED) in its headers.
+///
+/// It runs on every response, so the cheap tests come first: gRPC is HTTP/2 only, and the
+/// content type, a standard header, is found far more cheaply than `grpc-status`.
+pub(crate) fn is_unauthorized(status: StatusCode, version: Version, headers: &HeaderMap) -> bool {
+    if status == StatusCode::UNAUTHORIZED {
+        return true;
+    }
+    let grpc = || {
+        headers
+            .get(CONTENT_TYPE)
+            .is_some_and(|content_type| content_type.as_bytes().starts_with(b"application/grpc"))
+    };
+    status == StatusCode::OK
+        && version == Version::HTTP_2
+        && grpc()
+        && headers
+            .get(GRPC_STATUS)
+            .is_some_and(|status| status == "16")
 }
 
 /// Whether a 401 came from another origin than `sent_to`, where the token went: tower-http's
@@ -74,4 +86,72 @@ pub(crate) fn not_retried(cache: &TokenCache, rejected: u64, why: &dyn fmt::Disp
     cache.invalidate(rejected);
     cache.counters().count(Event::ReplaySkipped);
     tracing::debug!(generation = rejected, %why, "401 returned without a retry");
+}
+
+#[cfg(test)]
+mod tests {
+    use http::HeaderValue;
+
+    use super::*;
+
+    fn headers(pairs: &[(&'static str, &'static str)]) -> HeaderMap {
+        pairs
+            .iter()
+            .map(|(name, value)| {
+                let name = HeaderName::from_static(name);
+                (name, HeaderValue::from_static(value))
+            })
+            .collect()
+    }
+
+    #[test]
+    fn a_401_or_a_trailers_only_grpc_unauthenticated_is_a_rejection() {
+        let h2 = Version::HTTP_2;
+        let nothing = HeaderMap::new();
+        assert!(is_unauthorized(
+            StatusCode::UNAUTHORIZED,
+            Version::HTTP_11,
+            &nothing
+        ));
+        let grpc = headers(&[("content-type", "application/grpc"), ("grpc-status", "16")]);
+        assert!(is_unauthorized(StatusCode::OK, h2, &grpc));
+        let proto = headers(&[
+            ("content-type", "application/grpc+proto"),
+            ("grpc-status", "16"),
+        ]);
+        assert!(is_unauthorized(StatusCode::OK, h2, &proto));
+    }
+
+    #[test]
+    fn other_answers_are_not() {
+        let h2 = Version::HTTP_2;
+        assert!(!is_unauthorized(StatusCode::OK, h2, &HeaderMap::new()));
+        assert!(!is_unauthorized(
+            StatusCode::FORBIDDEN,
+            h2,
+            &HeaderMap::new()
+        ));
+        let ok = headers(&[("content-type", "application/grpc"), ("grpc-status", "0")]);
+        assert!(!is_unauthorized(StatusCode::OK, h2, &ok));
+        // Not gRPC: a `grpc-status` header on a JSON answer, or over HTTP/1.1, means nothing.
+        let json = headers(&[("content-type", "application/json"), ("grpc-status", "16")]);
+        assert!(!is_unauthorized(StatusCode::OK, h2, &json));
+        let grpc = headers(&[("content-type", "application/grpc"), ("grpc-status", "16")]);
+        assert!(!is_unauthorized(StatusCode::OK, Version::HTTP_11, &grpc));
+    }
+
+    #[test]
+    fn only_a_401_from_another_origin_is_from_elsewhere() {
+        let sent: Uri = "https://api.symbl.ai/v1/x".parse().unwrap();
+        let mut extensions = Extensions::new();
+        assert!(!from_elsewhere(&sent, &extensions), "no redirect followed");
+        extensions.insert(RequestUri("https://API.symbl.ai/v1/y".parse().unwrap()));
+        assert!(!from_elsewhere(&sent, &extensions), "same origin");
+        extensions.insert(RequestUri(
+            "https://elsewhere.example/v1/x".parse().unwrap(),
+        ));
+        assert!(from_elsewhere(&sent, &extensions));
+        extensions.insert(RequestUri("http://api.symbl.ai/v1/x".parse().unwrap()));
+        assert!(from_elsewhere(&sent, &extensions), "another scheme");
+    }
 }

@@ -374,6 +374,7 @@ async fn grpc_unauthenticated_is_treated_as_a_401() {
                     fake.revoke_tokens();
                 }
                 let response = http::Response::builder()
+                    .version(http::Version::HTTP_2)
                     .header("content-type", "application/grpc")
                     .header("grpc-status", if first { "16" } else { "0" })
                     .body(Full::<Bytes>::default())

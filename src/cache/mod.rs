@@ -45,6 +45,35 @@ pub(crate) struct Token {
     pub(crate) generation: u64,
 }
 
+/// One service's view of the current token. It keeps the token it saw last, so that while the
+/// token stays the same a look costs one plain atomic load (the shared slot's address) instead
+/// of a guarded load with its two read-modify-writes. Clones of a service each keep their own.
+#[derive(Clone)]
+pub(crate) struct TokenView {
+    seen: arc_swap::Cache<Current, Option<Arc<Cached>>>,
+}
+
+/// The slot a [`TokenView`] watches.
+#[derive(Clone)]
+struct Current(Arc<Shared>);
+
+impl std::ops::Deref for Current {
+    type Target = ArcSwapOption<Cached>;
+
+    fn deref(&self) -> &Self::Target {
+        &self.0.current
+    }
+}
+
+impl TokenView {
+    /// The hot path: the cached token, if it is fresh (before its refresh time).
+    #[inline]
+    pub(crate) fn fresh(&mut self) -> Option<Token> {
+        let cached = self.seen.load().as_deref()?;
+        cached.freshness.is_fresh().then(|| cached.token.clone())
+    }
+}
+
 /// A wait for the fetch in flight.
 pub(crate) type TokenWait = Pin<Box<dyn Future<Output = Result<Token, Error>> + Send>>;
 
@@ -134,12 +163,18 @@ impl TokenCache {
         &self.shared.counters
     }
 
-    /// The hot path: the cached token, if it is fresh (before its refresh time).
-    #[inline]
+    /// The cached token, if it is fresh (before its refresh time).
     pub(crate) fn fresh(&self) -> Option<Token> {
         let current = self.shared.current.load();
         let cached = current.as_deref()?;
         cached.freshness.is_fresh().then(|| cached.token.clone())
+    }
+
+    /// A view of the current token for one service: the hot path.
+    pub(crate) fn view(&self) -> TokenView {
+        TokenView {
+            seen: arc_swap::Cache::new(Current(Arc::clone(&self.shared))),
+        }
     }
 
     /// A token to attach now, or a wait for the fetch that brings one: for a request that

@@ -46,7 +46,8 @@ pin_project! {
         },
         Replaying {
             chunks: std::vec::IntoIter<Bytes>,
-            trailers: Option<HeaderMap>,
+            // Boxed: rare, and the body travels inside every request, so it stays small.
+            trailers: Option<Box<HeaderMap>>,
             remaining: u64,
         },
     }
@@ -118,7 +119,7 @@ impl Replay {
         Ok(ReplayBody {
             state: State::Replaying {
                 chunks: chunks.into_iter(),
-                trailers,
+                trailers: trailers.map(Box::new),
                 remaining: len as u64,
             },
         })
@@ -163,7 +164,7 @@ impl<B: Body> Body for ReplayBody<B> {
                 Poll::Ready(
                     trailers
                         .take()
-                        .map(|trailers| Ok(Frame::trailers(trailers))),
+                        .map(|trailers| Ok(Frame::trailers(*trailers))),
                 )
             }
         }
