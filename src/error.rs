@@ -3,6 +3,7 @@
 use std::borrow::Cow;
 use std::error::Error as StdError;
 use std::fmt;
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -65,6 +66,33 @@ pub enum Error {
     MissingCredentials {
         /// The variable that was looked for first.
         variable: &'static str,
+    },
+    /// No credentials in any place [`Credentials::discover`](crate::Credentials::discover)
+    /// looks: the environment, `./symbl.conf`, `~/symbl.conf`.
+    #[non_exhaustive]
+    CredentialsNotFound {
+        /// Every place looked in, in order, in words (`"./symbl.conf (/srv/app/symbl.conf)"`).
+        searched: Vec<String>,
+    },
+    /// A credentials file (`symbl.conf`) is there but cannot be used: it cannot be read, it is
+    /// not valid INI, or its `[credentials]` section lacks `app_id` or `app_secret`.
+    #[non_exhaustive]
+    CredentialsFile {
+        /// The file.
+        path: PathBuf,
+        /// What is wrong with it, in words (never a line of the file), with the I/O error as
+        /// its source where there is one.
+        reason: Reason,
+    },
+    /// A WebSocket handshake that carried the layer's token was answered `401`, and a second
+    /// handshake could not help: it was made with a fresh token and rejected too (`retried`),
+    /// or no newer token than the rejected one could be had yet.
+    #[non_exhaustive]
+    HandshakeRejected {
+        /// The status of the last answer.
+        status: StatusCode,
+        /// Whether a second handshake, with a fresh token, was made.
+        retried: bool,
     },
     /// The layer's configuration is not valid.
     #[non_exhaustive]
@@ -163,6 +191,7 @@ impl Error {
             Self::InvalidCredentials { reason, .. }
             | Self::TokenEndpointUnavailable { reason, .. }
             | Self::BadTokenResponse { reason }
+            | Self::CredentialsFile { reason, .. }
             | Self::InvalidConfig { reason }
             | Self::NoRuntime { reason } => reason.message = words.into(),
             _ => {}
@@ -177,11 +206,22 @@ impl Error {
             Self::InvalidCredentials { reason, .. }
             | Self::TokenEndpointUnavailable { reason, .. }
             | Self::BadTokenResponse { reason }
+            | Self::CredentialsFile { reason, .. }
             | Self::InvalidConfig { reason }
             | Self::NoRuntime { reason } => reason.source = Some(Arc::new(source)),
             _ => {}
         }
         self
+    }
+
+    pub(crate) fn credentials_file(
+        path: impl Into<PathBuf>,
+        reason: impl Into<Cow<'static, str>>,
+    ) -> Self {
+        Self::CredentialsFile {
+            path: path.into(),
+            reason: Reason::new(reason),
+        }
     }
 
     pub(crate) fn config(reason: impl Into<Cow<'static, str>>) -> Self {
@@ -243,6 +283,33 @@ impl fmt::Display for Error {
                 "Symbl credentials not found: {variable} is not set \
                  (APP_ID and APP_SECRET, the names Symbl's SDKs use, are read as a fallback)"
             ),
+            Self::CredentialsNotFound { searched } => write!(
+                f,
+                "Symbl credentials not found; looked in: {}",
+                searched.join(", ")
+            ),
+            Self::CredentialsFile { path, reason } => write!(
+                f,
+                "cannot take Symbl credentials from {}: {reason}",
+                path.display()
+            ),
+            Self::HandshakeRejected {
+                status,
+                retried: true,
+            } => write!(
+                f,
+                "the WebSocket handshake was rejected with {status} twice, with the cached \
+                 token and with a fresh one: check that the app may use this API"
+            ),
+            Self::HandshakeRejected {
+                status,
+                retried: false,
+            } => write!(
+                f,
+                "the WebSocket handshake was rejected with {status}, and no newer token than \
+                 the one rejected could be had yet (forced refreshes are at most one a \
+                 second): try again shortly"
+            ),
             Self::InvalidConfig { reason } => {
                 write!(f, "invalid symbl-auth configuration: {reason}")
             }
@@ -266,11 +333,14 @@ impl StdError for Error {
             Self::InvalidCredentials { reason, .. }
             | Self::TokenEndpointUnavailable { reason, .. }
             | Self::BadTokenResponse { reason }
+            | Self::CredentialsFile { reason, .. }
             | Self::InvalidConfig { reason }
             | Self::NoRuntime { reason } => reason,
             Self::TokenEndpointRejected { .. }
             | Self::InsecureTransport { .. }
-            | Self::MissingCredentials { .. } => return None,
+            | Self::MissingCredentials { .. }
+            | Self::CredentialsNotFound { .. }
+            | Self::HandshakeRejected { .. } => return None,
         };
         reason
             .source

@@ -91,6 +91,10 @@ mod reqwest_middleware;
 #[cfg(feature = "test-server")]
 pub mod test_server;
 
+#[cfg(feature = "websocket")]
+#[cfg_attr(docsrs, doc(cfg(feature = "websocket")))]
+pub mod websocket;
+
 #[cfg(feature = "fuzzing")]
 #[doc(hidden)]
 #[path = "fuzzing.rs"]

@@ -116,6 +116,8 @@ struct Shared {
     token_requests: AtomicUsize,
     api_requests: AtomicUsize,
     tokens_issued: AtomicUsize,
+    #[cfg(feature = "websocket")]
+    streaming: super::streaming::Streaming,
 }
 
 #[derive(Default)]
@@ -161,6 +163,8 @@ impl FakeSymbl {
                 token_requests: AtomicUsize::new(0),
                 api_requests: AtomicUsize::new(0),
                 tokens_issued: AtomicUsize::new(0),
+                #[cfg(feature = "websocket")]
+                streaming: Default::default(),
             }),
         }
     }
@@ -236,6 +240,12 @@ impl FakeSymbl {
     /// servers that check auth first do (a streaming upload is then cut short).
     pub fn reject_before_body(&self, reject: bool) {
         self.lock().reject_before_body = reject;
+    }
+
+    /// The streaming endpoint's controls and counters.
+    #[cfg(feature = "websocket")]
+    pub(super) fn streaming(&self) -> &super::streaming::Streaming {
+        &self.shared.streaming
     }
 
     fn lock(&self) -> MutexGuard<'_, State> {
@@ -343,9 +353,11 @@ impl FakeSymbl {
         let token = authorization
             .and_then(|value| value.to_str().ok())
             .and_then(|value| value.strip_prefix("Bearer "));
-        let Some(token) = token else {
-            return false;
-        };
+        token.is_some_and(|token| self.is_current(token))
+    }
+
+    /// Whether `token` was issued, is not revoked and has not expired.
+    pub(super) fn is_current(&self, token: &str) -> bool {
         let state = self.lock();
         state
             .valid

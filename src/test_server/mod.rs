@@ -17,8 +17,14 @@
 //! ```
 //!
 //! The server stops when the `TestServer` is dropped.
+//!
+//! With feature `websocket` on too, the same port also serves a streaming endpoint shaped like
+//! Symbl's, `ws://127.0.0.1:<port>/v1/streaming/{id}` ([`TestServer::streaming_url`]): see
+//! [`STREAMING_PATH`] for what it answers.
 
 mod fake;
+#[cfg(feature = "websocket")]
+mod streaming;
 
 use std::convert::Infallible;
 use std::fmt;
@@ -36,12 +42,15 @@ use http_body_util::{BodyExt, Full, Limited};
 use hyper::body::Incoming;
 use hyper_util::rt::{TokioExecutor, TokioIo};
 use hyper_util::server::conn::auto;
-use tokio::net::TcpListener;
+use tokio::net::{TcpListener, TcpStream};
 use tokio::task::{JoinHandle, JoinSet};
 
 pub use fake::{
     Answer, ApiService, FakeSymbl, TokenFault, TokenReply, TEST_APP_ID, TEST_APP_SECRET,
 };
+#[cfg(feature = "websocket")]
+#[cfg_attr(docsrs, doc(cfg(feature = "websocket")))]
+pub use streaming::STREAMING_PATH;
 
 use crate::SymblAuthLayer;
 
@@ -136,18 +145,35 @@ async fn accept(listener: TcpListener, symbl: FakeSymbl) {
         };
         // Forget connections that have ended, so the set holds only live ones.
         while connections.try_join_next().is_some() {}
-        let symbl = symbl.clone();
-        connections.spawn(async move {
-            let service = hyper::service::service_fn(move |request| {
-                let symbl = symbl.clone();
-                async move { Ok::<_, Infallible>(answer(&symbl, request).await) }
-            });
-            // A connection error (client gone, reset) only ends that connection.
-            let _ = auto::Builder::new(TokioExecutor::new())
-                .serve_connection(TokioIo::new(stream), service)
-                .await;
-        });
+        connections.spawn(serve(stream, symbl.clone()));
     }
+}
+
+/// One connection: its requests, and then the streaming session a WebSocket handshake handed
+/// it to, if any. Both run in the connection's task, so dropping the server ends them.
+async fn serve(stream: TcpStream, symbl: FakeSymbl) {
+    #[cfg(feature = "websocket")]
+    let handover = streaming::Handover::default();
+    #[cfg(feature = "websocket")]
+    let session = handover.clone();
+    let service = hyper::service::service_fn(move |request: Request<Incoming>| {
+        let symbl = symbl.clone();
+        #[cfg(feature = "websocket")]
+        let handover = handover.clone();
+        async move {
+            #[cfg(feature = "websocket")]
+            if request.uri().path().starts_with(streaming::STREAMING_PATH) {
+                return Ok(whole(streaming::handshake(&symbl, request, &handover)));
+            }
+            Ok::<_, Infallible>(answer(&symbl, request).await)
+        }
+    });
+    // A connection error (client gone, reset) only ends that connection.
+    let _ = auto::Builder::new(TokioExecutor::new())
+        .serve_connection_with_upgrades(TokioIo::new(stream), service)
+        .await;
+    #[cfg(feature = "websocket")]
+    session.run().await;
 }
 
 type AnswerBody = BoxBody<Bytes, std::io::Error>;

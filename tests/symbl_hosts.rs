@@ -1,0 +1,130 @@
+//! Symbl's API hosts, `api.symbl.ai` and `api-labs.symbl.ai` (which takes the same token), get
+//! the token from a default layer; no other host does.
+#![cfg(feature = "test-server")]
+
+use std::convert::Infallible;
+use std::future::{ready, Ready};
+use std::sync::{Arc, Mutex};
+use std::task::{Context, Poll};
+
+use bytes::Bytes;
+use http::{header, Request, Response, StatusCode};
+use http_body_util::Full;
+use symbl_auth::test_server::FakeSymbl;
+use symbl_auth::{Credentials, Error, SymblAuthLayer, SYMBL_API_HOSTS};
+use tower::{Layer, Service, ServiceExt};
+
+/// A request's host, and its `Authorization` if it had one.
+type Seen = (String, Option<String>);
+
+/// An inner service that answers `200` and records each request's host and `Authorization`.
+#[derive(Clone, Default)]
+struct Recorder(Arc<Mutex<Vec<Seen>>>);
+
+impl Recorder {
+    fn seen(&self) -> Vec<Seen> {
+        self.0.lock().expect("lock").clone()
+    }
+}
+
+impl<B> Service<Request<B>> for Recorder {
+    type Response = Response<Full<Bytes>>;
+    type Error = Infallible;
+    type Future = Ready<Result<Self::Response, Infallible>>;
+
+    fn poll_ready(&mut self, _cx: &mut Context<'_>) -> Poll<Result<(), Infallible>> {
+        Poll::Ready(Ok(()))
+    }
+
+    fn call(&mut self, request: Request<B>) -> Self::Future {
+        let host = request.uri().host().unwrap_or_default().to_owned();
+        let authorization = request
+            .headers()
+            .get(header::AUTHORIZATION)
+            .map(|value| value.to_str().unwrap_or("(not text)").to_owned());
+        self.0.lock().expect("lock").push((host, authorization));
+        ready(Ok(Response::new(Full::default())))
+    }
+}
+
+fn get(url: &str) -> Request<Full<Bytes>> {
+    Request::get(url).body(Full::default()).expect("request")
+}
+
+const OTHER_HOSTS: [&str; 5] = [
+    "symbl.ai",
+    "labs.symbl.ai",
+    "api.symbl.ai.example",
+    "api-labs.symbl.ai.example",
+    "example.com",
+];
+
+#[test]
+fn symbls_api_hosts_are_api_and_api_labs() {
+    assert_eq!(SYMBL_API_HOSTS, ["api.symbl.ai", "api-labs.symbl.ai"]);
+}
+
+#[tokio::test]
+async fn the_default_layer_would_send_the_token_to_both_symbl_hosts_only() {
+    // The default layer fetches from api.symbl.ai, which a test cannot reach. Over plain http,
+    // though, a host the layer would send the token to is refused before anything is fetched
+    // or sent, and any other host passes through: that shows the default hosts, offline.
+    let layer = SymblAuthLayer::new(Credentials::new("app-id", "app-secret"));
+    let recorder = Recorder::default();
+    let service = layer.layer(recorder.clone());
+    for host in SYMBL_API_HOSTS {
+        let error = service
+            .clone()
+            .oneshot(get(&format!("http://{host}/v1/conversations")))
+            .await
+            .expect_err("a token destination, over plain http");
+        let error = error.downcast_ref::<Error>().expect("symbl_auth::Error");
+        assert!(
+            matches!(error, Error::InsecureTransport { host: refused, .. } if refused == host),
+            "{error}"
+        );
+    }
+    for host in OTHER_HOSTS {
+        let response = service
+            .clone()
+            .oneshot(get(&format!("http://{host}/v1/conversations")))
+            .await
+            .expect("passed through");
+        assert_eq!(response.status(), StatusCode::OK);
+    }
+    let seen = recorder.seen();
+    assert_eq!(seen.len(), OTHER_HOSTS.len());
+    assert!(seen
+        .iter()
+        .all(|(_, authorization)| authorization.is_none()));
+}
+
+#[tokio::test]
+async fn symbls_api_hosts_get_the_token_and_no_other_host_does() {
+    // The same hosts, with tokens from the fake in memory.
+    let fake = FakeSymbl::new();
+    let builder = SYMBL_API_HOSTS.iter().fold(
+        SymblAuthLayer::from_source(fake.clone()),
+        |builder, host| builder.allow_host(*host),
+    );
+    let recorder = Recorder::default();
+    let service = builder.build().expect("layer").layer(recorder.clone());
+    let hosts = SYMBL_API_HOSTS.iter().chain(&OTHER_HOSTS);
+    for host in hosts.clone() {
+        let url = format!("https://{host}/v1/conversations");
+        let response = service.clone().oneshot(get(&url)).await.expect("sent");
+        assert_eq!(response.status(), StatusCode::OK);
+    }
+
+    let seen = recorder.seen();
+    let bearer = seen[0].1.clone().expect("api.symbl.ai got the token");
+    assert!(bearer.starts_with("Bearer fake-token-"), "{bearer}");
+    let expected: Vec<_> = hosts
+        .map(|host| {
+            let token = SYMBL_API_HOSTS.contains(host).then(|| bearer.clone());
+            (host.to_string(), token)
+        })
+        .collect();
+    assert_eq!(seen, expected);
+    assert_eq!(fake.token_requests(), 1);
+}
