@@ -110,8 +110,16 @@ impl SymblAuthLayerBuilder {
         self
     }
 
-    /// Attaches the token to requests for `host` too, on any port. Requests to hosts not
-    /// allowed pass through untouched.
+    /// Attaches the token to requests for `host` too, on any port.
+    ///
+    /// The rules for which requests get the token, in order:
+    /// 1. A request that already has an `Authorization` header is left as the caller made it.
+    /// 2. A request whose URI has no authority (a tonic `Channel` adds its origin itself) goes
+    ///    to the wrapped service's own origin: it gets the token.
+    /// 3. A request to a host that is not allowed passes through untouched.
+    /// 4. A request to an allowed host over plain `http://` is refused
+    ///    ([`Error::InsecureTransport`]) unless the host is loopback or
+    ///    [`allow_insecure_http`](Self::allow_insecure_http) is on.
     ///
     /// `host` is a bare host name or IP address (`api.example.com`, `127.0.0.2`, `[::1]`):
     /// `build` refuses one with a scheme, port, path or user name, which would never match.

@@ -33,27 +33,17 @@
 //!
 //! # What it guarantees
 //!
-//! - **One fetch at a time.** Concurrent requests on a cold cache share one token request and
-//!   its result or error. A caller that gives up never cancels the fetch others wait for.
-//! - **Expiry from Symbl's `expiresIn`**, counted on a monotonic clock from when the token was
-//!   requested. Within the refresh window one background refresh runs while requests keep
-//!   using the valid token; Symbl re-serving the same token does not cause a fetch per request.
-//! - **Calm under faults.** `5xx`, `429` and network errors are retried with backoff and
-//!   jitter, honouring `Retry-After`, within a budget; bad credentials fail at once with
-//!   [`Error::InvalidCredentials`]. A failure is shared and held for a cool-down, so a failing
-//!   endpoint sees a bounded request rate. A failed refresh keeps the still-valid token.
-//! - **One retry after a 401** (or gRPC `UNAUTHENTICATED`), and only if the request carried
-//!   our token. The token is dropped only if it is still the cached one, so a burst of 401s
-//!   costs one refresh. Bodies up to the replay limit (64 KiB) are replayed byte for byte;
-//!   larger or unfinished bodies get their 401 back.
-//! - **The token goes only where it belongs**: the token URL's host and hosts added with
-//!   [`SymblAuthLayerBuilder::allow_host`]. Other hosts pass through untouched. A request whose
-//!   URI has no authority (tonic's `Channel` adds the origin itself) is taken to go to the
-//!   wrapped service's own origin and gets the token. Plain `http://` is refused except to
-//!   loopback, unless allowed. A request that has its own `Authorization` is left alone.
-//! - **No secret in any `Debug`, `Display`, error or log**; the header is marked sensitive.
+//! One fetch at a time per layer, expiry from `expiresIn`, refresh ahead, a calm answer to a
+//! failing endpoint, one retry after a 401 with a newer token only, the token only where it
+//! belongs, no secret in any output, and a layer that outlives runtimes. Each guarantee, with
+//! the test that pins it, is in [RELIABILITY.md]; the rules for which requests get the token are
+//! on [`SymblAuthLayerBuilder::allow_host`] and in the README.
 //!
-//! The service needs a Tokio runtime: fetches run in spawned tasks and timeouts use Tokio time.
+//! Fetching needs a Tokio runtime (fetches run in spawned tasks, timeouts use Tokio time); a
+//! call that needs a fetch outside one fails with [`Error::NoRuntime`]. A cached token needs
+//! none.
+//!
+//! [RELIABILITY.md]: https://github.com/symbl-auth/symbl-auth/blob/main/RELIABILITY.md
 //!
 //! # Other front ends
 //!
@@ -61,6 +51,9 @@
 //!   `reqwest_middleware` clients, sharing a layer's token cache.
 //! - A tonic `Channel` composes with a one-line body mapping; an axum app keeps one layered
 //!   client in its state. The README shows each, and `examples/` runs each.
+//! - `websocket::connect` (feature `websocket`) opens Symbl's streaming WebSocket with the
+//!   layer's token.
+//! - [`SymblAuthLayer::from_source`] makes a layer from any [`TokenSource`].
 //! - [`SymblAuthLayer::access_token`] hands the token to tools outside the layer;
 //!   [`SymblAuthLayer::stats`] counts what the layer did.
 //!
