@@ -47,6 +47,9 @@ pub enum Error {
     TokenEndpointRejected {
         /// The status the token endpoint answered with.
         status: StatusCode,
+        /// What to check, in words (by default the token URL; an OAuth2 source names the
+        /// error code the server sent, such as `invalid_scope`).
+        reason: Reason,
     },
     /// The token endpoint answered `200` but the body is not a usable token.
     #[non_exhaustive]
@@ -98,11 +101,6 @@ impl Reason {
             source: None,
         }
     }
-
-    pub(crate) fn with_source(mut self, source: impl StdError + Send + Sync + 'static) -> Self {
-        self.source = Some(Arc::new(source));
-        self
-    }
 }
 
 impl fmt::Display for Reason {
@@ -145,7 +143,10 @@ impl Error {
     /// The token endpoint answered with a status that no retry will change and that does not
     /// mean bad credentials (a `404`: the token URL is probably wrong). Permanent.
     pub fn rejected(status: StatusCode) -> Self {
-        Self::TokenEndpointRejected { status }
+        Self::TokenEndpointRejected {
+            status,
+            reason: Reason::new("check the token URL"),
+        }
     }
 
     /// The token endpoint answered, but not with a usable token. Permanent. The reason must not
@@ -162,6 +163,7 @@ impl Error {
         match &mut self {
             Self::InvalidCredentials { reason, .. }
             | Self::TokenEndpointUnavailable { reason, .. }
+            | Self::TokenEndpointRejected { reason, .. }
             | Self::BadTokenResponse { reason }
             | Self::InvalidConfig { reason }
             | Self::NoRuntime { reason } => reason.message = words.into(),
@@ -176,6 +178,7 @@ impl Error {
         match &mut self {
             Self::InvalidCredentials { reason, .. }
             | Self::TokenEndpointUnavailable { reason, .. }
+            | Self::TokenEndpointRejected { reason, .. }
             | Self::BadTokenResponse { reason }
             | Self::InvalidConfig { reason }
             | Self::NoRuntime { reason } => reason.source = Some(Arc::new(source)),
@@ -226,9 +229,9 @@ impl fmt::Display for Error {
                     None => write!(f, "{reason}"),
                 }
             }
-            Self::TokenEndpointRejected { status } => write!(
+            Self::TokenEndpointRejected { status, reason } => write!(
                 f,
-                "the token endpoint rejected the token request with {status}: check the token URL"
+                "the token endpoint rejected the token request with {status}: {reason}"
             ),
             Self::BadTokenResponse { reason } => {
                 write!(f, "bad response from the token endpoint: {reason}")
@@ -265,12 +268,11 @@ impl StdError for Error {
         let reason = match self {
             Self::InvalidCredentials { reason, .. }
             | Self::TokenEndpointUnavailable { reason, .. }
+            | Self::TokenEndpointRejected { reason, .. }
             | Self::BadTokenResponse { reason }
             | Self::InvalidConfig { reason }
             | Self::NoRuntime { reason } => reason,
-            Self::TokenEndpointRejected { .. }
-            | Self::InsecureTransport { .. }
-            | Self::MissingCredentials { .. } => return None,
+            Self::InsecureTransport { .. } | Self::MissingCredentials { .. } => return None,
         };
         reason
             .source

@@ -61,6 +61,9 @@
 //!   `reqwest_middleware` clients, sharing a layer's token cache.
 //! - A tonic `Channel` composes with a one-line body mapping; an axum app keeps one layered
 //!   client in its state. The README shows each, and `examples/` runs each.
+//! - [`oauth2::ClientCredentials`] fetches tokens from any OAuth2 server (RFC 6749 client
+//!   credentials); [`SymblAuthLayer::from_source`] puts it, or any [`TokenSource`], behind the
+//!   same layer.
 //! - [`SymblAuthLayer::access_token`] hands the token to tools outside the layer;
 //!   [`SymblAuthLayer::stats`] counts what the layer did.
 //!
@@ -74,6 +77,7 @@ mod credentials;
 mod error;
 mod future;
 mod layer;
+pub mod oauth2;
 mod redact;
 mod replay;
 mod scope;
@@ -109,6 +113,11 @@ pub use token::{AccessToken, TokenFuture, TokenSource, MAX_LIFETIME, MAX_TOKEN_L
 pub use token_endpoint::{
     SymblTokenSource, DEFAULT_TOKEN_URL, MAX_RESPONSE_BYTES, SYMBL_API_HOSTS,
 };
+
+/// The `reqwest` this crate sends token requests with, for the settings passed to
+/// [`SymblAuthLayerBuilder::http_client`] and [`oauth2::ClientCredentials::http_client`]
+/// (`reqwest::Proxy`, `reqwest::Certificate`) without a second copy of it.
+pub use reqwest;
 
 /// The error type of [`SymblAuth`]: the inner service's error or a boxed [`Error`]. The same
 /// type as `tower::BoxError`.
