@@ -85,10 +85,11 @@ impl TokenEndpoint {
                 tokio::spawn(async move {
                     match tls {
                         // A handshake the client refused ends here, unrecorded.
-                        Some(tls) => match tls.accept(stream).await {
-                            Ok(stream) => answer(stream, &reply, &record).await,
-                            Err(_) => {}
-                        },
+                        Some(tls) => {
+                            if let Ok(stream) = tls.accept(stream).await {
+                                answer(stream, &reply, &record).await;
+                            }
+                        }
                         None => answer(stream, &reply, &record).await,
                     }
                 });
