@@ -153,9 +153,8 @@ fn names_what_is_wrong_with_a_token_answer_without_quoting_it() {
     assert!(bad(r#"["SECRET"]"#).contains("not a JSON object"));
     assert!(bad(r#"{"token_type":"Bearer"}"#).contains("access_token is missing"));
     assert!(bad(r#"{"access_token":"SECRET"}"#).contains("token_type is missing"));
-    assert!(bad(r#"{"access_token":"SECRET","token_type":"mac"}"#).contains("mac, not Bearer"));
-    let odd = bad(r#"{"access_token":"SECRET","token_type":"SECRET token"}"#);
-    assert!(odd.contains("another type"), "{odd}");
+    assert!(bad(r#"{"access_token":"SECRET","token_type":"mac"}"#).contains("not Bearer"));
+    assert!(bad(r#"{"access_token":"SECRET","token_type":"SECRET"}"#).contains("not Bearer"));
     let lifetime = |value: &str| {
         bad(&format!(
             r#"{{"access_token":"SECRET","token_type":"Bearer","expires_in":{value}}}"#
@@ -168,7 +167,7 @@ fn names_what_is_wrong_with_a_token_answer_without_quoting_it() {
     assert!(lifetime("true").contains("not a number"));
     for body in [
         "SECRET-not-json",
-        r#"{"access_token":"SECRET","token_type":"SECRET token"}"#,
+        r#"{"access_token":"SECRET","token_type":"SECRET"}"#,
         r#"{"access_token":"SEC RET","token_type":"Bearer"}"#,
     ] {
         assert!(!bad(body).contains("SECRET") && !bad(body).contains("SEC RET"));
@@ -208,12 +207,8 @@ fn sorts_refusals_by_their_error_code() {
     }
     let err = sorted(400, r#"{"error":"temporarily_unavailable"}"#);
     assert!(err.is_retryable(), "{err}");
-    let err = sorted(400, r#"{"error":"use_dpop_nonce"}"#);
-    assert!(err.to_string().contains("use_dpop_nonce"), "{err}");
-    let err = sorted(
-        400,
-        r#"{"error":"SECRET leaked here","error_description":"SECRET"}"#,
-    );
+    let err = sorted(400, r#"{"error":"SECRET","error_description":"SECRET"}"#);
+    assert!(matches!(err, Error::TokenEndpointRejected { .. }), "{err}");
     assert!(!err.to_string().contains("SECRET"), "{err}");
     // No code: the status decides.
     let err = refusal(StatusCode::UNAUTHORIZED, &headers, None);
