@@ -82,10 +82,11 @@ impl SymblTokenSource {
     /// client builder and returns it changed (a proxy, root certificates, a local address).
     ///
     /// Then the crate forces its own settings over yours: no redirects (the secret must not
-    /// follow one), a timeout on each request (the layer's `token_request_timeout`, or
-    /// [10 s](SymblAuthLayerBuilder::DEFAULT_TOKEN_REQUEST_TIMEOUT) for a source used on its
-    /// own), and no connection logging. [`SymblAuthLayerBuilder::http_client`] does the same for
-    /// a layer's Symbl source.
+    /// follow one), a timeout on each request
+    /// ([10 s](SymblAuthLayerBuilder::DEFAULT_TOKEN_REQUEST_TIMEOUT); a layer's own
+    /// `token_request_timeout` applies as well, and the shorter wins), and no connection
+    /// logging. [`SymblAuthLayerBuilder::http_client`] does the same for the source a layer
+    /// builds itself, with the layer's timeout.
     pub fn http_client<F>(self, configure: F) -> Self
     where
         F: Fn(reqwest::ClientBuilder) -> reqwest::ClientBuilder + Send + Sync + 'static,
