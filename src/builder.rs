@@ -121,8 +121,13 @@ impl SymblAuthLayerBuilder {
         self
     }
 
-    /// Sends the token request through your own `reqwest` settings: `configure` gets the
-    /// client builder and returns it changed, such as with a proxy or root certificates:
+    /// Sends the token request through your own `reqwest` settings (a proxy, root
+    /// certificates): `configure` changes the client builder, then the crate forces no
+    /// redirects, the [`token_request_timeout`](Self::token_request_timeout) and no connection
+    /// logging over it. `build` builds the client, so an error in your settings shows there.
+    /// Without it, `reqwest`'s defaults apply, which honour `HTTPS_PROXY`, `HTTP_PROXY`,
+    /// `ALL_PROXY` and `NO_PROXY`. Only for [`SymblAuthLayer::builder`]: a source has its own
+    /// (such as [`ClientCredentials::http_client`]).
     ///
     /// ```no_run
     /// use symbl_auth::{reqwest, Credentials, SymblAuthLayer};
@@ -134,16 +139,6 @@ impl SymblAuthLayerBuilder {
     ///     .build()?;
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
-    ///
-    /// Then the crate forces its own settings over yours: no redirects (the secret must not
-    /// follow one), the [`token_request_timeout`](Self::token_request_timeout) on each request,
-    /// and no connection logging. `build` builds the client, so an error in your settings
-    /// shows there. Without this, `reqwest`'s defaults apply, which honour `HTTPS_PROXY`,
-    /// `HTTP_PROXY`, `ALL_PROXY` and `NO_PROXY`.
-    ///
-    /// Only for a layer made with [`SymblAuthLayer::builder`]: a source passed to
-    /// [`from_source`](SymblAuthLayer::from_source) has its own (such as
-    /// [`ClientCredentials::http_client`]).
     pub fn http_client<F>(mut self, configure: F) -> Self
     where
         F: Fn(reqwest::ClientBuilder) -> reqwest::ClientBuilder + Send + Sync + 'static,
