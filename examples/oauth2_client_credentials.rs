@@ -75,6 +75,7 @@ async fn against_authlib(client: Client<Https, ReplayBody<Full<Bytes>>>) -> Resu
         secret: "an example secret: with + / % and spaces",
         auth_method: "client_secret_basic",
         scope: "read write",
+        grant_allowed: true,
     };
     let server = oauth2_server::AuthServer::start(std::slice::from_ref(&registered), 3600);
     println!("Authlib's authorization server at {}", server.url(""));

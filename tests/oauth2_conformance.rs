@@ -27,6 +27,7 @@ const BASIC: Client = Client {
     secret: SECRET,
     auth_method: "client_secret_basic",
     scope: "read write",
+    grant_allowed: true,
 };
 
 const POST: Client = Client {
@@ -34,6 +35,7 @@ const POST: Client = Client {
     secret: SECRET,
     auth_method: "client_secret_post",
     scope: "read write",
+    grant_allowed: true,
 };
 
 /// The log of every test in this binary, checked for secrets.
@@ -150,6 +152,21 @@ async fn a_wrong_secret_is_invalid_credentials_without_retries() {
         (json!(2), json!(0))
     );
     assert_no_secret(&logs().text());
+}
+
+#[tokio::test]
+async fn a_client_refused_the_grant_is_invalid_credentials() {
+    let refused = Client {
+        id: "no-grant-client",
+        grant_allowed: false,
+        ..BASIC
+    };
+    let server = AuthServer::start(std::slice::from_ref(&refused), 3600);
+    let layer = layer(source(&server, &refused));
+    let error = layer.access_token().await.expect_err("refused");
+    assert!(matches!(error, Error::InvalidCredentials { .. }), "{error}");
+    assert!(error.to_string().contains("unauthorized_client"), "{error}");
+    assert_eq!(server.stats().await["token_requests"], 1);
 }
 
 #[tokio::test]

@@ -27,6 +27,8 @@ pub struct Client {
     pub auth_method: &'static str,
     /// The scope the server may grant it.
     pub scope: &'static str,
+    /// Whether it may use the client credentials grant (else: `unauthorized_client`).
+    pub grant_allowed: bool,
 }
 
 /// The venv's python, installed on first use.
@@ -74,6 +76,7 @@ impl AuthServer {
                 serde_json::json!({
                     "client_id": c.id, "client_secret": c.secret,
                     "auth_method": c.auth_method, "scope": c.scope,
+                    "grant_allowed": c.grant_allowed,
                 })
             })
             .collect();

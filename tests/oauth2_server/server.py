@@ -9,8 +9,9 @@ and counters for the tests.
 
 Clients come as JSON in OAUTH2_TEST_CLIENTS:
     [{"client_id": "...", "client_secret": "...", "auth_method": "client_secret_basic",
-      "scope": "read write"}]
-Each client may authenticate only with its own auth_method, so a test sees which one was used.
+      "scope": "read write", "grant_allowed": true}]
+Each client may authenticate only with its own auth_method, so a test sees which one was used;
+one with "grant_allowed": false may not use the client credentials grant (unauthorized_client).
 `--expires-in 0` grants tokens without `expires_in` (and that never expire).
 
 Listens on 127.0.0.1 on a free port and prints "listening on http://127.0.0.1:PORT" once ready.
@@ -46,11 +47,12 @@ SCOPES = ["read", "write", "admin"]
 
 
 class Client(ClientMixin):
-    def __init__(self, client_id, client_secret, auth_method, scope):
+    def __init__(self, client_id, client_secret, auth_method, scope, grant_allowed=True):
         self.client_id = client_id
         self.client_secret = client_secret
         self.auth_method = auth_method
         self.scope = scope
+        self.grant_allowed = grant_allowed
 
     def get_client_id(self):
         return self.client_id
@@ -75,7 +77,7 @@ class Client(ClientMixin):
         return False
 
     def check_grant_type(self, grant_type):
-        return grant_type == "client_credentials"
+        return self.grant_allowed and grant_type == "client_credentials"
 
 
 class Token(TokenMixin):
@@ -234,7 +236,11 @@ def main():
 
     for client in json.loads(os.environ.get("OAUTH2_TEST_CLIENTS", "[]")):
         CLIENTS[client["client_id"]] = Client(
-            client["client_id"], client["client_secret"], client["auth_method"], client["scope"]
+            client["client_id"],
+            client["client_secret"],
+            client["auth_method"],
+            client["scope"],
+            client.get("grant_allowed", True),
         )
     logging.getLogger("werkzeug").setLevel(logging.ERROR)
     httpd = make_server("127.0.0.1", 0, create_app(args.expires_in), threaded=True)
