@@ -1,5 +1,6 @@
 //! [`SymblAuthLayerBuilder`]: every setting, its default, and why.
 
+use std::any::Any;
 use std::fmt;
 use std::sync::Arc;
 use std::time::Duration;
@@ -7,10 +8,12 @@ use std::time::Duration;
 use http::Uri;
 
 use crate::cache::{CacheConfig, TokenCache};
+use crate::oauth2::ClientCredentials;
 use crate::redact::redact_url;
 use crate::replay::DEFAULT_REPLAY_LIMIT;
 use crate::scope::{allowed_host, may_travel, Scope};
 use crate::shared::Shared;
+use crate::token_endpoint::transport::Configure;
 use crate::token_endpoint::{DEFAULT_TOKEN_URL, SYMBL_API_HOSTS};
 use crate::{Credentials, Error, SymblAuthLayer, SymblTokenSource, TokenSource};
 
@@ -31,6 +34,7 @@ use crate::{Credentials, Error, SymblAuthLayer, SymblTokenSource, TokenSource};
 #[must_use = "a builder does nothing until `build` is called"]
 pub struct SymblAuthLayerBuilder {
     source: Source,
+    http_client: Option<Configure>,
     extra_hosts: Vec<String>,
     allow_insecure_http: bool,
     replay_limit: usize,
@@ -50,6 +54,8 @@ enum Source {
         source: Arc<dyn TokenSource>,
         /// A `token_url` given by mistake, refused at `build`.
         token_url: Option<String>,
+        /// The same source when it is the crate's OAuth2 client, whose settings `build` checks.
+        oauth2: Option<ClientCredentials>,
     },
 }
 
@@ -73,16 +79,21 @@ impl SymblAuthLayerBuilder {
         })
     }
 
-    pub(crate) fn custom(source: Arc<dyn TokenSource>) -> Self {
+    pub(crate) fn custom<T: TokenSource>(source: Arc<T>) -> Self {
+        let oauth2 = (&*source as &dyn Any)
+            .downcast_ref::<ClientCredentials>()
+            .cloned();
         Self::with_source(Source::Custom {
             source,
             token_url: None,
+            oauth2,
         })
     }
 
     fn with_source(source: Source) -> Self {
         Self {
             source,
+            http_client: None,
             extra_hosts: Vec::new(),
             allow_insecure_http: false,
             replay_limit: DEFAULT_REPLAY_LIMIT,
@@ -107,6 +118,32 @@ impl SymblAuthLayerBuilder {
                 *token_url = Some(url.into());
             }
         }
+        self
+    }
+
+    /// Sends the token request through your own `reqwest` settings (a proxy, root
+    /// certificates): `configure` changes the client builder, then the crate forces no
+    /// redirects, the [`token_request_timeout`](Self::token_request_timeout) and no connection
+    /// logging over it. `build` builds the client, so an error in your settings shows there.
+    /// Without it, `reqwest`'s defaults apply, which honour `HTTPS_PROXY`, `HTTP_PROXY`,
+    /// `ALL_PROXY` and `NO_PROXY`. Only for [`SymblAuthLayer::builder`]: a source has its own
+    /// (such as [`ClientCredentials::http_client`]).
+    ///
+    /// ```no_run
+    /// use symbl_auth::{reqwest, Credentials, SymblAuthLayer};
+    ///
+    /// let proxy = reqwest::Proxy::https("http://proxy.internal:3128")?;
+    /// let roots = reqwest::Certificate::from_pem_bundle(&std::fs::read("corp-roots.pem")?)?;
+    /// let layer = SymblAuthLayer::builder(Credentials::new("app-id", "app-secret"))
+    ///     .http_client(move |client| client.proxy(proxy.clone()).tls_certs_merge(roots.clone()))
+    ///     .build()?;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn http_client<F>(mut self, configure: F) -> Self
+    where
+        F: Fn(reqwest::ClientBuilder) -> reqwest::ClientBuilder + Send + Sync + 'static,
+    {
+        self.http_client = Some(Arc::new(configure));
         self
     }
 
@@ -176,9 +213,10 @@ impl SymblAuthLayerBuilder {
     ///
     /// Fails with [`Error::InvalidConfig`] for a token URL that is not an absolute http(s)
     /// URL, an `allow_host` that is not a bare host, a zero timeout, a layer
-    /// [`from_source`](SymblAuthLayer::from_source) with no allowed host or with a token URL;
-    /// and with [`Error::InsecureTransport`] for a plain `http://` token URL to a host that is
-    /// not loopback (unless allowed).
+    /// [`from_source`](SymblAuthLayer::from_source) with no allowed host, a token URL or
+    /// `http_client` settings, or HTTP client settings that `reqwest` cannot build; and with
+    /// [`Error::InsecureTransport`] for a plain `http://` token URL to a host that is not
+    /// loopback (unless allowed). A [`ClientCredentials`] source's own settings are checked too.
     pub fn build(self) -> Result<SymblAuthLayer, Error> {
         if self.timings.attempt_timeout.is_zero() || self.timings.retry_budget.is_zero() {
             return Err(Error::config(
@@ -186,20 +224,31 @@ impl SymblAuthLayerBuilder {
             ));
         }
         let mut hosts = Vec::new();
+        let timeout = self.timings.attempt_timeout;
         let source: Arc<dyn TokenSource> = match self.source {
             Source::Symbl {
                 credentials,
-                token_url: None,
+                token_url,
             } => {
-                hosts.extend(SYMBL_API_HOSTS.map(String::from));
-                Arc::new(SymblTokenSource::new(DEFAULT_TOKEN_URL, credentials))
-            }
-            Source::Symbl {
-                credentials,
-                token_url: Some(url),
-            } => {
-                hosts.push(check_token_url(&url, self.allow_insecure_http)?);
-                Arc::new(SymblTokenSource::new(url, credentials))
+                let url = match token_url {
+                    Some(url) => {
+                        hosts.push(check_token_url(&url, self.allow_insecure_http)?);
+                        url
+                    }
+                    None => {
+                        hosts.extend(SYMBL_API_HOSTS.map(String::from));
+                        DEFAULT_TOKEN_URL.to_owned()
+                    }
+                };
+                // With the user's settings the client is built now, to report their errors;
+                // the default one on first use, so that `SymblAuthLayer::new` cannot fail.
+                let eager = self.http_client.is_some();
+                let source =
+                    SymblTokenSource::configured(url, credentials, self.http_client, timeout);
+                if eager {
+                    source.prepare()?;
+                }
+                Arc::new(source)
             }
             Source::Custom {
                 token_url: Some(_), ..
@@ -209,10 +258,20 @@ impl SymblAuthLayerBuilder {
                      names the hosts that get its token with allow_host",
                 ))
             }
+            Source::Custom { .. } if self.http_client.is_some() => {
+                return Err(Error::config(
+                    "http_client is for Symbl's token endpoint; a token source has its own \
+                     (ClientCredentials::http_client)",
+                ))
+            }
             Source::Custom {
                 source,
                 token_url: None,
+                oauth2,
             } => {
+                if let Some(oauth2) = oauth2 {
+                    oauth2.prepare(timeout)?;
+                }
                 if self.extra_hosts.is_empty() {
                     return Err(Error::config(
                         "a layer from a token source sends its token to no host: name them \
@@ -239,7 +298,7 @@ impl SymblAuthLayerBuilder {
 }
 
 /// The host of a valid token URL, lowercased.
-fn check_token_url(url: &str, allow_insecure_http: bool) -> Result<String, Error> {
+pub(crate) fn check_token_url(url: &str, allow_insecure_http: bool) -> Result<String, Error> {
     let uri: Uri = url
         .parse()
         .map_err(|_| Error::config("token_url is not a valid URL"))?;
@@ -275,6 +334,7 @@ impl fmt::Debug for SymblAuthLayerBuilder {
             Source::Custom { source, .. } => debug.field("token_source", source),
         };
         debug
+            .field("http_client", &self.http_client.as_ref().map(|_| "custom"))
             .field("extra_hosts", &self.extra_hosts)
             .field("allow_insecure_http", &self.allow_insecure_http)
             .field("replay_limit", &self.replay_limit)

@@ -48,6 +48,9 @@ pub enum Error {
     TokenEndpointRejected {
         /// The status the token endpoint answered with.
         status: StatusCode,
+        /// What to check, in words (by default the token URL; an OAuth2 source names the
+        /// error code the server sent, such as `invalid_scope`).
+        reason: Reason,
     },
     /// The token endpoint answered `200` but the body is not a usable token.
     #[non_exhaustive]
@@ -126,11 +129,6 @@ impl Reason {
             source: None,
         }
     }
-
-    pub(crate) fn with_source(mut self, source: impl StdError + Send + Sync + 'static) -> Self {
-        self.source = Some(Arc::new(source));
-        self
-    }
 }
 
 impl fmt::Display for Reason {
@@ -173,7 +171,10 @@ impl Error {
     /// The token endpoint answered with a status that no retry will change and that does not
     /// mean bad credentials (a `404`: the token URL is probably wrong). Permanent.
     pub fn rejected(status: StatusCode) -> Self {
-        Self::TokenEndpointRejected { status }
+        Self::TokenEndpointRejected {
+            status,
+            reason: Reason::new("check the token URL"),
+        }
     }
 
     /// The token endpoint answered, but not with a usable token. Permanent. The reason must not
@@ -190,6 +191,7 @@ impl Error {
         match &mut self {
             Self::InvalidCredentials { reason, .. }
             | Self::TokenEndpointUnavailable { reason, .. }
+            | Self::TokenEndpointRejected { reason, .. }
             | Self::BadTokenResponse { reason }
             | Self::CredentialsFile { reason, .. }
             | Self::InvalidConfig { reason }
@@ -205,6 +207,7 @@ impl Error {
         match &mut self {
             Self::InvalidCredentials { reason, .. }
             | Self::TokenEndpointUnavailable { reason, .. }
+            | Self::TokenEndpointRejected { reason, .. }
             | Self::BadTokenResponse { reason }
             | Self::CredentialsFile { reason, .. }
             | Self::InvalidConfig { reason }
@@ -266,9 +269,9 @@ impl fmt::Display for Error {
                     None => write!(f, "{reason}"),
                 }
             }
-            Self::TokenEndpointRejected { status } => write!(
+            Self::TokenEndpointRejected { status, reason } => write!(
                 f,
-                "the token endpoint rejected the token request with {status}: check the token URL"
+                "the token endpoint rejected the token request with {status}: {reason}"
             ),
             Self::BadTokenResponse { reason } => {
                 write!(f, "bad response from the token endpoint: {reason}")
@@ -332,12 +335,12 @@ impl StdError for Error {
         let reason = match self {
             Self::InvalidCredentials { reason, .. }
             | Self::TokenEndpointUnavailable { reason, .. }
+            | Self::TokenEndpointRejected { reason, .. }
             | Self::BadTokenResponse { reason }
             | Self::CredentialsFile { reason, .. }
             | Self::InvalidConfig { reason }
             | Self::NoRuntime { reason } => reason,
-            Self::TokenEndpointRejected { .. }
-            | Self::InsecureTransport { .. }
+            Self::InsecureTransport { .. }
             | Self::MissingCredentials { .. }
             | Self::CredentialsNotFound { .. }
             | Self::HandshakeRejected { .. } => return None,

@@ -53,7 +53,9 @@
 //!   client in its state. The README shows each, and `examples/` runs each.
 //! - `websocket::connect` (feature `websocket`) opens Symbl's streaming WebSocket with the
 //!   layer's token.
-//! - [`SymblAuthLayer::from_source`] makes a layer from any [`TokenSource`].
+//! - [`oauth2::ClientCredentials`] fetches tokens from any OAuth2 server (RFC 6749 client
+//!   credentials); [`SymblAuthLayer::from_source`] puts it, or any [`TokenSource`], behind the
+//!   same layer.
 //! - [`SymblAuthLayer::access_token`] hands the token to tools outside the layer;
 //!   [`SymblAuthLayer::stats`] counts what the layer did.
 //!
@@ -67,6 +69,7 @@ mod credentials;
 mod error;
 mod future;
 mod layer;
+pub mod oauth2;
 mod redact;
 mod replay;
 mod resend;
@@ -108,6 +111,11 @@ pub use token::{AccessToken, TokenFuture, TokenSource, MAX_LIFETIME, MAX_TOKEN_L
 pub use token_endpoint::{
     SymblTokenSource, DEFAULT_TOKEN_URL, MAX_RESPONSE_BYTES, SYMBL_API_HOSTS,
 };
+
+/// The `reqwest` this crate sends token requests with, for the settings passed to
+/// [`SymblAuthLayerBuilder::http_client`] and [`oauth2::ClientCredentials::http_client`]
+/// (`reqwest::Proxy`, `reqwest::Certificate`) without a second copy of it.
+pub use reqwest;
 
 /// The error type of [`SymblAuth`]: the inner service's error or a boxed [`Error`]. The same
 /// type as `tower::BoxError`.

@@ -1,14 +1,17 @@
 //! The default token source: Symbl's `oauth2/token:generate`, over reqwest.
 
 use std::fmt;
-use std::sync::{Arc, OnceLock};
-use std::time::{Duration, SystemTime};
+use std::sync::Arc;
+use std::time::Duration;
 
 use http::{header, StatusCode};
 use serde_json::Value;
 
-use crate::error::Reason;
-use crate::{AccessToken, Credentials, Error, TokenFuture, TokenSource};
+use crate::{AccessToken, Credentials, Error, SymblAuthLayerBuilder, TokenFuture, TokenSource};
+
+pub(crate) mod transport;
+
+use transport::{Configure, TokenClient};
 
 /// Symbl's token endpoint.
 pub const DEFAULT_TOKEN_URL: &str = "https://api.symbl.ai/oauth2/token:generate";
@@ -21,8 +24,9 @@ pub const SYMBL_API_HOSTS: [&str; 2] = ["api.symbl.ai", "api-labs.symbl.ai"];
 const CHECK_CREDENTIALS: &str =
     "check the Symbl app id and secret (SYMBL_APP_ID and SYMBL_APP_SECRET)";
 
-/// The largest token response read. Symbl's is ~1 KiB; a larger body is a broken endpoint, and
-/// reading it whole would let it exhaust memory.
+/// The largest token response read, by every built-in source. Symbl's is ~1 KiB, an OAuth2
+/// server's rarely more than a few; a larger body is a broken endpoint, and reading it whole
+/// would let it exhaust memory.
 pub const MAX_RESPONSE_BYTES: usize = 64 * 1024;
 
 /// Fetches access tokens from Symbl's token endpoint: `POST {"type":"application","appId",
@@ -31,6 +35,10 @@ pub const MAX_RESPONSE_BYTES: usize = 64 * 1024;
 /// One call is one attempt; the layer adds timeouts, retries and caching. Redirects are not
 /// followed (they could carry the secret elsewhere), the body is read up to
 /// [`MAX_RESPONSE_BYTES`], and no error ever quotes the body or the URL.
+///
+/// The request goes through your own HTTP settings (a proxy, root certificates) with
+/// [`http_client`](Self::http_client); by default `reqwest`'s, which honour `HTTPS_PROXY`,
+/// `HTTP_PROXY`, `ALL_PROXY` and `NO_PROXY`.
 #[derive(Clone)]
 pub struct SymblTokenSource {
     inner: Arc<Inner>,
@@ -39,20 +47,56 @@ pub struct SymblTokenSource {
 struct Inner {
     url: String,
     credentials: Credentials,
-    /// Built on first use, so that constructing a layer can never fail or panic.
-    client: OnceLock<Result<reqwest::Client, Error>>,
+    /// Built on first use (or by the layer's `build`, to report a failure there); a failed
+    /// build is not kept.
+    client: TokenClient,
 }
 
 impl SymblTokenSource {
     /// A source for `credentials` at `url` (normally [`DEFAULT_TOKEN_URL`]).
     pub fn new(url: impl Into<String>, credentials: Credentials) -> Self {
+        Self::configured(
+            url.into(),
+            credentials,
+            None,
+            SymblAuthLayerBuilder::DEFAULT_TOKEN_REQUEST_TIMEOUT,
+        )
+    }
+
+    pub(crate) fn configured(
+        url: String,
+        credentials: Credentials,
+        configure: Option<Configure>,
+        timeout: Duration,
+    ) -> Self {
         Self {
             inner: Arc::new(Inner {
-                url: url.into(),
+                url,
                 credentials,
-                client: OnceLock::new(),
+                client: TokenClient::new(configure, timeout),
             }),
         }
+    }
+
+    /// Sends the token request through your own `reqwest` settings: `configure` gets the
+    /// client builder and returns it changed (a proxy, root certificates, a local address).
+    ///
+    /// Then the crate forces its own settings over yours: no redirects (the secret must not
+    /// follow one), a timeout on each request
+    /// ([10 s](SymblAuthLayerBuilder::DEFAULT_TOKEN_REQUEST_TIMEOUT); a layer's own
+    /// `token_request_timeout` applies as well, and the shorter wins), and no connection
+    /// logging. [`SymblAuthLayerBuilder::http_client`] does the same for the source a layer
+    /// builds itself, with the layer's timeout.
+    pub fn http_client<F>(self, configure: F) -> Self
+    where
+        F: Fn(reqwest::ClientBuilder) -> reqwest::ClientBuilder + Send + Sync + 'static,
+    {
+        Self::configured(
+            self.inner.url.clone(),
+            self.inner.credentials.clone(),
+            Some(Arc::new(configure)),
+            SymblAuthLayerBuilder::DEFAULT_TOKEN_REQUEST_TIMEOUT,
+        )
     }
 
     /// The token endpoint URL.
@@ -60,21 +104,9 @@ impl SymblTokenSource {
         &self.inner.url
     }
 
-    fn client(&self) -> Result<&reqwest::Client, Error> {
-        self.inner
-            .client
-            .get_or_init(|| {
-                reqwest::Client::builder()
-                    .redirect(reqwest::redirect::Policy::none())
-                    .user_agent(concat!("symbl-auth/", env!("CARGO_PKG_VERSION")))
-                    .build()
-                    .map_err(|err| Error::InvalidConfig {
-                        reason: Reason::new("could not build the token endpoint's HTTP client")
-                            .with_source(err.without_url()),
-                    })
-            })
-            .as_ref()
-            .map_err(Clone::clone)
+    /// Builds the HTTP client now, so that a failure shows where it can be returned.
+    pub(crate) fn prepare(&self) -> Result<(), Error> {
+        self.inner.client.get().map(drop)
     }
 
     async fn fetch(&self) -> Result<AccessToken, Error> {
@@ -83,33 +115,19 @@ impl SymblTokenSource {
             "appId": self.inner.credentials.app_id(),
             "appSecret": self.inner.credentials.app_secret(),
         });
-        let mut response = self
-            .client()?
+        let request = self
+            .inner
+            .client
+            .get()?
             .post(&self.inner.url)
             .header(header::ACCEPT, "application/json")
-            .json(&body)
-            .send()
-            .await
-            .map_err(network_error)?;
-
+            .json(&body);
+        let response = transport::send(request).await?;
         let status = response.status();
         if !status.is_success() {
             return Err(status_error(status, response.headers()));
         }
-        if response
-            .content_length()
-            .is_some_and(|len| len > MAX_RESPONSE_BYTES as u64)
-        {
-            return Err(too_large());
-        }
-        let mut bytes = Vec::new();
-        while let Some(chunk) = response.chunk().await.map_err(network_error)? {
-            if bytes.len() + chunk.len() > MAX_RESPONSE_BYTES {
-                return Err(too_large());
-            }
-            bytes.extend_from_slice(&chunk);
-        }
-        parse_token_response(&bytes)
+        parse_token_response(&transport::read_body(response).await?)
     }
 }
 
@@ -124,28 +142,9 @@ impl fmt::Debug for SymblTokenSource {
         f.debug_struct("SymblTokenSource")
             .field("url", &self.inner.url)
             .field("credentials", &self.inner.credentials)
+            .field("http_client", &self.inner.client)
             .finish()
     }
-}
-
-fn too_large() -> Error {
-    Error::bad_token_response(format!(
-        "the body is larger than {MAX_RESPONSE_BYTES} bytes"
-    ))
-}
-
-fn network_error(err: reqwest::Error) -> Error {
-    let message = if err.is_timeout() {
-        "the token request timed out"
-    } else if err.is_connect() {
-        "could not connect to the token endpoint"
-    } else if err.is_body() || err.is_decode() {
-        "the connection failed while reading the token response"
-    } else {
-        "the token request failed"
-    };
-    // `without_url` keeps the URL (which may carry userinfo) out of every message.
-    Error::unavailable(message, None).with_source(err.without_url())
 }
 
 /// Sorts a non-2xx answer into permanent and transient failures.
@@ -154,19 +153,7 @@ fn status_error(status: StatusCode, headers: &http::HeaderMap) -> Error {
         StatusCode::BAD_REQUEST | StatusCode::UNAUTHORIZED | StatusCode::FORBIDDEN => {
             Error::invalid_credentials(status).with_reason(CHECK_CREDENTIALS)
         }
-        StatusCode::REQUEST_TIMEOUT | StatusCode::TOO_MANY_REQUESTS => unavailable(status, headers),
-        status if status.is_server_error() => unavailable(status, headers),
-        status => Error::rejected(status),
-    }
-}
-
-fn unavailable(status: StatusCode, headers: &http::HeaderMap) -> Error {
-    Error::TokenEndpointUnavailable {
-        status: Some(status),
-        retry_after: headers
-            .get(header::RETRY_AFTER)
-            .and_then(|value| parse_retry_after(value.to_str().ok()?, SystemTime::now())),
-        reason: Reason::new(format!("answered {status}")),
+        status => transport::transient(status, headers).unwrap_or_else(|| Error::rejected(status)),
     }
 }
 
@@ -182,28 +169,9 @@ pub(crate) fn token_from_answer(
         return Err(status_error(status, headers));
     }
     if body.len() > MAX_RESPONSE_BYTES {
-        return Err(too_large());
+        return Err(transport::too_large());
     }
     parse_token_response(body)
-}
-
-/// The longest `Retry-After` honoured. A server asking for more (a typo, a broken proxy, a
-/// date years ahead) would otherwise hold the failure, and stop all token requests, for as long
-/// as it said.
-pub(crate) const MAX_RETRY_AFTER: Duration = Duration::from_secs(10 * 60);
-
-/// `Retry-After` as delay-seconds or as an HTTP date, relative to `now`, at most
-/// [`MAX_RETRY_AFTER`].
-pub(crate) fn parse_retry_after(value: &str, now: SystemTime) -> Option<Duration> {
-    let value = value.trim();
-    let delay = match value.parse::<u64>() {
-        Ok(seconds) => Duration::from_secs(seconds),
-        Err(_) => {
-            let date = httpdate::parse_http_date(value).ok()?;
-            date.duration_since(now).unwrap_or(Duration::ZERO)
-        }
-    };
-    Some(delay.min(MAX_RETRY_AFTER))
 }
 
 /// Parses `{"accessToken": "...", "expiresIn": 86400}`. Errors name what is wrong but never
@@ -225,22 +193,25 @@ pub(crate) fn parse_token_response(body: &[u8]) -> Result<AccessToken, Error> {
         None => return Err(Error::bad_token_response("accessToken is missing")),
     };
     let expires_in = match fields.get("expiresIn") {
-        Some(Value::Number(number)) => seconds(number)?,
+        Some(Value::Number(number)) => seconds(number, "expiresIn")?,
         Some(_) => return Err(Error::bad_token_response("expiresIn is not a number")),
         None => return Err(Error::bad_token_response("expiresIn is missing")),
     };
     AccessToken::new(token, expires_in)
 }
 
-fn seconds(number: &serde_json::Number) -> Result<Duration, Error> {
+/// A JSON number of seconds as a lifetime; `field` names it in errors.
+pub(crate) fn seconds(number: &serde_json::Number, field: &str) -> Result<Duration, Error> {
     if let Some(whole) = number.as_u64() {
         return Ok(Duration::from_secs(whole));
     }
     match number.as_f64() {
-        Some(secs) if secs < 0.0 => Err(Error::bad_token_response("expiresIn is negative")),
+        Some(secs) if secs < 0.0 => Err(Error::bad_token_response(format!("{field} is negative"))),
         Some(secs) => Duration::try_from_secs_f64(secs)
-            .map_err(|_| Error::bad_token_response("expiresIn is out of range")),
-        None => Err(Error::bad_token_response("expiresIn is out of range")),
+            .map_err(|_| Error::bad_token_response(format!("{field} is out of range"))),
+        None => Err(Error::bad_token_response(format!(
+            "{field} is out of range"
+        ))),
     }
 }
 
@@ -307,25 +278,5 @@ mod tests {
         }
         let err = status_error(StatusCode::NOT_FOUND, &headers);
         assert!(matches!(err, Error::TokenEndpointRejected { .. }));
-    }
-
-    #[test]
-    fn reads_retry_after_in_both_forms() {
-        let now = SystemTime::UNIX_EPOCH + Duration::from_secs(1_700_000_000);
-        assert_eq!(parse_retry_after("7", now), Some(Duration::from_secs(7)));
-        let later = httpdate::fmt_http_date(now + Duration::from_secs(30));
-        assert_eq!(
-            parse_retry_after(&later, now),
-            Some(Duration::from_secs(30))
-        );
-        let earlier = httpdate::fmt_http_date(now - Duration::from_secs(30));
-        assert_eq!(parse_retry_after(&earlier, now), Some(Duration::ZERO));
-        assert_eq!(parse_retry_after("soon", now), None);
-        assert_eq!(
-            parse_retry_after(&u64::MAX.to_string(), now),
-            Some(MAX_RETRY_AFTER)
-        );
-        let years = httpdate::fmt_http_date(now + Duration::from_secs(1 << 32));
-        assert_eq!(parse_retry_after(&years, now), Some(MAX_RETRY_AFTER));
     }
 }

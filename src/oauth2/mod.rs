@@ -1,0 +1,322 @@
+//! OAuth 2.0 client credentials ([RFC 6749 §4.4]): tokens from any OAuth2 authorization server,
+//! behind the same layer as Symbl's.
+//!
+//! [`ClientCredentials`] is a [`TokenSource`]; [`SymblAuthLayer::from_source`] adds the cache,
+//! single flight, refresh ahead and the retry after a 401. Only the hosts named with
+//! [`allow_host`](crate::SymblAuthLayerBuilder::allow_host) get the token.
+//!
+//! ```
+//! use symbl_auth::oauth2::ClientCredentials;
+//! use symbl_auth::SymblAuthLayer;
+//!
+//! let source = ClientCredentials::new("https://auth.example.com/oauth2/token", "my-client", "my-secret")
+//!     .scope("read write")
+//!     .param("audience", "https://api.example.com");
+//! let layer = SymblAuthLayer::from_source(source)
+//!     .allow_host("api.example.com")
+//!     .build()?;
+//! # Ok::<(), symbl_auth::Error>(())
+//! ```
+//!
+//! Conformance is tested against Authlib's authorization server (`tests/oauth2_conformance.rs`).
+//!
+//! [RFC 6749 §4.4]: https://www.rfc-editor.org/rfc/rfc6749#section-4.4
+//! [`SymblAuthLayer::from_source`]: crate::SymblAuthLayer::from_source
+
+mod answer;
+
+use std::fmt;
+use std::sync::Arc;
+use std::time::Duration;
+
+use http::header;
+use percent_encoding::{utf8_percent_encode, AsciiSet, NON_ALPHANUMERIC};
+use secrecy::{ExposeSecret, SecretString};
+
+use crate::builder::check_token_url;
+use crate::redact::redact_url;
+use crate::token_endpoint::transport::{self, TokenClient};
+use crate::{AccessToken, Error, SymblAuthLayerBuilder, TokenFuture, TokenSource};
+
+/// How the client proves its identity to the token endpoint ([RFC 6749 §2.3.1]); the names are
+/// the `token_endpoint_auth_method` values of RFC 7591.
+///
+/// [RFC 6749 §2.3.1]: https://www.rfc-editor.org/rfc/rfc6749#section-2.3.1
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum AuthMethod {
+    /// `client_secret_basic`: HTTP Basic, with the id and the secret each form-urlencoded
+    /// before Base64, as §2.3.1 says. Every server must support it; the default.
+    #[default]
+    ClientSecretBasic,
+    /// `client_secret_post`: `client_id` and `client_secret` in the form body.
+    ClientSecretPost,
+}
+
+/// A [`TokenSource`] for the OAuth 2.0 client credentials grant ([RFC 6749 §4.4]).
+///
+/// Each fetch posts `grant_type=client_credentials` (with the scope and extra parameters) to
+/// the token URL, authenticated with the client id and secret, and expects a `Bearer`
+/// `access_token`. See the [module documentation](self) for an example.
+///
+/// - `expires_in` is optional in RFC 6749: without it the token is taken to live
+///   [`DEFAULT_LIFETIME`](Self::DEFAULT_LIFETIME) (see [`default_lifetime`](Self::default_lifetime));
+///   if the server revokes it sooner, the layer's retry after a 401 fetches a new one.
+/// - `token_type` must be `Bearer` (in any case).
+/// - Errors (§5.2): `invalid_client`, `unauthorized_client` and `invalid_grant` are
+///   [`Error::InvalidCredentials`]; `5xx` and `429` are retried, honouring `Retry-After`; other
+///   refusals are [`Error::TokenEndpointRejected`] naming the error code; a body that is not a
+///   usable token is [`Error::BadTokenResponse`].
+/// - The same limits as [`SymblTokenSource`](crate::SymblTokenSource): the body is read up to
+///   [`MAX_RESPONSE_BYTES`](crate::MAX_RESPONSE_BYTES), redirects are never followed, and no
+///   error, log or `Debug` shows the secret or a token.
+/// - The token URL must be `https`, or `http` to a loopback host (unless
+///   [`allow_insecure_http`](Self::allow_insecure_http)).
+///
+/// Settings are checked, and the HTTP client built, by the layer's `build` (or by the first
+/// fetch, for a source used on its own); a failed build is not kept.
+///
+/// [RFC 6749 §4.4]: https://www.rfc-editor.org/rfc/rfc6749#section-4.4
+#[derive(Clone)]
+pub struct ClientCredentials {
+    token_url: String,
+    client_id: String,
+    client_secret: SecretString,
+    scope: Option<String>,
+    params: Vec<(String, String)>,
+    auth_method: AuthMethod,
+    default_lifetime: Duration,
+    allow_insecure_http: bool,
+    /// Shared by clones, so a layer's `build` prepares the client its copy will use.
+    client: Arc<TokenClient>,
+}
+
+impl ClientCredentials {
+    /// The lifetime assumed when the server sends no `expires_in`: one hour, the most common
+    /// default among authorization servers.
+    pub const DEFAULT_LIFETIME: Duration = Duration::from_secs(60 * 60);
+
+    /// A client `client_id` with `client_secret`, asking `token_url` for tokens.
+    pub fn new(
+        token_url: impl Into<String>,
+        client_id: impl Into<String>,
+        client_secret: impl Into<String>,
+    ) -> Self {
+        Self {
+            token_url: token_url.into(),
+            client_id: client_id.into(),
+            client_secret: SecretString::from(client_secret.into()),
+            scope: None,
+            params: Vec::new(),
+            auth_method: AuthMethod::default(),
+            default_lifetime: Self::DEFAULT_LIFETIME,
+            allow_insecure_http: false,
+            client: Arc::new(TokenClient::new(
+                None,
+                SymblAuthLayerBuilder::DEFAULT_TOKEN_REQUEST_TIMEOUT,
+            )),
+        }
+    }
+
+    /// The scope to ask for: space-separated values, such as `"read write"` (§3.3). None by
+    /// default, leaving the server's default scope.
+    pub fn scope(mut self, scope: impl Into<String>) -> Self {
+        self.scope = Some(scope.into());
+        self
+    }
+
+    /// An extra form parameter for the token request, such as `audience` or `resource`
+    /// (RFC 8707). The names the grant itself uses (`grant_type`, `scope`, `client_id`,
+    /// `client_secret`) are refused when the settings are checked.
+    pub fn param(mut self, name: impl Into<String>, value: impl Into<String>) -> Self {
+        self.params.push((name.into(), value.into()));
+        self
+    }
+
+    /// How the client authenticates: [`AuthMethod::ClientSecretBasic`] (the default) or
+    /// [`AuthMethod::ClientSecretPost`].
+    pub fn auth_method(mut self, method: AuthMethod) -> Self {
+        self.auth_method = method;
+        self
+    }
+
+    /// The lifetime assumed for a token granted without `expires_in` (default
+    /// [one hour](Self::DEFAULT_LIFETIME)); set it to what your server documents.
+    pub fn default_lifetime(mut self, lifetime: Duration) -> Self {
+        self.default_lifetime = lifetime;
+        self
+    }
+
+    /// Allows a plain `http://` token URL to a host that is not loopback. Off by default: the
+    /// secret would cross the network in clear.
+    pub fn allow_insecure_http(mut self, allow: bool) -> Self {
+        self.allow_insecure_http = allow;
+        self
+    }
+
+    /// Sends the token request through your own `reqwest` settings: `configure` gets the
+    /// client builder and returns it changed, such as with a proxy or root certificates.
+    ///
+    /// ```
+    /// use symbl_auth::{oauth2::ClientCredentials, reqwest};
+    ///
+    /// let proxy = reqwest::Proxy::https("http://proxy.internal:3128")?;
+    /// let source = ClientCredentials::new("https://auth.example.com/token", "id", "secret")
+    ///     .http_client(move |client| client.proxy(proxy.clone()));
+    /// # Ok::<(), reqwest::Error>(())
+    /// ```
+    ///
+    /// Then the crate forces its own settings over yours: no redirects (the secret must not
+    /// follow one), a timeout on each request (the layer's `token_request_timeout`, or
+    /// [10 s](SymblAuthLayerBuilder::DEFAULT_TOKEN_REQUEST_TIMEOUT) for a source used on its
+    /// own) and no connection logging. Without this, `reqwest`'s defaults apply, which honour
+    /// `HTTPS_PROXY`, `HTTP_PROXY`, `ALL_PROXY` and `NO_PROXY`.
+    pub fn http_client<F>(mut self, configure: F) -> Self
+    where
+        F: Fn(reqwest::ClientBuilder) -> reqwest::ClientBuilder + Send + Sync + 'static,
+    {
+        self.client = Arc::new(TokenClient::new(
+            Some(Arc::new(configure)),
+            SymblAuthLayerBuilder::DEFAULT_TOKEN_REQUEST_TIMEOUT,
+        ));
+        self
+    }
+
+    /// The token endpoint URL.
+    pub fn token_url(&self) -> &str {
+        &self.token_url
+    }
+
+    /// The client id (not a secret).
+    pub fn client_id(&self) -> &str {
+        &self.client_id
+    }
+
+    /// Checks the settings and builds the HTTP client with `timeout` (a layer's per-attempt
+    /// limit), so that `build` reports what is wrong.
+    pub(crate) fn prepare(&self, timeout: Duration) -> Result<(), Error> {
+        self.check()?;
+        self.client.get_with_timeout(timeout).map(drop)
+    }
+
+    fn check(&self) -> Result<(), Error> {
+        check_token_url(&self.token_url, self.allow_insecure_http)?;
+        const RESERVED: [&str; 4] = ["grant_type", "scope", "client_id", "client_secret"];
+        if let Some((name, _)) = self
+            .params
+            .iter()
+            .find(|(name, _)| RESERVED.contains(&name.as_str()))
+        {
+            return Err(Error::config(format!(
+                "the token request sets {name} itself: it cannot be an extra parameter"
+            )));
+        }
+        if self.default_lifetime.is_zero() {
+            return Err(Error::config("default_lifetime must be above zero"));
+        }
+        Ok(())
+    }
+
+    /// The form body and the request, authenticated as configured.
+    fn request(&self, client: &reqwest::Client) -> reqwest::RequestBuilder {
+        let mut form = Form::default();
+        form.pair("grant_type", "client_credentials");
+        if let Some(scope) = &self.scope {
+            form.pair("scope", scope);
+        }
+        for (name, value) in &self.params {
+            form.pair(name, value);
+        }
+        let request = client
+            .post(&self.token_url)
+            .header(header::ACCEPT, "application/json");
+        let secret = self.client_secret.expose_secret();
+        let request = match self.auth_method {
+            // reqwest marks the header sensitive.
+            AuthMethod::ClientSecretBasic => {
+                request.basic_auth(encode(&self.client_id), Some(encode(secret)))
+            }
+            AuthMethod::ClientSecretPost => {
+                form.pair("client_id", &self.client_id);
+                form.pair("client_secret", secret);
+                request
+            }
+        };
+        request
+            .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+            .body(form.0)
+    }
+
+    async fn fetch(&self) -> Result<AccessToken, Error> {
+        self.check()?;
+        let request = self.request(self.client.get()?);
+        let response = transport::send(request).await?;
+        let status = response.status();
+        if status.is_success() {
+            let body = transport::read_body(response).await?;
+            return answer::token(&body, self.default_lifetime);
+        }
+        if let Some(transient) = transport::transient(status, response.headers()) {
+            return Err(transient);
+        }
+        let headers = response.headers().clone();
+        // An error body that cannot be read still leaves the status to go by.
+        let body = transport::read_body(response).await.ok();
+        Err(answer::refusal(status, &headers, body.as_deref()))
+    }
+}
+
+impl TokenSource for ClientCredentials {
+    fn fetch_token(&self) -> TokenFuture<'_> {
+        Box::pin(self.fetch())
+    }
+}
+
+impl fmt::Debug for ClientCredentials {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        // Parameter values stay out: some carry credentials of their own.
+        let params: Vec<&str> = self.params.iter().map(|(name, _)| name.as_str()).collect();
+        f.debug_struct("ClientCredentials")
+            .field("token_url", &redact_url(&self.token_url))
+            .field("client_id", &self.client_id)
+            .field("client_secret", &"[redacted]")
+            .field("scope", &self.scope)
+            .field("params", &params)
+            .field("auth_method", &self.auth_method)
+            .field("default_lifetime", &self.default_lifetime)
+            .field("allow_insecure_http", &self.allow_insecure_http)
+            .field("http_client", &self.client)
+            .finish()
+    }
+}
+
+/// What `application/x-www-form-urlencoded` leaves as it is: the unreserved characters. A space
+/// becomes `%20`, not `+`: form decoders read both, but servers that percent-decode the Basic
+/// credentials (Authlib does) read `+` as a plus, so `%20` is the one both kinds agree on.
+const FORM: &AsciiSet = &NON_ALPHANUMERIC
+    .remove(b'-')
+    .remove(b'.')
+    .remove(b'_')
+    .remove(b'~');
+
+fn encode(value: &str) -> String {
+    utf8_percent_encode(value, FORM).to_string()
+}
+
+/// An `application/x-www-form-urlencoded` body.
+#[derive(Default)]
+struct Form(String);
+
+impl Form {
+    fn pair(&mut self, name: &str, value: &str) {
+        if !self.0.is_empty() {
+            self.0.push('&');
+        }
+        self.0.extend(utf8_percent_encode(name, FORM));
+        self.0.push('=');
+        self.0.extend(utf8_percent_encode(value, FORM));
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,219 @@
+use std::time::Duration;
+
+use http::{HeaderMap, StatusCode};
+
+use super::answer::{refusal, token};
+use super::*;
+
+/// A secret with every character §2.3.1's encoding must handle.
+const AWKWARD_SECRET: &str = "s3:cr+et/100% sure";
+
+fn built(source: &ClientCredentials) -> reqwest::Request {
+    source
+        .request(&reqwest::Client::new())
+        .build()
+        .expect("request")
+}
+
+fn body_of(request: &reqwest::Request) -> String {
+    let bytes = request.body().and_then(|b| b.as_bytes()).expect("body");
+    String::from_utf8(bytes.to_vec()).expect("utf-8")
+}
+
+/// Base64 of `user:pass`, written out so the test does not share the code under test.
+fn base64(input: &[u8]) -> String {
+    const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    let mut out = String::new();
+    for chunk in input.chunks(3) {
+        let n = chunk.iter().fold(0u32, |n, b| (n << 8) | u32::from(*b)) << (8 * (3 - chunk.len()));
+        for i in 0..4 {
+            if i <= chunk.len() {
+                out.push(ALPHABET[(n >> (18 - 6 * i) & 63) as usize] as char);
+            } else {
+                out.push('=');
+            }
+        }
+    }
+    out
+}
+
+#[test]
+fn basic_auth_form_urlencodes_id_and_secret_before_base64() {
+    let source = ClientCredentials::new(
+        "https://auth.example/token",
+        "id:with space",
+        AWKWARD_SECRET,
+    );
+    let request = built(&source);
+    let header = request.headers()[header::AUTHORIZATION].clone();
+    assert!(header.is_sensitive());
+    let expected = format!(
+        "Basic {}",
+        base64(b"id%3Awith%20space:s3%3Acr%2Bet%2F100%25%20sure")
+    );
+    assert_eq!(header.to_str().expect("ascii"), expected);
+    assert_eq!(body_of(&request), "grant_type=client_credentials");
+    assert!(!body_of(&request).contains("s3"));
+}
+
+#[test]
+fn post_auth_puts_id_and_secret_in_the_form() {
+    let source = ClientCredentials::new("https://auth.example/token", "client", AWKWARD_SECRET)
+        .auth_method(AuthMethod::ClientSecretPost)
+        .scope("read write")
+        .param("audience", "https://api.example/v1");
+    let request = built(&source);
+    assert!(request.headers().get(header::AUTHORIZATION).is_none());
+    assert_eq!(
+        request.headers()[header::CONTENT_TYPE],
+        "application/x-www-form-urlencoded"
+    );
+    assert_eq!(
+        body_of(&request),
+        "grant_type=client_credentials&scope=read%20write\
+         &audience=https%3A%2F%2Fapi.example%2Fv1\
+         &client_id=client&client_secret=s3%3Acr%2Bet%2F100%25%20sure"
+    );
+}
+
+#[test]
+fn settings_are_checked() {
+    let check = |source: ClientCredentials| source.check().map_err(|err| err.to_string());
+    let ok = || ClientCredentials::new("https://auth.example/token", "id", "secret");
+    assert!(check(ok()).is_ok());
+    assert!(check(ClientCredentials::new(
+        "http://127.0.0.1:1/token",
+        "id",
+        "s"
+    ))
+    .is_ok());
+    let remote = ClientCredentials::new("http://auth.example/token", "id", "s");
+    assert!(matches!(
+        remote.check(),
+        Err(Error::InsecureTransport { .. })
+    ));
+    assert!(remote.allow_insecure_http(true).check().is_ok());
+    for url in [
+        "not a url",
+        "ftp://auth.example/t",
+        "https://u:pw@auth.example/t",
+    ] {
+        let err = check(ClientCredentials::new(url, "id", "s")).unwrap_err();
+        assert!(err.contains("token_url"), "{err}");
+    }
+    let err = check(ok().param("client_secret", "x")).unwrap_err();
+    assert!(err.contains("client_secret"), "{err}");
+    assert!(check(ok().default_lifetime(Duration::ZERO)).is_err());
+}
+
+#[test]
+fn debug_hides_the_secret_and_parameter_values() {
+    let source = ClientCredentials::new("https://u:pw@auth.example/token?k=KEY", "id", "SECRET-1")
+        .param("client_assertion", "ASSERTION-1")
+        .http_client(|client| client);
+    let text = format!("{source:?}");
+    for hidden in ["SECRET-1", "ASSERTION-1", "KEY", "pw"] {
+        assert!(!text.contains(hidden), "{text}");
+    }
+    assert!(
+        text.contains("client_assertion") && text.contains("custom"),
+        "{text}"
+    );
+}
+
+#[test]
+fn reads_a_bearer_token_with_or_without_expires_in() {
+    let hour = ClientCredentials::DEFAULT_LIFETIME;
+    let t = token(
+        br#"{"access_token":"abc","token_type":"Bearer","expires_in":300}"#,
+        hour,
+    )
+    .expect("token");
+    assert_eq!(
+        (t.secret(), t.expires_in()),
+        ("abc", Duration::from_secs(300))
+    );
+    let t = token(br#"{"access_token":"abc","token_type":"bearer"}"#, hour).expect("token");
+    assert_eq!(t.expires_in(), hour);
+    let t = token(
+        br#"{"access_token":"abc","token_type":"BEARER","expires_in":"60"}"#,
+        hour,
+    )
+    .expect("token");
+    assert_eq!(t.expires_in(), Duration::from_secs(60));
+}
+
+#[test]
+fn names_what_is_wrong_with_a_token_answer_without_quoting_it() {
+    let bad = |body: &str| match token(body.as_bytes(), Duration::from_secs(60)) {
+        Err(Error::BadTokenResponse { reason }) => reason.to_string(),
+        other => panic!("expected a bad token response for {body}, got {other:?}"),
+    };
+    assert!(bad("SECRET-not-json").contains("not JSON"));
+    assert!(bad(r#"["SECRET"]"#).contains("not a JSON object"));
+    assert!(bad(r#"{"token_type":"Bearer"}"#).contains("access_token is missing"));
+    assert!(bad(r#"{"access_token":"SECRET"}"#).contains("token_type is missing"));
+    assert!(bad(r#"{"access_token":"SECRET","token_type":"mac"}"#).contains("not Bearer"));
+    assert!(bad(r#"{"access_token":"SECRET","token_type":"SECRET"}"#).contains("not Bearer"));
+    let lifetime = |value: &str| {
+        bad(&format!(
+            r#"{{"access_token":"SECRET","token_type":"Bearer","expires_in":{value}}}"#
+        ))
+    };
+    assert!(lifetime("0").contains("zero"));
+    assert!(lifetime("-5").contains("negative"));
+    assert!(lifetime("99999999999").contains("year"));
+    assert!(lifetime(r#""soon""#).contains("not a number"));
+    assert!(lifetime("true").contains("not a number"));
+    for body in [
+        "SECRET-not-json",
+        r#"{"access_token":"SECRET","token_type":"SECRET"}"#,
+        r#"{"access_token":"SEC RET","token_type":"Bearer"}"#,
+    ] {
+        assert!(!bad(body).contains("SECRET") && !bad(body).contains("SEC RET"));
+    }
+}
+
+#[test]
+fn sorts_refusals_by_their_error_code() {
+    let headers = HeaderMap::new();
+    let sorted = |status: u16, body: &str| {
+        let status = StatusCode::from_u16(status).expect("status");
+        refusal(status, &headers, Some(body.as_bytes()))
+    };
+    for code in ["invalid_client", "unauthorized_client", "invalid_grant"] {
+        for status in [400, 401] {
+            let err = sorted(status, &format!(r#"{{"error":"{code}"}}"#));
+            assert!(
+                matches!(err, Error::InvalidCredentials { .. }),
+                "{code}: {err}"
+            );
+            let text = err.to_string();
+            assert!(text.contains(code) && !text.contains("SYMBL"), "{text}");
+        }
+    }
+    for code in [
+        "invalid_scope",
+        "invalid_request",
+        "unsupported_grant_type",
+        "invalid_target",
+    ] {
+        let err = sorted(400, &format!(r#"{{"error":"{code}"}}"#));
+        assert!(
+            matches!(err, Error::TokenEndpointRejected { .. }),
+            "{code}: {err}"
+        );
+        assert!(err.to_string().contains(code), "{err}");
+    }
+    let err = sorted(400, r#"{"error":"temporarily_unavailable"}"#);
+    assert!(err.is_retryable(), "{err}");
+    let err = sorted(400, r#"{"error":"SECRET","error_description":"SECRET"}"#);
+    assert!(matches!(err, Error::TokenEndpointRejected { .. }), "{err}");
+    assert!(!err.to_string().contains("SECRET"), "{err}");
+    // No code: the status decides.
+    let err = refusal(StatusCode::UNAUTHORIZED, &headers, None);
+    assert!(matches!(err, Error::InvalidCredentials { .. }), "{err}");
+    let err = sorted(404, "<html>Not Found</html>");
+    assert!(matches!(err, Error::TokenEndpointRejected { .. }), "{err}");
+    assert!(err.to_string().contains("token URL"), "{err}");
+}

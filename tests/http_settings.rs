@@ -1,0 +1,224 @@
+//! The token request goes through the user's HTTP settings (`http_client`), for both built-in
+//! sources: a forward proxy, a root certificate, and the settings the crate forces over them
+//! (no redirects, its own timeout).
+
+mod peers;
+
+use std::time::Duration;
+
+use peers::{ForwardProxy, Reply, TokenEndpoint};
+use symbl_auth::oauth2::ClientCredentials;
+use symbl_auth::{reqwest, Credentials, Error, SymblAuthLayer, TokenSource};
+use tokio::time::timeout;
+
+const SECRET: &str = "client-secret-value";
+
+fn symbl_reply() -> Reply {
+    Reply::json(
+        "200 OK",
+        r#"{"accessToken":"symbl-token","expiresIn":3600}"#,
+    )
+}
+
+fn oauth2_layer(source: ClientCredentials) -> SymblAuthLayer {
+    SymblAuthLayer::from_source(source)
+        .allow_host("api.example.com")
+        .token_retry_budget(Duration::from_millis(200))
+        .build()
+        .expect("layer")
+}
+
+#[tokio::test]
+async fn the_token_request_goes_through_the_proxy_given_to_http_client() {
+    let proxy = ForwardProxy::start().await;
+    let oauth2 = TokenEndpoint::start(Reply::token("oauth2-token", 3600)).await;
+    let symbl = TokenEndpoint::start(symbl_reply()).await;
+    let through = reqwest::Proxy::http(proxy.url()).expect("proxy");
+
+    let settings = through.clone();
+    let source = ClientCredentials::new(oauth2.url("/token"), "client", SECRET)
+        .http_client(move |client| client.proxy(settings.clone()));
+    let token = oauth2_layer(source).access_token().await.expect("token");
+    assert_eq!(token.secret(), "oauth2-token");
+
+    let layer = SymblAuthLayer::builder(Credentials::new("app", SECRET))
+        .token_url(symbl.url("/oauth2/token:generate"))
+        .http_client(move |client| client.proxy(through.clone()))
+        .build()
+        .expect("layer");
+    assert_eq!(
+        layer.access_token().await.expect("token").secret(),
+        "symbl-token"
+    );
+
+    assert_eq!(
+        proxy.seen(),
+        [
+            format!("POST http://127.0.0.1:{}/token HTTP/1.1", oauth2.port),
+            format!(
+                "POST http://127.0.0.1:{}/oauth2/token:generate HTTP/1.1",
+                symbl.port
+            ),
+        ]
+    );
+    assert_eq!((oauth2.requests(), symbl.requests()), (1, 1));
+}
+
+#[tokio::test]
+async fn an_https_endpoint_is_reached_through_a_proxy_tunnel() {
+    let (acceptor, root) = peers::self_signed();
+    let endpoint = TokenEndpoint::start_tls(Reply::token("tunnelled", 3600), acceptor).await;
+    let proxy = ForwardProxy::start().await;
+    let through = reqwest::Proxy::https(proxy.url()).expect("proxy");
+    // `token.test` resolves nowhere: only the proxy knows where it is.
+    let url = format!("https://token.test:{}/token", endpoint.port);
+    let source = ClientCredentials::new(url, "client", SECRET).http_client(move |client| {
+        client
+            .proxy(through.clone())
+            .tls_certs_merge([root.clone()])
+    });
+    let token = oauth2_layer(source).access_token().await.expect("token");
+    assert_eq!(token.secret(), "tunnelled");
+    assert_eq!(
+        proxy.seen(),
+        [format!("CONNECT token.test:{} HTTP/1.1", endpoint.port)]
+    );
+    assert_eq!(endpoint.requests(), 1);
+}
+
+#[tokio::test]
+async fn a_self_signed_endpoint_is_trusted_only_with_its_root_added() {
+    let (acceptor, root) = peers::self_signed();
+    let oauth2 = TokenEndpoint::start_tls(Reply::token("tls-token", 3600), acceptor.clone()).await;
+    let symbl = TokenEndpoint::start_tls(symbl_reply(), acceptor).await;
+    let oauth2_url = format!("https://127.0.0.1:{}/token", oauth2.port);
+    let symbl_url = format!("https://127.0.0.1:{}/oauth2/token:generate", symbl.port);
+
+    // Without the root: the handshake fails, no request is made, and the error says so.
+    let untrusted = ClientCredentials::new(&oauth2_url, "client", SECRET);
+    let err = untrusted.fetch_token().await.expect_err("untrusted");
+    assert!(err.is_retryable(), "{err}");
+    assert!(err.to_string().contains("could not connect"), "{err}");
+    let layer = SymblAuthLayer::builder(Credentials::new("app", SECRET))
+        .token_url(&symbl_url)
+        .token_retry_budget(Duration::from_millis(200))
+        .build()
+        .expect("layer");
+    layer.access_token().await.expect_err("untrusted");
+    assert_eq!((oauth2.requests(), symbl.requests()), (0, 0));
+
+    // With the root added through the hook: accepted.
+    let added = root.clone();
+    let trusted = ClientCredentials::new(&oauth2_url, "client", SECRET)
+        .http_client(move |client| client.tls_certs_merge([added.clone()]));
+    let token = oauth2_layer(trusted).access_token().await.expect("token");
+    assert_eq!(token.secret(), "tls-token");
+    let layer = SymblAuthLayer::builder(Credentials::new("app", SECRET))
+        .token_url(&symbl_url)
+        .http_client(move |client| client.tls_certs_only([root.clone()]))
+        .build()
+        .expect("layer");
+    assert_eq!(
+        layer.access_token().await.expect("token").secret(),
+        "symbl-token"
+    );
+    assert_eq!((oauth2.requests(), symbl.requests()), (1, 1));
+}
+
+#[tokio::test]
+async fn no_redirect_is_followed_whatever_the_settings_say() {
+    let elsewhere = TokenEndpoint::start(Reply::token("stolen", 3600)).await;
+    let moved = Reply::json("307 Temporary Redirect", "")
+        .header(format!("location: {}", elsewhere.url("/token")));
+    let oauth2 = TokenEndpoint::start(moved.clone()).await;
+    let symbl = TokenEndpoint::start(moved).await;
+    let follow =
+        |client: reqwest::ClientBuilder| client.redirect(reqwest::redirect::Policy::limited(10));
+
+    let source = ClientCredentials::new(oauth2.url("/token"), "client", SECRET).http_client(follow);
+    let err = source.fetch_token().await.expect_err("not followed");
+    assert!(
+        matches!(err, Error::TokenEndpointRejected { status, .. } if status == 307),
+        "{err}"
+    );
+    let layer = SymblAuthLayer::builder(Credentials::new("app", SECRET))
+        .token_url(symbl.url("/oauth2/token:generate"))
+        .http_client(follow)
+        .build()
+        .expect("layer");
+    let err = layer.access_token().await.expect_err("not followed");
+    assert!(matches!(err, Error::TokenEndpointRejected { .. }), "{err}");
+
+    assert_eq!((oauth2.requests(), symbl.requests()), (1, 1));
+    assert_eq!(elsewhere.requests(), 0, "the secret followed a redirect");
+}
+
+#[tokio::test]
+async fn the_layers_timeout_replaces_the_one_in_the_settings() {
+    // Accepts and never answers.
+    let silent = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let url = format!("http://{}/token", silent.local_addr().expect("addr"));
+    let _held = tokio::spawn(async move {
+        let mut open = Vec::new();
+        while let Ok((stream, _)) = silent.accept().await {
+            open.push(stream);
+        }
+    });
+    let source = ClientCredentials::new(url, "client", SECRET)
+        .http_client(|client| client.timeout(Duration::from_secs(3600)));
+    // Building the layer builds the client with its per-attempt timeout; the source's clone
+    // shares it, so a fetch made directly shows which timeout won.
+    SymblAuthLayer::from_source(source.clone())
+        .allow_host("api.example.com")
+        .token_request_timeout(Duration::from_millis(300))
+        .build()
+        .expect("layer");
+    let err = timeout(Duration::from_secs(10), source.fetch_token())
+        .await
+        .expect("the forced timeout fired")
+        .expect_err("no answer");
+    assert!(err.to_string().contains("timed out"), "{err}");
+}
+
+#[tokio::test]
+async fn build_reports_settings_that_cannot_make_a_client() {
+    let broken = |client: reqwest::ClientBuilder| {
+        client
+            .tls_version_min(reqwest::tls::Version::TLS_1_3)
+            .tls_version_max(reqwest::tls::Version::TLS_1_2)
+    };
+    let err = SymblAuthLayer::builder(Credentials::new("app", SECRET))
+        .http_client(broken)
+        .build()
+        .expect_err("broken settings");
+    assert!(matches!(err, Error::InvalidConfig { .. }), "{err}");
+    let source = ClientCredentials::new("https://auth.example.com/token", "client", SECRET)
+        .http_client(broken);
+    let err = SymblAuthLayer::from_source(source)
+        .allow_host("api.example.com")
+        .build()
+        .expect_err("broken settings");
+    assert!(matches!(err, Error::InvalidConfig { .. }), "{err}");
+
+    // A source brings its own settings: the builder's are refused, not silently ignored.
+    let source = ClientCredentials::new("https://auth.example.com/token", "client", SECRET);
+    let err = SymblAuthLayer::from_source(source)
+        .allow_host("api.example.com")
+        .http_client(|client| client)
+        .build()
+        .expect_err("settings on the wrong side");
+    assert!(
+        err.to_string().contains("ClientCredentials::http_client"),
+        "{err}"
+    );
+
+    // The source's own settings are checked by build too.
+    let source = ClientCredentials::new("http://auth.example.com/token", "client", SECRET);
+    let err = SymblAuthLayer::from_source(source)
+        .allow_host("api.example.com")
+        .build()
+        .expect_err("plain http to a remote host");
+    assert!(matches!(err, Error::InsecureTransport { .. }), "{err}");
+}

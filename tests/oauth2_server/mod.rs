@@ -1,0 +1,168 @@
+//! Authlib's OAuth2 authorization server (`server.py` beside this file) on loopback, started for
+//! a test and killed when its guard drops.
+//!
+//! The first start in a process runs `setup.sh`, which installs the pinned Python packages
+//! into a venv under `target/` if they are not there yet. A missing Python, venv or pip is a
+//! panic that says what to install: these tests never skip.
+#![allow(dead_code, unreachable_pub)]
+
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, ChildStdin, Command, Stdio};
+use std::sync::{mpsc, OnceLock};
+use std::time::Duration;
+
+use percent_encoding::{utf8_percent_encode, NON_ALPHANUMERIC};
+use serde_json::Value;
+
+const DIR: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/oauth2_server");
+
+/// A client registered on the server.
+#[derive(Clone, Debug)]
+pub struct Client {
+    pub id: &'static str,
+    pub secret: &'static str,
+    /// `client_secret_basic` or `client_secret_post`: the only method the server accepts
+    /// from this client.
+    pub auth_method: &'static str,
+    /// The scope the server may grant it.
+    pub scope: &'static str,
+    /// Whether it may use the client credentials grant (else: `unauthorized_client`).
+    pub grant_allowed: bool,
+}
+
+/// The venv's python, installed on first use.
+pub fn python() -> &'static Path {
+    static PYTHON: OnceLock<PathBuf> = OnceLock::new();
+    PYTHON.get_or_init(|| {
+        let setup = format!("{DIR}/setup.sh");
+        let output = Command::new("bash")
+            .arg(&setup)
+            .stderr(Stdio::inherit())
+            .output()
+            .unwrap_or_else(|err| panic!("could not run {setup} (is bash installed?): {err}"));
+        assert!(
+            output.status.success(),
+            "{setup} could not install the OAuth2 test server (see its message above); the \
+             conformance tests need Python 3 with venv and pip, and PyPI"
+        );
+        let stdout = String::from_utf8_lossy(&output.stdout);
+        PathBuf::from(
+            stdout
+                .lines()
+                .last()
+                .expect("setup.sh prints the python path")
+                .trim(),
+        )
+    })
+}
+
+/// A running server; dropping it kills the process.
+pub struct AuthServer {
+    child: Child,
+    /// Held open: the server exits by itself when it closes, should the kill not happen.
+    _stdin: ChildStdin,
+    base: String,
+    http: reqwest::Client,
+}
+
+impl AuthServer {
+    /// Starts a server for `clients` whose tokens live `expires_in` seconds (`0`: tokens
+    /// without `expires_in`, that never expire).
+    pub fn start(clients: &[Client], expires_in: u64) -> Self {
+        let registered: Vec<Value> = clients
+            .iter()
+            .map(|c| {
+                serde_json::json!({
+                    "client_id": c.id, "client_secret": c.secret,
+                    "auth_method": c.auth_method, "scope": c.scope,
+                    "grant_allowed": c.grant_allowed,
+                })
+            })
+            .collect();
+        let mut child = Command::new(python())
+            .arg(format!("{DIR}/server.py"))
+            .args([
+                "--expires-in",
+                &expires_in.to_string(),
+                "--max-seconds",
+                "300",
+            ])
+            .env("OAUTH2_TEST_CLIENTS", Value::Array(registered).to_string())
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("start server.py");
+        let stdin = child.stdin.take().expect("stdin");
+        let stdout = child.stdout.take().expect("stdout");
+        let (sender, first_line) = mpsc::channel();
+        std::thread::spawn(move || {
+            let mut lines = BufReader::new(stdout).lines();
+            let _ = sender.send(lines.next());
+            for _ in lines {}
+        });
+        let line = match first_line.recv_timeout(Duration::from_secs(60)) {
+            Ok(Some(Ok(line))) => line,
+            other => {
+                let _ = child.kill();
+                panic!("server.py did not start (see its output above): {other:?}");
+            }
+        };
+        let base = line
+            .strip_prefix("listening on ")
+            .unwrap_or_else(|| panic!("unexpected first line from server.py: {line}"))
+            .to_owned();
+        Self {
+            child,
+            _stdin: stdin,
+            base,
+            http: reqwest::Client::builder()
+                .no_proxy()
+                .build()
+                .expect("client"),
+        }
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.base)
+    }
+
+    /// The server's counters: token_requests, tokens_issued, api_requests, api_unauthorized,
+    /// api_forbidden, revocations, auth_methods, last_token_form, distinct_api_tokens.
+    pub async fn stats(&self) -> Value {
+        self.http
+            .get(self.url("/stats"))
+            .send()
+            .await
+            .expect("stats")
+            .json()
+            .await
+            .expect("stats JSON")
+    }
+
+    /// Revokes `token` (RFC 7009) as `client`, which must use client_secret_basic.
+    pub async fn revoke(&self, client: &Client, token: &str) {
+        let encode = |s: &str| utf8_percent_encode(s, NON_ALPHANUMERIC).to_string();
+        let response = self
+            .http
+            .post(self.url("/revoke"))
+            .basic_auth(encode(client.id), Some(encode(client.secret)))
+            .header("content-type", "application/x-www-form-urlencoded")
+            .body(format!(
+                "token={}&token_type_hint=access_token",
+                encode(token)
+            ))
+            .send()
+            .await
+            .expect("revoke");
+        assert_eq!(response.status(), 200, "revocation refused");
+    }
+}
+
+impl Drop for AuthServer {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
