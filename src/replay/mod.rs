@@ -119,7 +119,7 @@ impl Replay {
         Ok(ReplayBody {
             state: State::Replaying {
                 chunks: chunks.into_iter(),
-                trailers: trailers.map(Box::new),
+                trailers,
                 remaining: len as u64,
             },
         })

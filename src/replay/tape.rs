@@ -25,7 +25,8 @@ struct Recording {
     first: Option<Bytes>,
     more: Vec<Bytes>,
     len: usize,
-    trailers: Option<HeaderMap>,
+    /// Boxed: rare, and the recording is allocated for every request with a body.
+    trailers: Option<Box<HeaderMap>>,
     finished: bool,
     declined: Option<Declined>,
 }
@@ -40,7 +41,7 @@ impl Tape {
     }
 
     /// What was recorded, if the body was recorded whole: its chunks, trailers and length.
-    pub(super) fn played(&self) -> Result<(Vec<Bytes>, Option<HeaderMap>, usize), Declined> {
+    pub(super) fn played(&self) -> Result<(Vec<Bytes>, Option<Box<HeaderMap>>, usize), Declined> {
         let recording = self.lock();
         if let Some(declined) = recording.declined {
             return Err(declined);
@@ -90,7 +91,7 @@ impl Tape {
                 _ => {}
             }
         } else if let Some(trailers) = frame.trailers_ref() {
-            recording.trailers = Some(trailers.clone());
+            recording.trailers = Some(Box::new(trailers.clone()));
         }
         // hyper stops polling once `is_end_stream` is true, so a `Full` body never yields
         // `None`: the end has to be noticed here.
