@@ -1,7 +1,8 @@
 //! The token cache: one fetch at a time, refresh ahead of expiry, shared failures.
 //!
-//! - The hot path ([`TokenCache::fresh`]) is a lock-free load of the current token and a test
-//!   of its freshness flag: no lock, no clock read (`freshness.rs`).
+//! - The hot path ([`TokenView::fresh`], one per service) is a plain atomic load of the current
+//!   token and a test of its freshness flag: no lock, no clock read (`view.rs`,
+//!   `freshness.rs`).
 //! - Everything else takes one short `Mutex`, never held across an `.await` or a spawn: the
 //!   decision for a request without a fresh token (`schedule.rs`, pure functions of the time),
 //!   starting the one fetch and recording what it brings (`flight.rs`), the fetch's retries
@@ -11,6 +12,7 @@ mod fetch;
 mod flight;
 mod freshness;
 mod schedule;
+mod view;
 
 use std::fmt;
 use std::future::Future;
@@ -30,6 +32,7 @@ use crate::stats::Counters;
 use crate::{AccessToken, Error, TokenSource};
 
 pub(crate) use self::schedule::CacheConfig;
+pub(crate) use self::view::TokenView;
 
 /// A cheap handle on one shared cache; clones share it.
 #[derive(Clone)]
@@ -43,35 +46,6 @@ pub(crate) struct TokenCache {
 pub(crate) struct Token {
     pub(crate) header: HeaderValue,
     pub(crate) generation: u64,
-}
-
-/// One service's view of the current token. It keeps the token it saw last, so that while the
-/// token stays the same a look costs one plain atomic load (the shared slot's address) instead
-/// of a guarded load with its two read-modify-writes. Clones of a service each keep their own.
-#[derive(Clone)]
-pub(crate) struct TokenView {
-    seen: arc_swap::Cache<Current, Option<Arc<Cached>>>,
-}
-
-/// The slot a [`TokenView`] watches.
-#[derive(Clone)]
-struct Current(Arc<Shared>);
-
-impl std::ops::Deref for Current {
-    type Target = ArcSwapOption<Cached>;
-
-    fn deref(&self) -> &Self::Target {
-        &self.0.current
-    }
-}
-
-impl TokenView {
-    /// The hot path: the cached token, if it is fresh (before its refresh time).
-    #[inline]
-    pub(crate) fn fresh(&mut self) -> Option<Token> {
-        let cached = self.seen.load().as_deref()?;
-        cached.freshness.is_fresh().then(|| cached.token.clone())
-    }
 }
 
 /// A wait for the fetch in flight.
@@ -172,9 +146,7 @@ impl TokenCache {
 
     /// A view of the current token for one service: the hot path.
     pub(crate) fn view(&self) -> TokenView {
-        TokenView {
-            seen: arc_swap::Cache::new(Current(Arc::clone(&self.shared))),
-        }
+        TokenView::new(Arc::clone(&self.shared))
     }
 
     /// A token to attach now, or a wait for the fetch that brings one: for a request that
