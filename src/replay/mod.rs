@@ -22,7 +22,7 @@ pub const DEFAULT_REPLAY_LIMIT: usize = 64 * 1024;
 
 mod tape;
 
-use self::tape::Tape;
+use self::tape::{Played, Tape};
 
 pin_project! {
     /// The request body the wrapped service sees: the caller's body `B` on the first send, a
@@ -112,8 +112,16 @@ impl<B: Body> ReplayBody<B> {
 impl Replay {
     /// The body for the second send, if the first send's body was recorded whole.
     pub(crate) fn body<B>(&self) -> Result<ReplayBody<B>, Declined> {
-        let (chunks, trailers, len) = match self {
-            Self::Empty => (Vec::new(), None, 0),
+        let Played {
+            chunks,
+            trailers,
+            len,
+        } = match self {
+            Self::Empty => Played {
+                chunks: Vec::new(),
+                trailers: None,
+                len: 0,
+            },
             Self::Recorded(tape) => tape.played()?,
         };
         Ok(ReplayBody {

@@ -19,6 +19,13 @@ pub(crate) struct Tape {
     recording: Mutex<Recording>,
 }
 
+/// A whole recording, to play.
+pub(super) struct Played {
+    pub(super) chunks: Vec<Bytes>,
+    pub(super) trailers: Option<Box<HeaderMap>>,
+    pub(super) len: usize,
+}
+
 #[derive(Debug, Default)]
 struct Recording {
     /// The first chunk, apart: a `Full` body is a single chunk, recorded without a `Vec`.
@@ -40,8 +47,8 @@ impl Tape {
         }
     }
 
-    /// What was recorded, if the body was recorded whole: its chunks, trailers and length.
-    pub(super) fn played(&self) -> Result<(Vec<Bytes>, Option<Box<HeaderMap>>, usize), Declined> {
+    /// What was recorded, if the body was recorded whole.
+    pub(super) fn played(&self) -> Result<Played, Declined> {
         let recording = self.lock();
         if let Some(declined) = recording.declined {
             return Err(declined);
@@ -55,7 +62,11 @@ impl Tape {
             .chain(&recording.more)
             .cloned()
             .collect();
-        Ok((chunks, recording.trailers.clone(), recording.len))
+        Ok(Played {
+            chunks,
+            trailers: recording.trailers.clone(),
+            len: recording.len,
+        })
     }
 
     fn lock(&self) -> MutexGuard<'_, Recording> {
