@@ -24,8 +24,10 @@ type RetryFuture<T> = Pin<Box<dyn Future<Output = Result<T, BoxError>> + Send>>;
 pin_project! {
     /// The response future of [`SymblAuth`](crate::SymblAuth).
     ///
-    /// With a fresh token and no 401 it is the inner service's future and a status check; it
-    /// allocates only to wait for a token or to send again.
+    /// With a fresh token and no 401 it is the inner service's future, what a second send
+    /// would need, and a status check. On that path it allocates only for the retry's copies:
+    /// the recording of a body and the buffer of the headers (neither for a request without
+    /// body and headers). Waiting for a token and sending again allocate too.
     #[must_use = "futures do nothing unless polled"]
     pub struct ResponseFuture<S, B>
     where
@@ -98,7 +100,7 @@ where
 {
     /// Sends `request`, which carries the token of `generation`, on `service` (polled ready),
     /// keeping what a second send would need.
-    #[inline(always)]
+    #[inline]
     pub(crate) fn send(
         service: &mut S,
         request: Request<B>,
@@ -151,7 +153,7 @@ where
 
 /// Sends `request`, which carries our token, keeping what a second send would need: a copy of
 /// its parts, a recording of its body, its URI and a clone of `service`.
-#[inline(always)]
+#[inline]
 fn send<S, B>(
     service: &mut S,
     request: Request<B>,
@@ -168,6 +170,9 @@ where
         replay = recorded;
         body
     });
+    // The retry goes out on a clone of the service made here, tower's usual way (`Retry`,
+    // `FollowRedirect`): over hyper-util's client it measured at no cost end to end
+    // (BENCHMARKS.md), so no instance is shared between requests.
     let resend = match replay {
         Ok(replay) => Ok((Resend::new(&request, replay), service.clone())),
         Err(declined) => {
@@ -175,8 +180,7 @@ where
             Err(declined)
         }
     };
-    // One literal, the retry first (it borrows the request the call then takes): fewer moves
-    // of this large value.
+    // The retry first: it clones the URI of the request that the call then takes.
     State::Sent {
         retry: Some(Retry {
             shared: Arc::clone(shared),
@@ -284,6 +288,8 @@ impl<S> Retry<S> {
             let Some(token) = token_for_retry(&shared.cache, generation).await? else {
                 return Ok(rejected);
             };
+            // Unread, the 401's body would hold its connection through the second send.
+            drop(rejected);
             request.headers_mut().insert(AUTHORIZATION, token.header);
             poll_fn(|cx| service.poll_ready(cx))
                 .await
