@@ -96,7 +96,7 @@ async fn concurrent_failures_share_one_fetch_and_its_error() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_cancelled_first_caller_does_not_cancel_the_fetch() {
-    let source = GatedSource::new(FakeSymbl::new());
+    let source = ScriptedSource::new(FakeSymbl::new()).gated();
     let layer = in_memory_layer(source.clone());
     let service = layer.layer(source.fake.api_service());
     let url = symbl_url("/v1/conversations");
@@ -107,9 +107,7 @@ async fn a_cancelled_first_caller_does_not_cancel_the_fetch() {
         let request = get(&url);
         async move { status_of(&service, request).await }
     });
-    while source.started() == 0 {
-        tokio::task::yield_now().await;
-    }
+    until(|| source.started() == 1).await;
     first.abort();
     assert!(first.await.expect_err("aborted").is_cancelled());
 

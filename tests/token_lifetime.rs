@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use http::StatusCode;
 use symbl_auth::test_server::{FakeSymbl, TokenFault};
-use symbl_auth::{SymblAuth, SymblAuthLayer, TokenFuture, TokenSource};
+use symbl_auth::{SymblAuth, SymblAuthLayer};
 use tokio::time::{advance, Instant};
 use tower::Layer;
 
@@ -59,7 +59,7 @@ async fn a_short_expires_in_is_honoured() {
 #[tokio::test(start_paused = true)]
 async fn refresh_ahead_serves_the_valid_token_while_one_refresh_runs() {
     let fake = FakeSymbl::new().token_lifetime(HOUR).reissue_before(HOUR);
-    let source = GatedSource::new(fake.clone());
+    let source = ScriptedSource::new(fake.clone()).gated();
     let service = service(&in_memory_layer(source.clone()), &fake);
     source.open(1);
     assert_eq!(call(&service).await.expect("call"), StatusCode::OK);
@@ -271,34 +271,10 @@ async fn a_second_forced_refresh_waits_a_moment() {
     assert_eq!(fake.token_requests(), 3);
 }
 
-/// Panics on its first fetch, then behaves.
-#[derive(Debug)]
-struct PanicsOnce {
-    fake: FakeSymbl,
-    panicked: std::sync::atomic::AtomicBool,
-}
-
-impl TokenSource for PanicsOnce {
-    fn fetch_token(&self) -> TokenFuture<'_> {
-        Box::pin(async move {
-            if !self
-                .panicked
-                .swap(true, std::sync::atomic::Ordering::SeqCst)
-            {
-                panic!("token source bug");
-            }
-            self.fake.fetch_token().await
-        })
-    }
-}
-
 #[tokio::test(start_paused = true)]
 async fn a_fetch_task_that_dies_releases_the_cache() {
     let fake = FakeSymbl::new();
-    let layer = in_memory_layer(PanicsOnce {
-        fake: fake.clone(),
-        panicked: Default::default(),
-    });
+    let layer = in_memory_layer(ScriptedSource::new(fake.clone()).panicking(1));
     let service = service(&layer, &fake);
     let error = call(&service).await.expect_err("the fetch died");
     assert!(
@@ -336,7 +312,7 @@ async fn expiry_counts_from_when_the_token_was_requested() {
     let fake = FakeSymbl::new()
         .token_lifetime(Duration::from_secs(60))
         .reissue_before(Duration::from_secs(60));
-    let source = GatedSource::new(fake.clone());
+    let source = ScriptedSource::new(fake.clone()).gated();
     let service = service(&in_memory_layer(source.clone()), &fake);
 
     // The token endpoint takes 5 s to answer the first request.
