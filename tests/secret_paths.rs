@@ -142,9 +142,8 @@ async fn no_public_type_shows_a_secret_in_its_text() {
         format!("{:?}", server.symbl()),
         format!("{future:?}"),
     ];
+    assert_no_secret_or_token(&texts);
     for text in &texts {
-        assert!(!text.contains(TEST_APP_SECRET), "secret in: {text}");
-        assert!(!text.contains("fake-token"), "token in: {text}");
         assert!(!text.contains(token.secret()), "token in: {text}");
     }
     drop(future);

@@ -185,6 +185,8 @@ async fn server_errors_are_retried_with_growing_backoff() {
     assert_eq!(fake.token_requests(), 4);
 }
 
+/// Per-attempt timeouts inside the budget, to the second on paused time. (What a hanging
+/// endpoint's error says, and that the failure is then held, is in `fault_matrix.rs`.)
 #[tokio::test(start_paused = true)]
 async fn a_hanging_endpoint_times_out_within_the_budget() {
     let fake = FakeSymbl::new();
@@ -198,26 +200,15 @@ async fn a_hanging_endpoint_times_out_within_the_budget() {
     fake.fail_token_requests(TokenFault::Hang, 1_000);
 
     let start = Instant::now();
-    let error = call(&service).await.expect_err("no token");
-    let error = auth_error(&error);
-    assert!(
-        matches!(error, symbl_auth::Error::TokenEndpointUnavailable { .. }),
-        "{error}"
-    );
-    assert!(error.to_string().contains("no answer within"), "{error}");
+    call(&service).await.expect_err("no token");
     assert!(
         start.elapsed() <= Duration::from_secs(5),
         "took {:?}",
         start.elapsed()
     );
+    // 2 s, a backoff, 2 s, a backoff, and what is left of the 5 s.
     let attempts = fake.token_requests();
     assert!((2..=3).contains(&attempts), "{attempts} attempts");
-
-    // During the cool-down callers get the same error at once, without a fetch.
-    for _ in 0..100 {
-        call(&service).await.expect_err("cooling down");
-    }
-    assert_eq!(fake.token_requests(), attempts);
 }
 
 #[tokio::test(start_paused = true)]
