@@ -2,8 +2,9 @@
 //! revocations and token endpoint faults, in memory. Checks the invariants, not timings:
 //! no panic, no hang, every call ends as a 200, a 401 (after exactly one retry with a newer
 //! token, or none when no newer token can be had), or a `symbl_auth::Error`; a retry never
-//! carries the token just rejected; token requests stay under a bound computed from the elapsed time; and
-//! dropping the layer and its services leaves no task behind.
+//! carries the token just rejected; token requests stay under a bound computed from the
+//! elapsed time; and dropping the layer and its services leaves no task (and no copy of the
+//! token source) behind.
 //!
 //! The injections come from a fixed seed (`STRESS_SEED` to try another; it is printed).
 #![cfg(feature = "test-server")]

@@ -100,7 +100,7 @@ async fn a_failed_refresh_keeps_the_valid_token() {
         tokio::time::sleep(Duration::from_secs(1)).await;
     }
     let failing_requests = fake.token_requests() - 1;
-    // A fetch retries for at most 30 s (about a dozen attempts), then cools down for 5 s.
+    // A fetch retries for at most 30 s (at most 17 attempts), then cools down for 5 s.
     assert!(
         (2..=30).contains(&failing_requests),
         "{failing_requests} token requests in a failing minute"
