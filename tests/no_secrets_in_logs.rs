@@ -23,15 +23,9 @@ async fn no_secret_or_token_in_the_events_of_a_refresh_and_retry() {
     let service = layer.clone().layer(http1_client());
     let url = server.url("/v1/conversations");
     // A fetch, then a revocation with its refresh and retry.
-    assert_eq!(
-        status_of(&service, get(&url)).await.expect("call"),
-        StatusCode::OK
-    );
+    assert_eq!(answered(&service, get(&url)).await, StatusCode::OK);
     server.symbl().revoke_tokens();
-    assert_eq!(
-        status_of(&service, get(&url)).await.expect("call"),
-        StatusCode::OK
-    );
+    assert_eq!(answered(&service, get(&url)).await, StatusCode::OK);
 
     let logs = captured.text();
     for event in [

@@ -117,10 +117,7 @@ async fn no_public_type_shows_a_secret_in_its_text() {
     let layer = server.layer();
     let service = layer.clone().layer(http1_client());
     let url = server.url("/v1/conversations");
-    assert_eq!(
-        status_of(&service, get(&url)).await.expect("call"),
-        StatusCode::OK
-    );
+    assert_eq!(answered(&service, get(&url)).await, StatusCode::OK);
     let token = server.symbl().fetch_token().await.expect("token");
     assert!(token.secret().starts_with("fake-token"));
     let credentials = Credentials::new("id", TEST_APP_SECRET);

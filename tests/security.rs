@@ -118,7 +118,7 @@ async fn a_host_not_allowed_does_not_get_the_token_over_real_http() {
     // Same server, but named `localhost`: not the token URL's host, so no token.
     let url = format!("http://localhost:{}/v1/conversations", server.addr().port());
     assert_eq!(
-        status_of(&service, get(&url)).await.expect("call"),
+        answered(&service, get(&url)).await,
         StatusCode::UNAUTHORIZED
     );
     assert_eq!(server.symbl().token_requests(), 0);

@@ -70,38 +70,22 @@ async fn a_401_after_a_redirect_inside_the_layer_is_not_ours() {
     let server = symbl_auth::test_server::TestServer::start()
         .await
         .expect("server");
-    let elsewhere =
-        RecordingServer::start([127, 0, 0, 2], |_| status(StatusCode::UNAUTHORIZED)).await;
-    let target = elsewhere.url("/landing");
-    let redirecting = RecordingServer::start([127, 0, 0, 1], move |_| redirect(&target)).await;
+    let hosts = CrossHostRedirect::start().await;
     let layer = server.layer();
     let service = ServiceBuilder::new()
         .layer(layer.clone())
         .layer(FollowRedirectLayer::new())
         .service(http1_client());
-    let response = service
-        .clone()
-        .oneshot(get(&redirecting.url("/start")))
-        .await
-        .expect("call");
-    assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
+    let response = answered(&service, get(&hosts.url())).await;
+    assert_eq!(response, StatusCode::UNAUTHORIZED);
 
-    assert!(
-        redirecting.seen()[0].authorization.is_some(),
-        "the token went to 127.0.0.1"
-    );
-    let second = elsewhere.seen();
-    assert_eq!(second.len(), 1, "127.0.0.2 was asked once");
-    assert!(second[0].authorization.is_none(), "and never saw the token");
+    hosts.assert_the_token_stayed_on_the_first_host();
     let stats = layer.stats();
     assert_eq!(
         (stats.refreshes, stats.retries, stats.token_requests),
         (0, 0, 1)
     );
     let url = server.url("/v1/conversations");
-    assert_eq!(
-        status_of(&service, get(&url)).await.expect("call"),
-        StatusCode::OK
-    );
+    assert_eq!(answered(&service, get(&url)).await, StatusCode::OK);
     assert_eq!(server.symbl().token_requests(), 1, "the token was kept");
 }

@@ -21,7 +21,7 @@ pub mod trace;
 
 pub use clients::{authed_http1, http1_client, http2_client, in_memory_layer, HttpClient};
 pub use recording::{redirect, status, RecordingService, Seen};
-pub use recording_server::RecordingServer;
+pub use recording_server::{CrossHostRedirect, RecordingServer};
 pub use rng::SeededRng;
 pub use sources::ScriptedSource;
 pub use trace::{assert_no_secret_or_token, error_chain, Captured};
@@ -55,6 +55,15 @@ where
 {
     let response = service.clone().oneshot(request).await?;
     Ok(response.status())
+}
+
+/// Sends one request through a clone of `service` and returns the status it was answered with;
+/// the call must not fail.
+pub async fn answered<S, B, R>(service: &S, request: Request<B>) -> StatusCode
+where
+    S: tower::Service<Request<B>, Response = Response<R>, Error = BoxError> + Clone,
+{
+    status_of(service, request).await.expect("call")
 }
 
 pub async fn body_text<B>(response: Response<B>) -> String

@@ -7,7 +7,7 @@ use std::net::{IpAddr, SocketAddr};
 use std::sync::{Arc, Mutex};
 
 use bytes::Bytes;
-use http::{Request, Response};
+use http::{Request, Response, StatusCode};
 use http_body_util::Full;
 use hyper::body::Incoming;
 use hyper_util::rt::{TokioExecutor, TokioIo};
@@ -15,7 +15,7 @@ use hyper_util::server::conn::auto;
 use tokio::net::TcpListener;
 use tokio::task::{JoinHandle, JoinSet};
 
-use super::recording::{seen, Answer, Seen};
+use super::recording::{redirect, seen, status, Answer, Seen};
 
 pub struct RecordingServer {
     addr: SocketAddr,
@@ -77,5 +77,42 @@ async fn accept(listener: TcpListener, record: Arc<Mutex<Vec<Seen>>>, answer: Ar
                 .serve_connection(TokioIo::new(stream), service)
                 .await;
         });
+    }
+}
+
+/// A redirect across hosts on loopback: `127.0.0.1` redirects every request to `127.0.0.2`,
+/// which answers `401` to everything. A layer whose token goes to `127.0.0.1` (a test
+/// server's) must not take that 401 for its own.
+pub struct CrossHostRedirect {
+    pub redirecting: RecordingServer,
+    pub elsewhere: RecordingServer,
+}
+
+impl CrossHostRedirect {
+    pub async fn start() -> Self {
+        let elsewhere =
+            RecordingServer::start([127, 0, 0, 2], |_| status(StatusCode::UNAUTHORIZED)).await;
+        let target = elsewhere.url("/landing");
+        let redirecting = RecordingServer::start([127, 0, 0, 1], move |_| redirect(&target)).await;
+        Self {
+            redirecting,
+            elsewhere,
+        }
+    }
+
+    /// Where the redirect starts.
+    pub fn url(&self) -> String {
+        self.redirecting.url("/start")
+    }
+
+    /// The token went to `127.0.0.1`; `127.0.0.2` was asked once, and never saw it.
+    pub fn assert_the_token_stayed_on_the_first_host(&self) {
+        let (first, second) = (self.redirecting.seen(), self.elsewhere.seen());
+        assert!(
+            first[0].authorization.is_some(),
+            "the token went to 127.0.0.1"
+        );
+        assert_eq!(second.len(), 1, "127.0.0.2 was asked once");
+        assert!(second[0].authorization.is_none(), "and never saw the token");
     }
 }
