@@ -5,15 +5,16 @@
 #[allow(dead_code, unreachable_pub)]
 #[path = "../examples/axum_gateway.rs"]
 mod example;
+mod support;
 
 use axum::body::Body;
 use axum::http::{Request, StatusCode};
-use http_body_util::BodyExt;
 use symbl_auth::test_server::TestServer;
 use tokio::task::JoinSet;
 use tower::ServiceExt;
 
 use example::{app, Gateway};
+use support::body_text;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn one_token_fetch_serves_many_inbound_requests() {
@@ -30,13 +31,7 @@ async fn one_token_fetch_serves_many_inbound_requests() {
     while let Some(response) = calls.join_next().await {
         let response = response.expect("task").expect("infallible");
         assert_eq!(response.status(), StatusCode::OK);
-        let body = response
-            .into_body()
-            .collect()
-            .await
-            .expect("body")
-            .to_bytes();
-        assert_eq!(body, r#"{"conversations":[]}"#);
+        assert_eq!(body_text(response).await, r#"{"conversations":[]}"#);
     }
     assert_eq!(symbl.symbl().token_requests(), 1);
     assert_eq!(symbl.symbl().api_requests(), 100);
@@ -55,13 +50,7 @@ async fn auth_failures_become_a_clear_bad_gateway() {
         .expect("request");
     let response = app.oneshot(request).await.expect("infallible");
     assert_eq!(response.status(), StatusCode::BAD_GATEWAY);
-    let body = response
-        .into_body()
-        .collect()
-        .await
-        .expect("body")
-        .to_bytes();
-    let text = String::from_utf8_lossy(&body);
+    let text = body_text(response).await;
     assert!(text.contains("invalid credentials"), "{text}");
     assert!(!text.contains("nope"));
 }

@@ -6,13 +6,10 @@
 
 mod support;
 
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::Arc;
 use std::time::Duration;
 
 use http::StatusCode;
 use symbl_auth::test_server::FakeSymbl;
-use symbl_auth::{TokenFuture, TokenSource};
 use tokio::task::JoinSet;
 use tokio::time::{sleep, timeout};
 use tower::{Layer, ServiceExt};
@@ -20,37 +17,6 @@ use tower::{Layer, ServiceExt};
 use support::*;
 
 const RUNS: u64 = 400;
-
-/// The fake's token endpoint, answering after `delay`, counting fetches started.
-#[derive(Debug, Clone)]
-struct Slow {
-    fake: FakeSymbl,
-    delay: Duration,
-    started: Arc<AtomicUsize>,
-}
-
-impl TokenSource for Slow {
-    fn fetch_token(&self) -> TokenFuture<'_> {
-        self.started.fetch_add(1, Ordering::SeqCst);
-        Box::pin(async move {
-            sleep(self.delay).await;
-            self.fake.fetch_token().await
-        })
-    }
-}
-
-/// splitmix64: a fixed sequence per seed.
-struct Rng(u64);
-
-impl Rng {
-    fn below(&mut self, n: u64) -> u64 {
-        self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-        (z ^ (z >> 31)) % n
-    }
-}
 
 /// How a caller gives up.
 #[derive(Debug, Clone, Copy)]
@@ -66,13 +32,10 @@ enum Patience {
 #[tokio::test(start_paused = true)]
 async fn callers_cancelled_anywhere_never_wedge_the_cache() {
     for run in 0..RUNS {
-        let mut rng = Rng(run);
+        let mut rng = SeededRng::new(run);
         let fake = FakeSymbl::new();
-        let source = Slow {
-            fake: fake.clone(),
-            delay: Duration::from_millis(rng.below(50)),
-            started: Arc::new(AtomicUsize::new(0)),
-        };
+        let source =
+            ScriptedSource::new(fake.clone()).delayed(Duration::from_millis(rng.below(50)));
         let service = in_memory_layer(source.clone()).layer(fake.api_service());
         // Some runs reject API calls, so callers also give up while a retry waits for a token.
         let rejections = rng.below(3) as usize;
@@ -135,7 +98,7 @@ async fn callers_cancelled_anywhere_never_wedge_the_cache() {
             }
         }
         assert_eq!(status, StatusCode::OK, "run {run}");
-        let fetches = source.started.load(Ordering::SeqCst);
+        let fetches = source.started();
         // One fetch for the cold cache, and one per 401 at most (forced refreshes are
         // further limited to one a second; a run lasts well under that).
         assert!(

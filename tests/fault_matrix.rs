@@ -1,12 +1,19 @@
-//! Every way the token endpoint can fail, one row each, over real HTTP on loopback.
+//! Every way the token endpoint can fail, one row each, over real HTTP on loopback: the one
+//! place each fault is checked.
 //!
-//! Each row runs two scenarios against a token server and an API server that share one
+//! Each row runs three scenarios against a token server and an API server that share one
 //! `FakeSymbl`:
 //! - **cold**: the fault is on from the start; 20 concurrent calls and 20 more after them all
-//!   fail with the row's error, within a bound on token requests; then the endpoint heals and
-//!   the same layer recovers (a 200) once the cool-down is over;
+//!   fail with the row's error (its variant, status, words, source and `Retry-After`), at once
+//!   or (where the fault is retried) within the retry budget, sending no API request; the 20
+//!   later calls cause no token request (the failure is held), and all 40 stay within a bound
+//!   on token requests; then the endpoint heals and the same layer recovers (a 200), not before
+//!   the failure's hold (the cool-down, or a longer `Retry-After`) is over;
 //! - **cached**: a valid token is cached, the fault starts when the background refresh is due;
-//!   40 calls all get 200 with the kept token, within the same bound on token requests.
+//!   40 calls all get 200 with the kept token, within the same bound on token requests;
+//! - **brief**: the fault shows on the first 2 token requests only (or the endpoint refuses
+//!   connections for 0.3 s); one call gets 200 after a fetch that retried through it, or the
+//!   row's error at once where the fault is not retried.
 //!
 //! The table in `RELIABILITY.md` is rendered from these rows and must match exactly
 //! (`UPDATE_RELIABILITY=1 cargo test --all-features --test fault_matrix` rewrites it). All
@@ -19,12 +26,12 @@ mod support;
 use std::fmt::Write as _;
 use std::io::Write as _;
 use std::net::SocketAddr;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use bytes::Bytes;
 use http::StatusCode;
-use symbl_auth::test_server::{FakeSymbl, TestServer, TokenFault, TEST_APP_SECRET};
+use symbl_auth::test_server::{FakeSymbl, TestServer, TokenFault};
 use symbl_auth::{BoxError, Error, SymblAuth, SymblAuthLayer};
 use tokio::task::JoinSet;
 use tokio::time::{sleep, timeout, Instant};
@@ -42,7 +49,15 @@ const LIFETIME: Duration = Duration::from_secs(16);
 /// Attempts one fetch can make in the budget: backoff waits at least half of 100 ms, doubling
 /// (50, 100, 200, 400, 800, 1600 ms: 3.15 s), and the next (2.5 s) ends past 5 s.
 const TRANSIENT: usize = 7;
+/// A `Retry-After` longer than the retry budget: no attempt can wait for it.
+const PAST_THE_BUDGET: Duration = Duration::from_secs(8);
+/// Token requests a brief fault shows on.
+const BRIEF: usize = 2;
+/// How long a brief "connection refused" lasts.
+const BRIEF_OUTAGE: Duration = Duration::from_millis(300);
 const CALLS: usize = 20;
+/// What a busy machine may add to the time a call takes.
+const SLACK: Duration = Duration::from_secs(2);
 /// Every call, and the whole matrix, ends within this.
 const DEADLINE: Duration = Duration::from_secs(60);
 
@@ -56,27 +71,17 @@ enum Kind {
 }
 
 impl Kind {
-    fn of(result: &Result<StatusCode, BoxError>) -> Self {
-        match result {
-            Ok(status) => {
-                assert_eq!(
-                    *status,
-                    StatusCode::OK,
-                    "a call got through but not with 200"
-                );
-                Self::Ok
-            }
-            Err(error) => match auth_error(error) {
-                Error::InvalidCredentials { .. } => Self::InvalidCredentials,
-                Error::TokenEndpointRejected { .. } => Self::Rejected,
-                Error::TokenEndpointUnavailable { .. } => Self::Unavailable,
-                Error::BadTokenResponse { .. } => Self::BadResponse,
-                other => panic!("unexpected error {other}"),
-            },
+    fn of(error: &Error) -> Self {
+        match error {
+            Error::InvalidCredentials { .. } => Self::InvalidCredentials,
+            Error::TokenEndpointRejected { .. } => Self::Rejected,
+            Error::TokenEndpointUnavailable { .. } => Self::Unavailable,
+            Error::BadTokenResponse { .. } => Self::BadResponse,
+            other => panic!("unexpected error {other}"),
         }
     }
 
-    fn cell(self) -> &'static str {
+    fn name(self) -> &'static str {
         match self {
             Self::Ok => "none: the token is used",
             Self::InvalidCredentials => "`InvalidCredentials`",
@@ -84,6 +89,17 @@ impl Kind {
             Self::Unavailable => "`TokenEndpointUnavailable`",
             Self::BadResponse => "`BadTokenResponse`",
         }
+    }
+}
+
+/// The status an error says the token endpoint answered with, if it carries one.
+fn answered(error: &Error) -> Option<StatusCode> {
+    match error {
+        Error::InvalidCredentials { status, .. } | Error::TokenEndpointRejected { status, .. } => {
+            Some(*status)
+        }
+        Error::TokenEndpointUnavailable { status, .. } => *status,
+        _ => None,
     }
 }
 
@@ -95,175 +111,361 @@ enum Fault {
 }
 
 struct Row {
-    fault: &'static str,
+    fault: String,
     inject: Fault,
     error: Kind,
+    /// Words every error of the row says.
+    says: &'static str,
+    /// The status every error of the row carries.
+    status: Option<StatusCode>,
+    /// Whether the error keeps the underlying (network) error as its source.
+    keeps_source: bool,
+    /// The range the error's `Retry-After` is in, if it has one.
+    retry_after: Option<(Duration, Duration)>,
+    /// Whether a fetch retries the fault within its budget.
+    retried: bool,
+    /// The least a fetch through a brief fault takes.
+    waits: Duration,
     /// The most token requests 40 calls may cause; `exact` when it is also the least.
     requests: usize,
     exact: bool,
 }
 
-fn row(fault: &'static str, inject: TokenFault, error: Kind) -> Row {
-    let transient = error == Kind::Unavailable;
-    Row {
-        fault,
-        inject: Fault::Token(inject),
-        error,
-        requests: if transient { TRANSIENT } else { 1 },
-        exact: !transient,
+impl Row {
+    fn new(fault: impl Into<String>, inject: Fault, error: Kind, says: &'static str) -> Self {
+        let retried = error == Kind::Unavailable;
+        Self {
+            fault: fault.into(),
+            inject,
+            error,
+            says,
+            status: None,
+            keeps_source: false,
+            retry_after: None,
+            retried,
+            waits: Duration::ZERO,
+            requests: if retried { TRANSIENT } else { 1 },
+            exact: !retried,
+        }
+    }
+
+    fn answered(mut self, status: u16) -> Self {
+        self.status = Some(StatusCode::from_u16(status).expect("status"));
+        self
+    }
+
+    fn keeps_source(mut self) -> Self {
+        self.keeps_source = true;
+        self
+    }
+
+    fn retry_after(mut self, least: Duration, most: Duration) -> Self {
+        self.retry_after = Some((least, most));
+        self
+    }
+
+    fn waits(mut self, least: Duration) -> Self {
+        self.waits = least;
+        self
+    }
+
+    /// A transient fault that is not retried: it fails at once, after one request.
+    fn not_retried(mut self) -> Self {
+        (self.retried, self.requests, self.exact) = (false, 1, true);
+        self
+    }
+
+    /// How long the failure is held before a call may fetch again.
+    fn held(&self) -> Duration {
+        let retry_after = self.retry_after.map_or(Duration::ZERO, |(least, _)| least);
+        COOLDOWN.max(retry_after)
+    }
+
+    /// Token requests the fake sees in the brief scenario.
+    fn brief_requests(&self) -> usize {
+        match (&self.inject, self.retried) {
+            (Fault::Refused, _) => 1,
+            (_, true) => BRIEF + 1,
+            (_, false) => 1,
+        }
     }
 }
 
-fn body(text: &'static str) -> TokenFault {
-    TokenFault::Body(Bytes::from_static(text.as_bytes()))
+fn token(fault: &'static str, inject: TokenFault, error: Kind, says: &'static str) -> Row {
+    Row::new(fault, Fault::Token(inject), error, says)
 }
+
+/// A `200` with this body in place of a token.
+fn body(fault: &'static str, text: &'static str, says: &'static str) -> Row {
+    let inject = TokenFault::Body(Bytes::from_static(text.as_bytes()));
+    token(fault, inject, Kind::BadResponse, says)
+}
+
+/// A token granted with this raw `expiresIn`.
+fn expires_in(fault: &'static str, raw: &'static str, says: &'static str) -> Row {
+    token(fault, TokenFault::ExpiresIn(raw), Kind::BadResponse, says)
+}
+
+/// An answer with this status.
+fn status(code: u16, error: Kind, says: &'static str) -> Row {
+    let status = StatusCode::from_u16(code).expect("status");
+    let inject = Fault::Token(TokenFault::Status(status));
+    Row::new(status.to_string(), inject, error, says).answered(code)
+}
+
+/// A `429` with this `Retry-After`.
+fn too_many_requests(fault: &'static str, retry_after: String) -> Row {
+    let inject = TokenFault::TooManyRequests { retry_after };
+    token(fault, inject, Kind::Unavailable, TOO_MANY).answered(429)
+}
+
+const CHECK_CREDENTIALS: &str =
+    "check the Symbl app id and secret (SYMBL_APP_ID and SYMBL_APP_SECRET)";
+const TOO_MANY: &str = "answered 429 Too Many Requests";
+const NO_ANSWER: &str = "no answer within the token request timeout";
+const NOT_JSON: &str = "the body is not JSON";
+const TOO_LARGE: &str = "the body is larger than 65536 bytes";
 
 fn rows() -> Vec<Row> {
     use Kind::*;
-    let status = |code: u16| TokenFault::Status(StatusCode::from_u16(code).expect("status"));
-    let in_a_second =
-        httpdate::fmt_http_date(std::time::SystemTime::now() + Duration::from_secs(1));
+    let second = Duration::from_secs(1);
+    let in_a_second = httpdate::fmt_http_date(std::time::SystemTime::now() + second);
     let huge_token = format!(
         r#"{{"accessToken":"fake-token-{}","expiresIn":86400}}"#,
         "a".repeat(1 << 20)
     );
     vec![
-        row("400 Bad Request", status(400), InvalidCredentials),
-        row("401 Unauthorized", status(401), InvalidCredentials),
-        row("403 Forbidden", status(403), InvalidCredentials),
-        row("404 Not Found", status(404), Rejected),
-        row(
-            "429, `Retry-After: 1`",
-            TokenFault::TooManyRequests {
-                retry_after: "1".into(),
-            },
-            Unavailable,
-        ),
-        row(
-            "429, `Retry-After` as an HTTP date",
-            TokenFault::TooManyRequests {
-                retry_after: in_a_second,
-            },
-            Unavailable,
-        ),
-        row("500 Internal Server Error", status(500), Unavailable),
-        row("502 Bad Gateway", status(502), Unavailable),
-        row("503 Service Unavailable", status(503), Unavailable),
+        status(400, InvalidCredentials, CHECK_CREDENTIALS),
+        status(401, InvalidCredentials, CHECK_CREDENTIALS),
+        status(403, InvalidCredentials, CHECK_CREDENTIALS),
+        status(404, Rejected, "check the token URL"),
+        // Two attempts, each after waiting out the second.
+        too_many_requests("429, `Retry-After: 1`", "1".into())
+            .retry_after(second, second)
+            .waits(second * 2),
+        // The date has whole seconds: it is up to a second ahead when sent.
+        too_many_requests("429, `Retry-After` as an HTTP date", in_a_second)
+            .retry_after(Duration::ZERO, second),
+        too_many_requests(
+            "429, `Retry-After` past the retry budget (8 s)",
+            PAST_THE_BUDGET.as_secs().to_string(),
+        )
+        .retry_after(PAST_THE_BUDGET, PAST_THE_BUDGET)
+        .not_retried(),
+        status(500, Unavailable, "answered 500 Internal Server Error"),
+        status(502, Unavailable, "answered 502 Bad Gateway"),
+        status(503, Unavailable, "answered 503 Service Unavailable"),
         Row {
-            fault: "connection refused",
-            inject: Fault::Refused,
-            error: Unavailable,
             requests: 0,
             exact: true,
+            ..Row::new(
+                "connection refused",
+                Fault::Refused,
+                Unavailable,
+                "could not connect to the token endpoint",
+            )
+            .keeps_source()
         },
-        row(
+        token(
             "connection reset mid-body",
             TokenFault::ResetMidBody,
             Unavailable,
-        ),
-        row("no answer (timeout)", TokenFault::Hang, Unavailable),
-        row(
+            "the token request failed",
+        )
+        .keeps_source(),
+        token(
+            "no answer (timeout)",
+            TokenFault::Hang,
+            Unavailable,
+            NO_ANSWER,
+        )
+        .waits(SHORT_TIMEOUT * 2),
+        token(
             "slow drip past the timeout",
             TokenFault::SlowDrip {
                 interval: Duration::from_millis(100),
             },
             Unavailable,
-        ),
-        row(
+            NO_ANSWER,
+        )
+        .waits(SHORT_TIMEOUT * 2),
+        body(
             "malformed JSON",
-            body(r#"{"accessToken":"fake-token-x","expiresIn":"#),
-            BadResponse,
+            r#"{"accessToken":"fake-token-x","expiresIn":"#,
+            NOT_JSON,
         ),
-        row(
+        body(
             "wrong JSON types",
-            body(r#"{"accessToken":42,"expiresIn":true}"#),
-            BadResponse,
+            r#"{"accessToken":42,"expiresIn":true}"#,
+            "accessToken is not a string",
         ),
-        row(
+        body(
             "`accessToken` missing",
-            body(r#"{"expiresIn":86400}"#),
-            BadResponse,
+            r#"{"expiresIn":86400}"#,
+            "accessToken is missing",
         ),
-        row(
+        body(
             "`expiresIn` missing",
-            body(r#"{"accessToken":"fake-token-x"}"#),
-            BadResponse,
+            r#"{"accessToken":"fake-token-x"}"#,
+            "expiresIn is missing",
         ),
-        row("`expiresIn` 0", TokenFault::ExpiresIn("0"), BadResponse),
-        row(
-            "`expiresIn` negative",
-            TokenFault::ExpiresIn("-5"),
-            BadResponse,
-        ),
-        row(
+        expires_in("`expiresIn` 0", "0", "expiresIn is zero"),
+        expires_in("`expiresIn` negative", "-5", "expiresIn is negative"),
+        token(
             "`expiresIn` fractional (86399.5)",
             TokenFault::ExpiresIn("86399.5"),
             Ok,
+            "",
         ),
-        row(
+        expires_in(
             "`expiresIn` absurdly large (1e300)",
-            TokenFault::ExpiresIn("1e300"),
-            BadResponse,
+            "1e300",
+            "expiresIn is out of range",
         ),
-        row(
+        expires_in(
             "`expiresIn` over a year",
-            TokenFault::ExpiresIn("99999999999"),
-            BadResponse,
+            "99999999999",
+            "expiresIn is longer than a year",
         ),
-        row(
+        body(
             "empty token",
-            body(r#"{"accessToken":"","expiresIn":86400}"#),
-            BadResponse,
+            r#"{"accessToken":"","expiresIn":86400}"#,
+            "the access token is empty",
         ),
-        row(
+        body(
             "token with control characters",
-            body("{\"accessToken\":\"fake-token-x\\r\\nX-Injected: 1\",\"expiresIn\":86400}"),
-            BadResponse,
+            "{\"accessToken\":\"fake-token-x\\r\\nX-Injected: 1\",\"expiresIn\":86400}",
+            "the access token has characters that cannot go in an HTTP header",
         ),
-        row(
+        token(
             "1 MiB token",
             TokenFault::Body(huge_token.into()),
             BadResponse,
+            TOO_LARGE,
         ),
-        row(
+        token(
             "10 MiB body",
             TokenFault::Body(Bytes::from(vec![b' '; 10 << 20])),
             BadResponse,
+            TOO_LARGE,
         ),
-        row(
+        token(
             "non-JSON content type (`text/html` page)",
             TokenFault::Typed {
                 content_type: "text/html",
                 body: Bytes::from_static(b"<html><body>fake-token-x</body></html>"),
             },
             BadResponse,
+            NOT_JSON,
         ),
     ]
 }
 
-/// What a row saw.
-struct Observed {
-    cold_took: Duration,
-    cold: Vec<Kind>,
-    cold_requests: usize,
-    recovered: bool,
-    cached: Vec<Kind>,
-    cached_requests: usize,
-    errors: Vec<String>,
+/// What a call ended as.
+#[derive(Debug)]
+enum Outcome {
+    Ok,
+    Failed {
+        kind: Kind,
+        says: String,
+        status: Option<StatusCode>,
+        has_source: bool,
+        retry_after: Option<Duration>,
+    },
 }
 
-impl std::fmt::Debug for Observed {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        // The error texts are long and checked on their own.
-        f.debug_struct("Observed")
-            .field("cold_took", &self.cold_took)
-            .field("cold", &self.cold)
-            .field("cold_requests", &self.cold_requests)
-            .field("recovered", &self.recovered)
-            .field("cached", &self.cached)
-            .field("cached_requests", &self.cached_requests)
-            .finish_non_exhaustive()
+impl Outcome {
+    /// Sorts a call's result, keeping its whole text for the secrets check.
+    fn of(result: &Result<StatusCode, BoxError>, texts: &Texts) -> Self {
+        let error = match result {
+            Ok(status) => {
+                assert_eq!(
+                    *status,
+                    StatusCode::OK,
+                    "a call got through but not with 200"
+                );
+                return Self::Ok;
+            }
+            Err(error) => error,
+        };
+        texts.lock().expect("lock").push(error_chain(error));
+        let auth = auth_error(error);
+        Self::Failed {
+            kind: Kind::of(auth),
+            says: auth.to_string(),
+            status: answered(auth),
+            has_source: std::error::Error::source(auth).is_some(),
+            retry_after: auth.retry_after(),
+        }
     }
+
+    fn kind(&self) -> Kind {
+        match self {
+            Self::Ok => Kind::Ok,
+            Self::Failed { kind, .. } => *kind,
+        }
+    }
+
+    /// Whether this is the row's outcome, in every detail the row gives.
+    fn is(&self, row: &Row) -> bool {
+        match self {
+            Self::Ok => row.error == Kind::Ok,
+            Self::Failed {
+                kind,
+                says,
+                status,
+                has_source,
+                retry_after,
+            } => {
+                let retry_after_fits = match (row.retry_after, retry_after) {
+                    (None, None) => true,
+                    (Some((least, most)), Some(after)) => (least..=most).contains(after),
+                    _ => false,
+                };
+                *kind == row.error
+                    && says.contains(row.says)
+                    && *status == row.status
+                    && *has_source == row.keeps_source
+                    && retry_after_fits
+            }
+        }
+    }
+}
+
+/// Every error's text, for the secrets check.
+type Texts = Arc<Mutex<Vec<String>>>;
+
+/// What a row saw.
+#[derive(Debug)]
+struct Observed {
+    cold: Cold,
+    cached: Cached,
+    brief: Brief,
+}
+
+#[derive(Debug)]
+struct Cold {
+    outcomes: Vec<Outcome>,
+    longest_call: Duration,
+    /// Token requests by the time the first 20 calls ended, and by the end of all 40.
+    first_requests: usize,
+    requests: usize,
+    api_requests: usize,
+    /// Since the first call, once healed.
+    recovered_after: Option<Duration>,
+}
+
+#[derive(Debug)]
+struct Cached {
+    kinds: Vec<Kind>,
+    requests: usize,
+}
+
+#[derive(Debug)]
+struct Brief {
+    outcome: Outcome,
+    took: Duration,
+    requests: usize,
 }
 
 /// A token server and an API server sharing one fake.
@@ -287,23 +489,30 @@ impl Servers {
         }
     }
 
-    fn layer(&self, row: &Row) -> SymblAuthLayer {
+    fn service(&self, row: &Row) -> SymblAuth<HttpClient> {
         let timeout = match &row.inject {
             Fault::Token(TokenFault::Hang | TokenFault::SlowDrip { .. }) => SHORT_TIMEOUT,
             _ => RETRY_BUDGET,
         };
-        SymblAuthLayer::builder(self.fake.accepted_credentials())
+        let layer = SymblAuthLayer::builder(self.fake.accepted_credentials())
             .token_url(format!("http://{}/oauth2/token:generate", self.token_addr))
             .token_request_timeout(timeout)
             .token_retry_budget(RETRY_BUDGET)
             .failure_cooldown(COOLDOWN)
             .build()
-            .expect("layer")
+            .expect("layer");
+        layer.layer(http1_client())
     }
 
-    async fn inject(&mut self, fault: &Fault) {
+    fn url(&self) -> String {
+        self.api.url("/v1/conversations")
+    }
+
+    /// Turns the fault on for the next `times` token requests (a refused connection, until
+    /// healed).
+    async fn inject(&mut self, fault: &Fault, times: usize) {
         match fault {
-            Fault::Token(fault) => self.fake.fail_token_requests(fault.clone(), 100_000),
+            Fault::Token(fault) => self.fake.fail_token_requests(fault.clone(), times),
             Fault::Refused => {
                 drop(self.token.take());
                 // The accept loop is aborted on drop; wait (bounded) until the port refuses.
@@ -324,109 +533,134 @@ impl Servers {
     async fn heal(&mut self) {
         self.fake.heal();
         if self.token.is_none() {
-            let server = TestServer::serve_at(self.fake.clone(), self.token_addr).await;
-            self.token = Some(server.expect("restart at the same port"));
+            self.token = Some(restart(self.fake.clone(), self.token_addr).await);
         }
     }
 }
 
-type Service = SymblAuth<HttpClient>;
+async fn restart(fake: FakeSymbl, addr: SocketAddr) -> TestServer {
+    let server = TestServer::serve_at(fake, addr).await;
+    server.expect("restart at the same port")
+}
 
-async fn calls(service: &Service, url: &str, errors: &mut Vec<String>) -> Vec<Kind> {
+/// One call, bounded, and how long it took.
+async fn call(
+    service: &SymblAuth<HttpClient>,
+    url: &str,
+) -> (Result<StatusCode, BoxError>, Duration) {
+    let started = Instant::now();
+    let result = timeout(DEADLINE, status_of(service, get(url))).await;
+    (result.expect("no hang"), started.elapsed())
+}
+
+/// 20 concurrent calls, then 20 one after another: their outcomes, the longest call, and the
+/// token requests made by the time the first 20 ended.
+async fn calls(
+    servers: &Servers,
+    service: &SymblAuth<HttpClient>,
+    texts: &Texts,
+) -> (Vec<Outcome>, Duration, usize) {
+    let url = servers.url();
     let mut set = JoinSet::new();
     for _ in 0..CALLS {
-        let (service, request) = (service.clone(), get(url));
-        set.spawn(async move { timeout(DEADLINE, status_of(&service, request)).await });
+        let (service, url) = (service.clone(), url.clone());
+        set.spawn(async move { call(&service, &url).await });
     }
-    let mut kinds = Vec::new();
-    while let Some(result) = set.join_next().await {
-        let result = result.expect("no panic").expect("no hang");
-        record_error(&result, errors);
-        kinds.push(Kind::of(&result));
+    let (mut outcomes, mut longest) = (Vec::new(), Duration::ZERO);
+    while let Some(done) = set.join_next().await {
+        let (result, took) = done.expect("no panic");
+        outcomes.push(Outcome::of(&result, texts));
+        longest = longest.max(took);
     }
+    let first_requests = servers.fake.token_requests();
     for _ in 0..CALLS {
-        let result = timeout(DEADLINE, status_of(service, get(url)))
-            .await
-            .expect("no hang");
-        record_error(&result, errors);
-        kinds.push(Kind::of(&result));
+        let (result, took) = call(service, &url).await;
+        outcomes.push(Outcome::of(&result, texts));
+        longest = longest.max(took);
     }
-    kinds
+    (outcomes, longest, first_requests)
 }
 
-/// Keeps the error's text, its `Debug` and every source in its chain, for the secrets check.
-fn record_error(result: &Result<StatusCode, BoxError>, errors: &mut Vec<String>) {
-    let Err(error) = result else { return };
-    let mut text = format!("{error} {error:?}");
-    let mut source = error.source();
-    while let Some(cause) = source {
-        let _ = write!(text, " / {cause} {cause:?}");
-        source = cause.source();
-    }
-    errors.push(text);
-}
-
-async fn run(row: &Row) -> Observed {
-    let (cold, cached) = tokio::join!(cold(row), cached(row));
-    let (cold, cold_took, cold_requests, recovered, mut errors) = cold;
-    let (cached, cached_requests, cached_errors) = cached;
-    errors.extend(cached_errors);
+async fn run(row: &Row, texts: &Texts) -> Observed {
+    let (cold, cached, brief) =
+        tokio::join!(cold(row, texts), cached(row, texts), brief(row, texts));
     Observed {
-        cold_took,
         cold,
-        cold_requests,
-        recovered,
         cached,
-        cached_requests,
-        errors,
+        brief,
     }
 }
 
-async fn cold(row: &Row) -> (Vec<Kind>, Duration, usize, bool, Vec<String>) {
+async fn cold(row: &Row, texts: &Texts) -> Cold {
     let mut servers = Servers::start().await;
-    servers.inject(&row.inject).await;
-    let service = servers.layer(row).layer(http1_client());
-    let url = servers.api.url("/v1/conversations");
-    let mut errors = Vec::new();
+    servers.inject(&row.inject, 100_000).await;
+    let service = servers.service(row);
     let started = Instant::now();
-    let kinds = calls(&service, &url, &mut errors).await;
-    let took = started.elapsed();
+    let (outcomes, longest_call, first_requests) = calls(&servers, &service, texts).await;
     let requests = servers.fake.token_requests();
+    let api_requests = servers.fake.api_requests();
 
     servers.heal().await;
-    let healed_at = Instant::now();
-    let mut recovered = false;
-    // The failure is held for the cool-down; then one call fetches afresh.
-    while healed_at.elapsed() < COOLDOWN * 4 {
-        let result = timeout(DEADLINE, status_of(&service, get(&url)))
-            .await
-            .expect("no hang");
+    let mut recovered_after = None;
+    // The failure is held (for the cool-down, or a longer `Retry-After`); then one call
+    // fetches afresh.
+    while started.elapsed() < RETRY_BUDGET + row.held() * 4 {
+        let (result, _) = call(&service, &servers.url()).await;
         if matches!(result, Ok(StatusCode::OK)) {
-            recovered = true;
+            recovered_after = Some(started.elapsed());
             break;
         }
-        record_error(&result, &mut errors);
+        Outcome::of(&result, texts);
         sleep(Duration::from_millis(100)).await;
     }
-    (kinds, took, requests, recovered, errors)
+    Cold {
+        outcomes,
+        longest_call,
+        first_requests,
+        requests,
+        api_requests,
+        recovered_after,
+    }
 }
 
-async fn cached(row: &Row) -> (Vec<Kind>, usize, Vec<String>) {
+async fn cached(row: &Row, texts: &Texts) -> Cached {
     let mut servers = Servers::start().await;
-    let service = servers.layer(row).layer(http1_client());
-    let url = servers.api.url("/v1/conversations");
+    let service = servers.service(row);
     assert_eq!(
-        status_of(&service, get(&url)).await.expect("warm up"),
+        status_of(&service, get(&servers.url()))
+            .await
+            .expect("warm up"),
         StatusCode::OK
     );
     // Into the refresh window (half the lifetime), well before the token goes stale.
     sleep(LIFETIME / 2 + Duration::from_millis(300)).await;
     let before = servers.fake.token_requests();
-    servers.inject(&row.inject).await;
-    let mut errors = Vec::new();
-    let kinds = calls(&service, &url, &mut errors).await;
+    servers.inject(&row.inject, 100_000).await;
+    let (outcomes, _, _) = calls(&servers, &service, texts).await;
     let requests = servers.fake.token_requests() - before;
-    (kinds, requests, errors)
+    let kinds = outcomes.iter().map(Outcome::kind).collect();
+    Cached { kinds, requests }
+}
+
+async fn brief(row: &Row, texts: &Texts) -> Brief {
+    let mut servers = Servers::start().await;
+    servers.inject(&row.inject, BRIEF).await;
+    let restarted = matches!(row.inject, Fault::Refused).then(|| {
+        let (fake, addr) = (servers.fake.clone(), servers.token_addr);
+        tokio::spawn(async move {
+            sleep(BRIEF_OUTAGE).await;
+            restart(fake, addr).await
+        })
+    });
+    let (result, took) = call(&servers.service(row), &servers.url()).await;
+    if let Some(restarted) = restarted {
+        servers.token = Some(restarted.await.expect("restarted"));
+    }
+    Brief {
+        outcome: Outcome::of(&result, texts),
+        took,
+        requests: servers.fake.token_requests(),
+    }
 }
 
 fn bound(row: &Row) -> String {
@@ -439,32 +673,108 @@ fn bound(row: &Row) -> String {
 
 fn table(rows: &[Row]) -> String {
     let mut table = String::from(
-        "| fault | error on a cold cache | token requests for 40 calls | with a valid token cached | once it heals |\n\
-         | --- | --- | --- | --- | --- |\n",
+        "| fault | error on a cold cache | token requests for 40 calls | with a valid token cached \
+         | if only the first 2 requests fail | once it heals |\n\
+         | --- | --- | --- | --- | --- | --- |\n",
     );
     for row in rows {
+        let error = match row.error {
+            Kind::Ok => row.error.name().to_owned(),
+            kind => format!("{}: \"{}\"", kind.name(), row.says),
+        };
         let cached = match (row.error, row.requests) {
             (Kind::Ok, _) => "200; the refresh brings a new token".to_owned(),
             (_, 0) => "200 with the kept token".to_owned(),
             (_, 1) => "200 with the kept token; 1 token request".to_owned(),
             _ => format!("200 with the kept token; {} token requests", bound(row)),
         };
-        let heals = if row.error == Kind::Ok {
-            "—"
-        } else {
-            "200 after the cool-down"
+        let brief = match (&row.inject, row.error, row.retried) {
+            (Fault::Refused, ..) => format!(
+                "200 once it listens again ({} s)",
+                BRIEF_OUTAGE.as_secs_f32()
+            ),
+            (_, Kind::Ok, _) => "200 after 1 token request".to_owned(),
+            (_, _, true) if row.waits.is_zero() => {
+                format!("200 after {} token requests", row.brief_requests())
+            }
+            (_, _, true) => format!(
+                "200 after {} token requests, {} s or more",
+                row.brief_requests(),
+                row.waits.as_secs()
+            ),
+            (_, kind, false) => format!("{}, not retried", kind.name()),
+        };
+        let heals = match (row.error, row.retry_after) {
+            (Kind::Ok, _) => "—",
+            (_, Some((least, _))) if least > COOLDOWN => "200 after the `Retry-After`",
+            _ => "200 after the cool-down",
         };
         let _ = writeln!(
             table,
-            "| {} | {} | {} | {} | {} |",
+            "| {} | {error} | {} | {cached} | {brief} | {heals} |",
             row.fault,
-            row.error.cell(),
             bound(row),
-            cached,
-            heals
         );
     }
     table
+}
+
+/// Checks everything a row saw against the row.
+fn check(row: &Row, seen: &Observed) {
+    let name = &row.fault;
+    let Observed {
+        cold,
+        cached,
+        brief,
+    } = seen;
+
+    // Cold: every call ends as the row says, sending nothing to the API. A fault that is
+    // retried may take the whole budget; any other fails at once.
+    for outcome in &cold.outcomes {
+        assert!(outcome.is(row), "{name}: {outcome:?} in {seen:#?}");
+    }
+    let longest = if row.retried {
+        RETRY_BUDGET
+    } else {
+        Duration::ZERO
+    };
+    assert!(longest + SLACK >= cold.longest_call, "{name}: {cold:?}");
+    let api_requests = if row.error == Kind::Ok { 2 * CALLS } else { 0 };
+    assert_eq!(cold.api_requests, api_requests, "{name}: {cold:?}");
+    // The failure is held: the 20 calls after the first 20 caused no token request.
+    assert_eq!(cold.requests, cold.first_requests, "{name}: {cold:?}");
+    if row.exact {
+        assert_eq!(cold.requests, row.requests, "{name}: {cold:?}");
+    } else {
+        assert!(
+            (1..=row.requests).contains(&cold.requests),
+            "{name}: {cold:?}"
+        );
+    }
+    // Recovered once healed, and not before the failure's hold was over.
+    let recovered_after = cold
+        .recovered_after
+        .unwrap_or_else(|| panic!("{name}: did not recover once healed: {cold:?}"));
+    if row.error != Kind::Ok {
+        assert!(recovered_after >= row.held(), "{name}: {cold:?}");
+    }
+
+    // Cached: the kept token serves every call.
+    assert!(
+        cached.kinds.iter().all(|kind| *kind == Kind::Ok),
+        "{name}: {cached:?}"
+    );
+    assert!(cached.requests <= row.requests.max(1), "{name}: {cached:?}");
+
+    // Brief: retried through, or the row's error at once.
+    let expected = if row.retried || matches!(row.inject, Fault::Refused) {
+        brief.outcome.kind() == Kind::Ok
+    } else {
+        brief.outcome.is(row)
+    };
+    assert!(expected, "{name}: {brief:?}");
+    assert_eq!(brief.requests, row.brief_requests(), "{name}: {brief:?}");
+    assert!(brief.took >= row.waits, "{name}: {brief:?}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -472,10 +782,11 @@ async fn every_token_endpoint_fault_ends_in_a_clear_error_bounded_load_and_recov
     let captured = Captured::install();
 
     let rows = Arc::new(rows());
+    let texts = Texts::default();
     let mut runs = JoinSet::new();
     for index in 0..rows.len() {
-        let rows = Arc::clone(&rows);
-        runs.spawn(async move { (index, run(&rows[index]).await) });
+        let (rows, texts) = (Arc::clone(&rows), Arc::clone(&texts));
+        runs.spawn(async move { (index, run(&rows[index], &texts).await) });
     }
     let mut observed: Vec<Option<Observed>> = (0..rows.len()).map(|_| None).collect();
     let all = timeout(DEADLINE, async {
@@ -486,35 +797,8 @@ async fn every_token_endpoint_fault_ends_in_a_clear_error_bounded_load_and_recov
     });
     all.await.expect("the matrix ends within the deadline");
 
-    let mut texts = Vec::new();
     for (row, seen) in rows.iter().zip(observed) {
-        let seen = seen.expect("every row ran");
-        let name = row.fault;
-        assert!(
-            seen.cold.iter().all(|kind| *kind == row.error),
-            "{name}: {seen:?}"
-        );
-        if row.exact {
-            assert_eq!(seen.cold_requests, row.requests, "{name}: {seen:?}");
-        } else {
-            assert!(
-                (1..=row.requests).contains(&seen.cold_requests),
-                "{name}: {seen:?}"
-            );
-        }
-        assert!(
-            seen.recovered,
-            "{name}: did not recover once healed: {seen:?}"
-        );
-        assert!(
-            seen.cached.iter().all(|kind| *kind == Kind::Ok),
-            "{name}: {seen:?}"
-        );
-        assert!(
-            seen.cached_requests <= row.requests.max(1),
-            "{name}: {seen:?}"
-        );
-        texts.extend(seen.errors);
+        check(row, &seen.expect("every row ran"));
     }
 
     let logs = captured.text();
@@ -522,11 +806,9 @@ async fn every_token_endpoint_fault_ends_in_a_clear_error_bounded_load_and_recov
         logs.contains("access token fetch failed"),
         "events are captured"
     );
+    let mut texts = texts.lock().expect("lock").clone();
     texts.push(logs);
-    for text in &texts {
-        assert!(!text.contains(TEST_APP_SECRET), "secret in: {text}");
-        assert!(!text.contains("fake-token"), "token in: {text}");
-    }
+    assert_no_secret_or_token(&texts);
 
     check_reliability_md(&table(&rows));
 }

@@ -17,12 +17,6 @@ use support::*;
 type Mock = mock::Mock<Request<ReplayBody<Full<Bytes>>>, Response<Full<Bytes>>>;
 type Handle = mock::Handle<Request<ReplayBody<Full<Bytes>>>, Response<Full<Bytes>>>;
 
-fn status(code: StatusCode) -> Response<Full<Bytes>> {
-    let mut response = Response::new(Full::default());
-    *response.status_mut() = code;
-    response
-}
-
 fn setup() -> (symbl_auth::SymblAuth<Mock>, Handle, FakeSymbl) {
     let (mock, handle) = mock::pair();
     let fake = FakeSymbl::new();
@@ -49,7 +43,7 @@ async fn the_instance_polled_ready_is_the_one_called() {
 async fn the_service_waits_for_a_token_without_losing_readiness() {
     let (mock, mut handle) = mock::pair();
     let fake = FakeSymbl::new();
-    let source = GatedSource::new(fake);
+    let source = ScriptedSource::new(fake).gated();
     let mut service = in_memory_layer(source.clone()).layer(mock);
     handle.allow(1);
     let future = service

@@ -32,10 +32,7 @@ async fn shares_the_layers_token_cache() {
     let url = server.url("/v1/conversations");
 
     let tower_client = layer.clone().layer(http1_client());
-    assert_eq!(
-        status_of(&tower_client, get(&url)).await.expect("call"),
-        StatusCode::OK
-    );
+    assert_eq!(answered(&tower_client, get(&url)).await, StatusCode::OK);
     let reqwest_client = client(&layer);
     for _ in 0..5 {
         let response = reqwest_client.get(&url).send().await.expect("call");
@@ -203,26 +200,13 @@ async fn composes_with_other_middleware_on_either_side() {
 #[tokio::test]
 async fn a_401_from_the_host_a_redirect_led_to_is_not_ours() {
     let server = TestServer::start().await.expect("server");
-    let elsewhere =
-        RecordingServer::start([127, 0, 0, 2], |_| status(StatusCode::UNAUTHORIZED)).await;
-    let target = elsewhere.url("/landing");
-    let redirecting = RecordingServer::start([127, 0, 0, 1], move |_| redirect(&target)).await;
+    let hosts = CrossHostRedirect::start().await;
     let layer = server.layer();
     let client = client(&layer);
-    let response = client
-        .get(redirecting.url("/start"))
-        .send()
-        .await
-        .expect("call");
+    let response = client.get(hosts.url()).send().await.expect("call");
     assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
 
-    let (first, second) = (redirecting.seen(), elsewhere.seen());
-    assert!(
-        first[0].authorization.is_some(),
-        "the token went to 127.0.0.1"
-    );
-    assert_eq!(second.len(), 1, "127.0.0.2 was asked once");
-    assert!(second[0].authorization.is_none(), "and never saw the token");
+    hosts.assert_the_token_stayed_on_the_first_host();
     let stats = layer.stats();
     assert_eq!(
         (stats.refreshes, stats.retries, stats.token_requests),

@@ -1,4 +1,6 @@
-//! A 401 refreshes the token once and sends the request once more, body and all.
+//! A 401 refreshes the token once and sends the request once more with the newer token, body
+//! and all; never again with the token just refused (with no newer token to be had, the 401 is
+//! the answer).
 #![cfg(feature = "test-server")]
 
 mod support;
@@ -15,14 +17,14 @@ use http::{Request, StatusCode};
 use http_body::Frame;
 use http_body_util::{BodyExt, Full, StreamBody};
 use symbl_auth::test_server::{ApiService, FakeSymbl, TestServer};
-use symbl_auth::ReplayBody;
+use symbl_auth::{ReplayBody, SymblAuth, SymblAuthLayer};
 use tokio::sync::Notify;
 use tokio::task::JoinSet;
 use tower::{Layer, ServiceExt};
 
 use support::*;
 
-/// A 1,000-byte body that is not the same byte over and over.
+/// `len` bytes that are not the same byte over and over.
 fn varied_bytes(len: usize) -> Bytes {
     (0..len).map(|i| (i * 7 % 251) as u8).collect()
 }
@@ -32,16 +34,10 @@ async fn revoked_token_gets_one_refresh_and_one_retry() {
     let server = TestServer::start().await.expect("server");
     let service = authed_http1(&server);
     let url = server.url("/v1/conversations");
-    assert_eq!(
-        status_of(&service, get(&url)).await.expect("call"),
-        StatusCode::OK
-    );
+    assert_eq!(answered(&service, get(&url)).await, StatusCode::OK);
 
     server.symbl().revoke_tokens();
-    assert_eq!(
-        status_of(&service, get(&url)).await.expect("call"),
-        StatusCode::OK
-    );
+    assert_eq!(answered(&service, get(&url)).await, StatusCode::OK);
 
     let symbl = server.symbl();
     assert_eq!(symbl.token_requests(), 2, "one fetch, one refresh");
@@ -58,10 +54,7 @@ async fn a_burst_of_401s_for_one_token_causes_one_refresh() {
     let server = TestServer::start().await.expect("server");
     let service = server.layer().layer(http2_client());
     let url = server.url("/v1/conversations");
-    assert_eq!(
-        status_of(&service, get(&url)).await.expect("call"),
-        StatusCode::OK
-    );
+    assert_eq!(answered(&service, get(&url)).await, StatusCode::OK);
 
     server.symbl().revoke_tokens();
     let mut calls = JoinSet::new();
@@ -82,10 +75,7 @@ async fn a_second_401_is_returned_after_exactly_two_sends() {
     let server = TestServer::start().await.expect("server");
     let service = authed_http1(&server);
     let url = server.url("/v1/conversations");
-    assert_eq!(
-        status_of(&service, get(&url)).await.expect("call"),
-        StatusCode::OK
-    );
+    assert_eq!(answered(&service, get(&url)).await, StatusCode::OK);
     let before = server.symbl().api_requests();
 
     // The token is revoked (so the refresh brings a new one) and both sends are refused.
@@ -107,23 +97,35 @@ async fn a_full_body_is_replayed_byte_for_byte() {
     let service = authed_http1(&server);
     let url = server.url("/v1/process/text");
     assert_eq!(
-        status_of(&service, get(&server.url("/v1/conversations")))
-            .await
-            .expect("call"),
+        answered(&service, get(&server.url("/v1/conversations"))).await,
         StatusCode::OK
     );
 
     server.symbl().revoke_tokens();
     let body = varied_bytes(10_000);
-    let status = status_of(&service, post(&url, body.clone()))
-        .await
-        .expect("call");
+    let status = answered(&service, post(&url, body.clone())).await;
     assert_eq!(status, StatusCode::OK);
 
     let received = server.symbl().received_bodies();
     assert_eq!(received.len(), 3);
     assert_eq!(received[1], body, "first send");
     assert_eq!(received[2], body, "replay");
+}
+
+/// The server's layer, replaying bodies of at most `limit` bytes, and a service made from it.
+fn replaying_at_most<B>(
+    server: &TestServer,
+    limit: usize,
+) -> (SymblAuthLayer, SymblAuth<HttpClient<B>>)
+where
+    B: http_body::Body + Send + Unpin + 'static,
+    B::Data: Send,
+    B::Error: Into<symbl_auth::BoxError>,
+{
+    let layer = server.layer_builder().replay_limit(limit).build();
+    let layer = layer.expect("layer");
+    let service = layer.clone().layer(http1_client());
+    (layer, service)
 }
 
 type Frames = Vec<Result<Frame<Bytes>, Infallible>>;
@@ -148,16 +150,10 @@ async fn a_streamed_body_is_replayed_byte_for_byte() {
             .body(chunked(&body, 1_500))
             .expect("request")
     };
-    assert_eq!(
-        status_of(&service, request()).await.expect("call"),
-        StatusCode::OK
-    );
+    assert_eq!(answered(&service, request()).await, StatusCode::OK);
 
     server.symbl().revoke_tokens();
-    assert_eq!(
-        status_of(&service, request()).await.expect("call"),
-        StatusCode::OK
-    );
+    assert_eq!(answered(&service, request()).await, StatusCode::OK);
 
     let received = server.symbl().received_bodies();
     assert_eq!(received.len(), 3);
@@ -171,32 +167,21 @@ async fn a_streamed_body_is_replayed_byte_for_byte() {
 #[tokio::test]
 async fn a_body_over_the_cap_is_sent_once_and_its_401_returned() {
     let server = TestServer::start().await.expect("server");
-    let layer = server
-        .layer_builder()
-        .replay_limit(1_024)
-        .build()
-        .expect("layer");
-    let service = layer.layer(http1_client());
+    let (_, service) = replaying_at_most(&server, 1_024);
     let url = server.url("/v1/process/text");
     assert_eq!(
-        status_of(&service, post(&url, "small"))
-            .await
-            .expect("call"),
+        answered(&service, post(&url, "small")).await,
         StatusCode::OK
     );
 
     server.symbl().revoke_tokens();
-    let status = status_of(&service, post(&url, varied_bytes(4_096)))
-        .await
-        .expect("call");
+    let status = answered(&service, post(&url, varied_bytes(4_096))).await;
     assert_eq!(status, StatusCode::UNAUTHORIZED);
     assert_eq!(server.symbl().api_requests(), 2, "sent once, not replayed");
 
     // The 401 still dropped the rejected token: the next request fetches a new one.
     assert_eq!(
-        status_of(&service, post(&url, "small"))
-            .await
-            .expect("call"),
+        answered(&service, post(&url, "small")).await,
         StatusCode::OK
     );
     assert_eq!(server.symbl().token_requests(), 2);
@@ -206,12 +191,7 @@ async fn a_body_over_the_cap_is_sent_once_and_its_401_returned() {
 #[tokio::test]
 async fn a_streamed_body_over_the_cap_is_not_replayed() {
     let server = TestServer::start().await.expect("server");
-    let layer = server
-        .layer_builder()
-        .replay_limit(4_000)
-        .build()
-        .expect("layer");
-    let service = layer.layer(http1_client());
+    let (_, service) = replaying_at_most(&server, 4_000);
     let url = server.url("/v1/process/text");
     let body = varied_bytes(10_000);
     let request = || {
@@ -219,14 +199,11 @@ async fn a_streamed_body_over_the_cap_is_not_replayed() {
             .body(chunked(&body, 1_000))
             .expect("request")
     };
-    assert_eq!(
-        status_of(&service, request()).await.expect("call"),
-        StatusCode::OK
-    );
+    assert_eq!(answered(&service, request()).await, StatusCode::OK);
 
     server.symbl().revoke_tokens();
     assert_eq!(
-        status_of(&service, request()).await.expect("call"),
+        answered(&service, request()).await,
         StatusCode::UNAUTHORIZED
     );
     assert_eq!(server.symbl().api_requests(), 2);
@@ -245,8 +222,10 @@ async fn a_401_before_the_body_finished_is_returned_not_retried() {
     let warm_up = layer.clone().layer(http2_client());
     let service = layer.layer(http2_client());
     let url = server.url("/v1/process/text");
-    let status = status_of(&warm_up, get(&server.url("/v1/conversations"))).await;
-    assert_eq!(status.expect("call"), StatusCode::OK);
+    assert_eq!(
+        answered(&warm_up, get(&server.url("/v1/conversations"))).await,
+        StatusCode::OK
+    );
 
     server.symbl().revoke_tokens();
     let (sender, receiver) = tokio::sync::mpsc::channel::<Result<Frame<Bytes>, Infallible>>(4);
@@ -257,7 +236,7 @@ async fn a_401_before_the_body_finished_is_returned_not_retried() {
     let body = StreamBody::new(tokio_stream::wrappers::ReceiverStream::new(receiver));
     let request = Request::post(&url).body(body).expect("request");
     // The rest of the body never comes while the answer is awaited.
-    let status = status_of(&service, request).await.expect("call");
+    let status = answered(&service, request).await;
     assert_eq!(status, StatusCode::UNAUTHORIZED);
     assert_eq!(server.symbl().api_requests(), 2, "sent once, not retried");
     drop(sender);
@@ -271,10 +250,7 @@ async fn a_401_to_a_request_without_our_token_is_left_alone() {
         .header("authorization", "Bearer callers-own-token")
         .body(Full::<Bytes>::default())
         .expect("request");
-    assert_eq!(
-        status_of(&service, request).await.expect("call"),
-        StatusCode::UNAUTHORIZED
-    );
+    assert_eq!(answered(&service, request).await, StatusCode::UNAUTHORIZED);
     assert_eq!(server.symbl().api_requests(), 1);
     assert_eq!(server.symbl().token_requests(), 0);
 }
@@ -322,10 +298,7 @@ async fn a_late_401_retries_with_the_newer_token_without_fetching() {
     };
     let service = in_memory_layer(fake.clone()).layer(inner);
     let url = symbl_url("/v1/conversations");
-    assert_eq!(
-        status_of(&service, get(&url)).await.expect("call"),
-        StatusCode::OK
-    );
+    assert_eq!(answered(&service, get(&url)).await, StatusCode::OK);
 
     // A request goes out with the first token and is held in flight...
     let held = Request::get(&url)
@@ -339,10 +312,7 @@ async fn a_late_401_retries_with_the_newer_token_without_fetching() {
     tokio::task::yield_now().await;
     // ...while the token is revoked and another request refreshes it.
     fake.revoke_tokens();
-    assert_eq!(
-        status_of(&service, get(&url)).await.expect("call"),
-        StatusCode::OK
-    );
+    assert_eq!(answered(&service, get(&url)).await, StatusCode::OK);
     assert_eq!(fake.token_requests(), 2);
 
     // The held request now meets its 401, later than the one-a-second limit on forced
@@ -396,29 +366,22 @@ async fn grpc_unauthenticated_is_treated_as_a_401() {
 #[tokio::test]
 async fn stats_count_fetches_refreshes_retries_and_skipped_replays() {
     let server = TestServer::start().await.expect("server");
-    let layer = server
-        .layer_builder()
-        .replay_limit(16)
-        .build()
-        .expect("layer");
-    let service = layer.clone().layer(http1_client());
+    let (layer, service) = replaying_at_most(&server, 16);
     let url = server.url("/v1/process/text");
     assert_eq!(
-        status_of(&service, post(&url, "small"))
-            .await
-            .expect("call"),
+        answered(&service, post(&url, "small")).await,
         StatusCode::OK
     );
     server.symbl().revoke_tokens();
     assert_eq!(
-        status_of(&service, post(&url, "small"))
-            .await
-            .expect("call"),
+        answered(&service, post(&url, "small")).await,
         StatusCode::OK
     );
     server.symbl().reject_api_requests(1);
-    let status = status_of(&service, post(&url, "larger than the sixteen bytes")).await;
-    assert_eq!(status.expect("call"), StatusCode::UNAUTHORIZED);
+    assert_eq!(
+        answered(&service, post(&url, "larger than the sixteen bytes")).await,
+        StatusCode::UNAUTHORIZED
+    );
 
     let stats = layer.stats();
     assert_eq!(stats.token_requests, 2);
@@ -431,25 +394,26 @@ async fn stats_count_fetches_refreshes_retries_and_skipped_replays() {
 #[tokio::test]
 async fn a_refresh_is_counted_when_its_fetch_starts_not_when_a_token_is_dropped() {
     let server = TestServer::start().await.expect("server");
-    let layer = server
-        .layer_builder()
-        .replay_limit(16)
-        .build()
-        .expect("layer");
-    let service = layer.clone().layer(http1_client());
+    let (layer, service) = replaying_at_most(&server, 16);
     let url = server.url("/v1/process/text");
-    let status = status_of(&service, post(&url, "small")).await;
-    assert_eq!(status.expect("call"), StatusCode::OK);
+    assert_eq!(
+        answered(&service, post(&url, "small")).await,
+        StatusCode::OK
+    );
 
     // A 401 to a body that cannot be replayed drops the token; nothing is fetched yet.
     server.symbl().revoke_tokens();
-    let status = status_of(&service, post(&url, "larger than the sixteen bytes")).await;
-    assert_eq!(status.expect("call"), StatusCode::UNAUTHORIZED);
+    assert_eq!(
+        answered(&service, post(&url, "larger than the sixteen bytes")).await,
+        StatusCode::UNAUTHORIZED
+    );
     assert_eq!(layer.stats().refreshes, 0);
     assert_eq!(layer.stats().token_requests, 1);
 
-    let status = status_of(&service, post(&url, "small")).await;
-    assert_eq!(status.expect("call"), StatusCode::OK);
+    assert_eq!(
+        answered(&service, post(&url, "small")).await,
+        StatusCode::OK
+    );
     assert_eq!(
         layer.stats().refreshes,
         1,
@@ -527,23 +491,20 @@ async fn a_server_that_rejects_every_token_gets_each_call_once() {
     let layer = server.layer();
     let service = layer.clone().layer(http1_client());
     let url = server.url("/v1/conversations");
-    assert_eq!(
-        status_of(&service, get(&url)).await.expect("call"),
-        StatusCode::OK
-    );
+    assert_eq!(answered(&service, get(&url)).await, StatusCode::OK);
     let before = server.symbl().api_requests();
 
     // Every token is refused; the token endpoint re-serves the one it issued, as Symbl does.
     server.symbl().reject_api_requests(usize::MAX / 2);
     let started = tokio::time::Instant::now();
     for _ in 0..1_200 {
-        let status = status_of(&service, get(&url)).await.expect("call");
+        let status = answered(&service, get(&url)).await;
         assert_eq!(status, StatusCode::UNAUTHORIZED);
     }
     let sends = server.symbl().api_requests() - before;
     assert_eq!(sends, 1_200, "no call resent the token just refused");
     let stats = layer.stats();
-    assert_eq!(stats.retries, 0);
+    assert_eq!((stats.retries, stats.retries_declined), (0, 1_200));
     let forced = started.elapsed().as_secs() + 1;
     assert!(
         stats.token_requests <= 1 + forced,
@@ -563,7 +524,7 @@ async fn a_server_that_rejects_every_new_token_too_sees_a_retry_per_forced_refre
     server.symbl().reject_api_requests(usize::MAX / 2);
     let started = tokio::time::Instant::now();
     for _ in 0..1_200 {
-        let status = status_of(&service, get(&url)).await.expect("call");
+        let status = answered(&service, get(&url)).await;
         assert_eq!(status, StatusCode::UNAUTHORIZED);
     }
     // Forced refreshes are at most one a second, and only they bring a token to retry with.

@@ -102,7 +102,7 @@ fn a_call_dropped_before_its_fetch_ran_does_not_wedge_the_layer() {
     runtime_b.block_on(async {
         let service = layer.layer(http1_client());
         for _ in 0..3 {
-            let status = status_of(&service, get(&url)).await.expect("call");
+            let status = answered(&service, get(&url)).await;
             assert_eq!(status, StatusCode::OK);
         }
     });
@@ -170,8 +170,10 @@ fn a_call_through_the_handle_of_a_runtime_that_shut_down_fails_clearly() {
 
     let runtime = current_thread();
     runtime.block_on(async {
-        let status = status_of(&service, get(&symbl_url("/v1/conversations"))).await;
-        assert_eq!(status.expect("call"), StatusCode::OK);
+        assert_eq!(
+            answered(&service, get(&symbl_url("/v1/conversations"))).await,
+            StatusCode::OK
+        );
     });
     assert_eq!(fake.token_requests(), 1);
 }
@@ -195,10 +197,7 @@ fn outside_a_runtime_a_call_that_needs_a_fetch_fails_clearly() {
     // Warm: the cached token needs no runtime, even once the one that fetched it is gone.
     let runtime = current_thread();
     runtime.block_on(async {
-        assert_eq!(
-            status_of(&service, get(&url)).await.expect("call"),
-            StatusCode::OK
-        );
+        assert_eq!(answered(&service, get(&url)).await, StatusCode::OK);
     });
     drop(runtime);
     for _ in 0..3 {
@@ -230,8 +229,10 @@ async fn calls_through_the_shared_layer() {
     let (symbl, layer) = shared();
     let service = layer.layer(http1_client());
     for _ in 0..20 {
-        let status = status_of(&service, get(&symbl.server.url("/v1/conversations"))).await;
-        assert_eq!(status.expect("call"), StatusCode::OK);
+        assert_eq!(
+            answered(&service, get(&symbl.server.url("/v1/conversations"))).await,
+            StatusCode::OK
+        );
     }
 }
 

@@ -1,57 +1,25 @@
-//! The token goes only where it belongs, and no secret shows up in any text.
+//! The token goes only where it belongs: to the allowed hosts, over https (or plain http to
+//! loopback, or where opted in), and never in place of a caller's own `Authorization`.
 #![cfg(feature = "test-server")]
 
 mod support;
 
-use std::convert::Infallible;
-use std::sync::{Arc, Mutex};
-
 use bytes::Bytes;
-use http::{header, HeaderMap, Request, Response, StatusCode};
+use http::{header, HeaderValue, Request, StatusCode};
 use http_body_util::Full;
 use symbl_auth::test_server::{FakeSymbl, TestServer};
-use symbl_auth::{Error, ReplayBody, SymblAuthLayer};
+use symbl_auth::{Error, SymblAuthLayer};
 use tower::{Layer, ServiceExt};
 
 use support::*;
 
-/// An inner service that keeps the headers of every request it sees and answers 200.
-#[derive(Clone, Default)]
-struct Recorder {
-    seen: Arc<Mutex<Vec<HeaderMap>>>,
-}
-
-impl tower::Service<Request<ReplayBody<Full<Bytes>>>> for Recorder {
-    type Response = Response<Full<Bytes>>;
-    type Error = Infallible;
-    type Future = std::future::Ready<Result<Response<Full<Bytes>>, Infallible>>;
-
-    fn poll_ready(
-        &mut self,
-        _: &mut std::task::Context<'_>,
-    ) -> std::task::Poll<Result<(), Infallible>> {
-        std::task::Poll::Ready(Ok(()))
-    }
-
-    fn call(&mut self, request: Request<ReplayBody<Full<Bytes>>>) -> Self::Future {
-        self.seen
-            .lock()
-            .expect("lock")
-            .push(request.headers().clone());
-        std::future::ready(Ok(Response::new(Full::default())))
-    }
-}
-
-impl Recorder {
-    fn authorization(&self, index: usize) -> Option<http::HeaderValue> {
-        self.seen.lock().expect("lock")[index]
-            .get(header::AUTHORIZATION)
-            .cloned()
-    }
-
-    fn count(&self) -> usize {
-        self.seen.lock().expect("lock").len()
-    }
+/// The `Authorization` of each request `recorder` got, in order.
+fn authorizations(recorder: &RecordingService) -> Vec<Option<HeaderValue>> {
+    recorder
+        .seen()
+        .into_iter()
+        .map(|seen| seen.authorization)
+        .collect()
 }
 
 fn layer(fake: &FakeSymbl) -> symbl_auth::SymblAuthLayerBuilder {
@@ -61,7 +29,7 @@ fn layer(fake: &FakeSymbl) -> symbl_auth::SymblAuthLayerBuilder {
 #[tokio::test]
 async fn the_token_goes_only_to_allowed_hosts() {
     let fake = FakeSymbl::new();
-    let recorder = Recorder::default();
+    let recorder = RecordingService::ok();
     let layer = layer(&fake)
         .allow_host("media.symbl.ai")
         .build()
@@ -83,27 +51,25 @@ async fn the_token_goes_only_to_allowed_hosts() {
     ] {
         service.clone().oneshot(get(url)).await.expect("call");
     }
-    for index in 0..4 {
-        let value = recorder.authorization(index).expect("token attached");
+    let sent = authorizations(&recorder);
+    assert_eq!(sent.len(), 7);
+    for value in &sent[..4] {
+        let value = value.as_ref().expect("token attached");
         assert!(value
             .to_str()
             .expect("ascii")
             .starts_with("Bearer fake-token-"));
         assert!(value.is_sensitive(), "the header is marked sensitive");
     }
-    for index in 4..7 {
-        assert_eq!(
-            recorder.authorization(index),
-            None,
-            "request {index} leaked the token"
-        );
+    for (index, value) in sent.iter().enumerate().skip(4) {
+        assert_eq!(*value, None, "request {index} leaked the token");
     }
 }
 
 #[tokio::test]
 async fn plain_http_to_a_remote_host_is_refused() {
     let fake = FakeSymbl::new();
-    let recorder = Recorder::default();
+    let recorder = RecordingService::ok();
     let service = layer(&fake).build().expect("layer").layer(recorder.clone());
     let error = service
         .clone()
@@ -113,7 +79,7 @@ async fn plain_http_to_a_remote_host_is_refused() {
     assert!(
         matches!(auth_error(&error), Error::InsecureTransport { host, .. } if host == "api.symbl.ai")
     );
-    assert_eq!(recorder.count(), 0, "nothing was sent");
+    assert_eq!(recorder.seen().len(), 0, "nothing was sent");
     assert_eq!(fake.token_requests(), 0, "no token was even fetched");
 
     let insecure = layer(&fake)
@@ -125,21 +91,21 @@ async fn plain_http_to_a_remote_host_is_refused() {
         .oneshot(get("http://api.symbl.ai/v1/conversations"))
         .await
         .expect("opted in");
-    assert!(recorder.authorization(0).is_some());
+    assert!(authorizations(&recorder)[0].is_some());
 }
 
 #[tokio::test]
 async fn a_callers_own_authorization_is_kept() {
     let fake = FakeSymbl::new();
-    let recorder = Recorder::default();
+    let recorder = RecordingService::ok();
     let service = layer(&fake).build().expect("layer").layer(recorder.clone());
     let request = Request::get("https://api.symbl.ai/v1/conversations")
         .header(header::AUTHORIZATION, "Bearer callers-token")
-        .body(Full::default())
+        .body(Full::<Bytes>::default())
         .expect("request");
     service.oneshot(request).await.expect("call");
     assert_eq!(
-        recorder.authorization(0).expect("kept"),
+        authorizations(&recorder)[0].clone().expect("kept"),
         "Bearer callers-token"
     );
     assert_eq!(fake.token_requests(), 0);
@@ -152,7 +118,7 @@ async fn a_host_not_allowed_does_not_get_the_token_over_real_http() {
     // Same server, but named `localhost`: not the token URL's host, so no token.
     let url = format!("http://localhost:{}/v1/conversations", server.addr().port());
     assert_eq!(
-        status_of(&service, get(&url)).await.expect("call"),
+        answered(&service, get(&url)).await,
         StatusCode::UNAUTHORIZED
     );
     assert_eq!(server.symbl().token_requests(), 0);

@@ -30,10 +30,7 @@ async fn concurrent_cold_requests_share_one_fetch() {
 
     // Warm: no more token requests at all.
     for _ in 0..50 {
-        assert_eq!(
-            status_of(&service, get(&url)).await.expect("call"),
-            StatusCode::OK
-        );
+        assert_eq!(answered(&service, get(&url)).await, StatusCode::OK);
     }
     assert_eq!(server.symbl().token_requests(), 1);
 }
@@ -45,14 +42,8 @@ async fn clones_of_one_layer_share_the_cache() {
     let first = layer.clone().layer(http1_client());
     let second = layer.layer(http2_client());
     let url = server.url("/v1/conversations");
-    assert_eq!(
-        status_of(&first, get(&url)).await.expect("call"),
-        StatusCode::OK
-    );
-    assert_eq!(
-        status_of(&second, get(&url)).await.expect("call"),
-        StatusCode::OK
-    );
+    assert_eq!(answered(&first, get(&url)).await, StatusCode::OK);
+    assert_eq!(answered(&second, get(&url)).await, StatusCode::OK);
     assert_eq!(server.symbl().token_requests(), 1);
 }
 
@@ -96,7 +87,7 @@ async fn concurrent_failures_share_one_fetch_and_its_error() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_cancelled_first_caller_does_not_cancel_the_fetch() {
-    let source = GatedSource::new(FakeSymbl::new());
+    let source = ScriptedSource::new(FakeSymbl::new()).gated();
     let layer = in_memory_layer(source.clone());
     let service = layer.layer(source.fake.api_service());
     let url = symbl_url("/v1/conversations");
@@ -107,9 +98,7 @@ async fn a_cancelled_first_caller_does_not_cancel_the_fetch() {
         let request = get(&url);
         async move { status_of(&service, request).await }
     });
-    while source.started() == 0 {
-        tokio::task::yield_now().await;
-    }
+    until(|| source.started() == 1).await;
     first.abort();
     assert!(first.await.expect_err("aborted").is_cancelled());
 

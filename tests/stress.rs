@@ -2,8 +2,9 @@
 //! revocations and token endpoint faults, in memory. Checks the invariants, not timings:
 //! no panic, no hang, every call ends as a 200, a 401 (after exactly one retry with a newer
 //! token, or none when no newer token can be had), or a `symbl_auth::Error`; a retry never
-//! carries the token just rejected; token requests stay under a bound computed from the elapsed time; and
-//! dropping the layer and its services leaves no task behind.
+//! carries the token just rejected; token requests stay under a bound computed from the
+//! elapsed time; and dropping the layer and its services leaves no task (and no copy of the
+//! token source) behind.
 //!
 //! The injections come from a fixed seed (`STRESS_SEED` to try another; it is printed).
 #![cfg(feature = "test-server")]
@@ -22,7 +23,7 @@ use bytes::Bytes;
 use http::{header, HeaderValue, Request, Response, StatusCode};
 use http_body_util::Full;
 use symbl_auth::test_server::{ApiService, FakeSymbl, TokenFault};
-use symbl_auth::{ReplayBody, SymblAuthLayer, TokenFuture, TokenSource};
+use symbl_auth::{ReplayBody, SymblAuthLayer};
 use tokio::task::JoinSet;
 use tokio::time::{timeout, Instant};
 use tower::{Layer, Service, ServiceExt};
@@ -37,22 +38,6 @@ const ATTEMPT_TIMEOUT: Duration = Duration::from_millis(100);
 /// Attempts one fetch can make in its budget: backoff waits at least 50, 100, 200 ms.
 const ATTEMPTS_PER_FETCH: usize = 4;
 
-/// xorshift64*: small, fast, and the same sequence for the same seed on every machine.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
-    }
-
-    fn below(&mut self, n: u64) -> u64 {
-        self.next() % n
-    }
-}
-
 fn seed() -> u64 {
     let seed = std::env::var("STRESS_SEED")
         .ok()
@@ -60,19 +45,6 @@ fn seed() -> u64 {
         .unwrap_or(0x5eed_2026);
     println!("STRESS_SEED={seed}");
     seed
-}
-
-/// The fake as token source, plus a marker that shows whether anything still holds it.
-#[derive(Debug)]
-struct Source {
-    fake: FakeSymbl,
-    _alive: Arc<()>,
-}
-
-impl TokenSource for Source {
-    fn fetch_token(&self) -> TokenFuture<'_> {
-        self.fake.fetch_token()
-    }
 }
 
 /// The fake's API, counting how many times each call (header `x-call`) was sent, and checking
@@ -124,17 +96,14 @@ struct Tally {
 async fn fifty_thousand_calls_with_faults_keep_every_invariant() {
     let seed = seed();
     let fake = FakeSymbl::new();
-    let alive = Arc::new(());
-    let layer = SymblAuthLayer::from_source(Source {
-        fake: fake.clone(),
-        _alive: Arc::clone(&alive),
-    })
-    .allow_host("api.symbl.ai")
-    .token_request_timeout(ATTEMPT_TIMEOUT)
-    .token_retry_budget(BUDGET)
-    .failure_cooldown(COOLDOWN)
-    .build()
-    .expect("layer");
+    let source = ScriptedSource::new(fake.clone());
+    let layer = SymblAuthLayer::from_source(source.clone())
+        .allow_host("api.symbl.ai")
+        .token_request_timeout(ATTEMPT_TIMEOUT)
+        .token_retry_budget(BUDGET)
+        .failure_cooldown(COOLDOWN)
+        .build()
+        .expect("layer");
     let sends: Arc<Vec<AtomicU8>> = Arc::new((0..CALLS).map(|_| AtomicU8::new(0)).collect());
     let service = layer.layer(Counting {
         api: fake.api_service(),
@@ -146,7 +115,8 @@ async fn fifty_thousand_calls_with_faults_keep_every_invariant() {
     let mut drivers = JoinSet::new();
     for driver in 0..DRIVERS {
         let (service, fake, sends) = (service.clone(), fake.clone(), Arc::clone(&sends));
-        let mut rng = Rng(seed ^ (driver as u64 + 1).wrapping_mul(0x9e37_79b9_7f4a_7c15));
+        let mut rng =
+            SeededRng::new(seed ^ (driver as u64 + 1).wrapping_mul(0x9e37_79b9_7f4a_7c15));
         drivers.spawn(async move {
             let mut tally = Tally::default();
             for call in (driver..CALLS).step_by(DRIVERS) {
@@ -236,15 +206,11 @@ async fn fifty_thousand_calls_with_faults_keep_every_invariant() {
     let mut left = usize::MAX;
     for _ in 0..500 {
         left = metrics.num_alive_tasks();
-        if left == 0 && Arc::strong_count(&alive) == 1 {
+        if left == 0 && source.copies() == 1 {
             break;
         }
         tokio::time::sleep(Duration::from_millis(2)).await;
     }
     assert_eq!(left, 0, "background tasks left running");
-    assert_eq!(
-        Arc::strong_count(&alive),
-        1,
-        "the token source was not freed"
-    );
+    assert_eq!(source.copies(), 1, "the token source was not freed");
 }

@@ -2,53 +2,26 @@
 //! the token from a default layer; no other host does.
 #![cfg(feature = "test-server")]
 
-use std::convert::Infallible;
-use std::future::{ready, Ready};
-use std::sync::{Arc, Mutex};
-use std::task::{Context, Poll};
+mod support;
 
-use bytes::Bytes;
-use http::{header, Request, Response, StatusCode};
-use http_body_util::Full;
+use http::StatusCode;
 use symbl_auth::test_server::FakeSymbl;
 use symbl_auth::{Credentials, Error, SymblAuthLayer, SYMBL_API_HOSTS};
-use tower::{Layer, Service, ServiceExt};
+use tower::{Layer, ServiceExt};
 
-/// A request's host, and its `Authorization` if it had one.
-type Seen = (String, Option<String>);
+use support::*;
 
-/// An inner service that answers `200` and records each request's host and `Authorization`.
-#[derive(Clone, Default)]
-struct Recorder(Arc<Mutex<Vec<Seen>>>);
-
-impl Recorder {
-    fn seen(&self) -> Vec<Seen> {
-        self.0.lock().expect("lock").clone()
-    }
-}
-
-impl<B> Service<Request<B>> for Recorder {
-    type Response = Response<Full<Bytes>>;
-    type Error = Infallible;
-    type Future = Ready<Result<Self::Response, Infallible>>;
-
-    fn poll_ready(&mut self, _cx: &mut Context<'_>) -> Poll<Result<(), Infallible>> {
-        Poll::Ready(Ok(()))
-    }
-
-    fn call(&mut self, request: Request<B>) -> Self::Future {
-        let host = request.uri().host().unwrap_or_default().to_owned();
-        let authorization = request
-            .headers()
-            .get(header::AUTHORIZATION)
-            .map(|value| value.to_str().unwrap_or("(not text)").to_owned());
-        self.0.lock().expect("lock").push((host, authorization));
-        ready(Ok(Response::new(Full::default())))
-    }
-}
-
-fn get(url: &str) -> Request<Full<Bytes>> {
-    Request::get(url).body(Full::default()).expect("request")
+/// Each request's host, and its `Authorization` if it had one.
+fn hosts_and_tokens(recorder: &RecordingService) -> Vec<(String, Option<String>)> {
+    let text = |value: &http::HeaderValue| value.to_str().unwrap_or("(not text)").to_owned();
+    recorder
+        .seen()
+        .iter()
+        .map(|seen| {
+            let host = seen.uri.host().unwrap_or_default().to_owned();
+            (host, seen.authorization.as_ref().map(text))
+        })
+        .collect()
 }
 
 const OTHER_HOSTS: [&str; 5] = [
@@ -70,7 +43,7 @@ async fn the_default_layer_would_send_the_token_to_both_symbl_hosts_only() {
     // though, a host the layer would send the token to is refused before anything is fetched
     // or sent, and any other host passes through: that shows the default hosts, offline.
     let layer = SymblAuthLayer::new(Credentials::new("app-id", "app-secret"));
-    let recorder = Recorder::default();
+    let recorder = RecordingService::ok();
     let service = layer.layer(recorder.clone());
     for host in SYMBL_API_HOSTS {
         let error = service
@@ -78,7 +51,7 @@ async fn the_default_layer_would_send_the_token_to_both_symbl_hosts_only() {
             .oneshot(get(&format!("http://{host}/v1/conversations")))
             .await
             .expect_err("a token destination, over plain http");
-        let error = error.downcast_ref::<Error>().expect("symbl_auth::Error");
+        let error = auth_error(&error);
         assert!(
             matches!(error, Error::InsecureTransport { host: refused, .. } if refused == host),
             "{error}"
@@ -92,7 +65,7 @@ async fn the_default_layer_would_send_the_token_to_both_symbl_hosts_only() {
             .expect("passed through");
         assert_eq!(response.status(), StatusCode::OK);
     }
-    let seen = recorder.seen();
+    let seen = hosts_and_tokens(&recorder);
     assert_eq!(seen.len(), OTHER_HOSTS.len());
     assert!(seen
         .iter()
@@ -107,7 +80,7 @@ async fn symbls_api_hosts_get_the_token_and_no_other_host_does() {
         SymblAuthLayer::from_source(fake.clone()),
         |builder, host| builder.allow_host(*host),
     );
-    let recorder = Recorder::default();
+    let recorder = RecordingService::ok();
     let service = builder.build().expect("layer").layer(recorder.clone());
     let hosts = SYMBL_API_HOSTS.iter().chain(&OTHER_HOSTS);
     for host in hosts.clone() {
@@ -116,7 +89,7 @@ async fn symbls_api_hosts_get_the_token_and_no_other_host_does() {
         assert_eq!(response.status(), StatusCode::OK);
     }
 
-    let seen = recorder.seen();
+    let seen = hosts_and_tokens(&recorder);
     let bearer = seen[0].1.clone().expect("api.symbl.ai got the token");
     assert!(bearer.starts_with("Bearer fake-token-"), "{bearer}");
     let expected: Vec<_> = hosts

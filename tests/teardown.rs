@@ -4,31 +4,24 @@
 
 mod support;
 
-use std::sync::Arc;
 use std::time::Duration;
 
-use symbl_auth::{SymblAuthLayer, TokenFuture, TokenSource};
+use symbl_auth::test_server::FakeSymbl;
 use tokio::time::{sleep, timeout};
 use tower::Layer;
 
 use support::*;
 
-/// A token endpoint that never answers; `alive` counts who still holds it.
-#[derive(Debug)]
-struct Unanswered {
-    _alive: Arc<()>,
+/// A token endpoint that never answers: a gate that is never opened.
+fn unanswered() -> ScriptedSource {
+    ScriptedSource::new(FakeSymbl::new()).gated()
 }
 
-impl TokenSource for Unanswered {
-    fn fetch_token(&self) -> TokenFuture<'_> {
-        Box::pin(std::future::pending())
-    }
-}
-
-/// Waits (bounded, by counting not by a fixed sleep) until only `marker` itself is left.
-async fn freed(marker: &Arc<()>) -> bool {
+/// Waits (bounded, by counting not by a fixed sleep) until only the test's copy of `source`
+/// is left.
+async fn freed(source: &ScriptedSource) -> bool {
     for _ in 0..500 {
-        if Arc::strong_count(marker) == 1 {
+        if source.copies() == 1 {
             return true;
         }
         sleep(Duration::from_millis(2)).await;
@@ -38,12 +31,9 @@ async fn freed(marker: &Arc<()>) -> bool {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn dropping_the_layer_and_its_services_ends_a_running_fetch() {
-    let alive = Arc::new(());
-    let layer: SymblAuthLayer = in_memory_layer(Unanswered {
-        _alive: Arc::clone(&alive),
-    });
-    let fake = symbl_auth::test_server::FakeSymbl::new();
-    let service = layer.layer(fake.api_service());
+    let source = unanswered();
+    let layer = in_memory_layer(source.clone());
+    let service = layer.layer(source.fake.api_service());
     // A caller gives up while the fetch (10 s per attempt, 30 s budget) is running.
     let gave_up = timeout(
         Duration::from_millis(50),
@@ -51,24 +41,21 @@ async fn dropping_the_layer_and_its_services_ends_a_running_fetch() {
     )
     .await;
     assert!(gave_up.is_err(), "the endpoint never answers");
-    assert_eq!(Arc::strong_count(&alive), 2, "the layer holds its source");
+    assert_eq!(source.copies(), 2, "the layer holds its source");
 
     drop(service);
     drop(layer);
     assert!(
-        freed(&alive).await,
+        freed(&source).await,
         "the fetch task still holds the cache after its layer and services were dropped"
     );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_waiting_caller_keeps_the_fetch_alive() {
-    let alive = Arc::new(());
-    let layer = in_memory_layer(Unanswered {
-        _alive: Arc::clone(&alive),
-    });
-    let fake = symbl_auth::test_server::FakeSymbl::new();
-    let service = layer.layer(fake.api_service());
+    let source = unanswered();
+    let layer = in_memory_layer(source.clone());
+    let service = layer.layer(source.fake.api_service());
     let waiting = tokio::spawn({
         let service = service.clone();
         async move { status_of(&service, get(&symbl_url("/v1/conversations"))).await }
@@ -78,10 +65,10 @@ async fn a_waiting_caller_keeps_the_fetch_alive() {
     // The caller still waits; its fetch must not be torn down under it.
     sleep(Duration::from_millis(50)).await;
     assert!(!waiting.is_finished(), "the fetch went on for the caller");
-    assert_eq!(Arc::strong_count(&alive), 2);
+    assert_eq!(source.copies(), 2);
     waiting.abort();
     assert!(
-        freed(&alive).await,
+        freed(&source).await,
         "the last caller gone, everything is freed"
     );
 }

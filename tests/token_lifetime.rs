@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use http::StatusCode;
 use symbl_auth::test_server::{FakeSymbl, TokenFault};
-use symbl_auth::{SymblAuth, SymblAuthLayer, TokenFuture, TokenSource};
+use symbl_auth::{SymblAuth, SymblAuthLayer};
 use tokio::time::{advance, Instant};
 use tower::Layer;
 
@@ -59,7 +59,7 @@ async fn a_short_expires_in_is_honoured() {
 #[tokio::test(start_paused = true)]
 async fn refresh_ahead_serves_the_valid_token_while_one_refresh_runs() {
     let fake = FakeSymbl::new().token_lifetime(HOUR).reissue_before(HOUR);
-    let source = GatedSource::new(fake.clone());
+    let source = ScriptedSource::new(fake.clone()).gated();
     let service = service(&in_memory_layer(source.clone()), &fake);
     source.open(1);
     assert_eq!(call(&service).await.expect("call"), StatusCode::OK);
@@ -100,7 +100,7 @@ async fn a_failed_refresh_keeps_the_valid_token() {
         tokio::time::sleep(Duration::from_secs(1)).await;
     }
     let failing_requests = fake.token_requests() - 1;
-    // A fetch retries for at most 30 s (about a dozen attempts), then cools down for 5 s.
+    // A fetch retries for at most 30 s (at most 17 attempts), then cools down for 5 s.
     assert!(
         (2..=30).contains(&failing_requests),
         "{failing_requests} token requests in a failing minute"
@@ -185,6 +185,8 @@ async fn server_errors_are_retried_with_growing_backoff() {
     assert_eq!(fake.token_requests(), 4);
 }
 
+/// Per-attempt timeouts inside the budget, to the second on paused time. (What a hanging
+/// endpoint's error says, and that the failure is then held, is in `fault_matrix.rs`.)
 #[tokio::test(start_paused = true)]
 async fn a_hanging_endpoint_times_out_within_the_budget() {
     let fake = FakeSymbl::new();
@@ -198,26 +200,15 @@ async fn a_hanging_endpoint_times_out_within_the_budget() {
     fake.fail_token_requests(TokenFault::Hang, 1_000);
 
     let start = Instant::now();
-    let error = call(&service).await.expect_err("no token");
-    let error = auth_error(&error);
-    assert!(
-        matches!(error, symbl_auth::Error::TokenEndpointUnavailable { .. }),
-        "{error}"
-    );
-    assert!(error.to_string().contains("no answer within"), "{error}");
+    call(&service).await.expect_err("no token");
     assert!(
         start.elapsed() <= Duration::from_secs(5),
         "took {:?}",
         start.elapsed()
     );
+    // 2 s, a backoff, 2 s, a backoff, and what is left of the 5 s.
     let attempts = fake.token_requests();
     assert!((2..=3).contains(&attempts), "{attempts} attempts");
-
-    // During the cool-down callers get the same error at once, without a fetch.
-    for _ in 0..100 {
-        call(&service).await.expect_err("cooling down");
-    }
-    assert_eq!(fake.token_requests(), attempts);
 }
 
 #[tokio::test(start_paused = true)]
@@ -271,34 +262,10 @@ async fn a_second_forced_refresh_waits_a_moment() {
     assert_eq!(fake.token_requests(), 3);
 }
 
-/// Panics on its first fetch, then behaves.
-#[derive(Debug)]
-struct PanicsOnce {
-    fake: FakeSymbl,
-    panicked: std::sync::atomic::AtomicBool,
-}
-
-impl TokenSource for PanicsOnce {
-    fn fetch_token(&self) -> TokenFuture<'_> {
-        Box::pin(async move {
-            if !self
-                .panicked
-                .swap(true, std::sync::atomic::Ordering::SeqCst)
-            {
-                panic!("token source bug");
-            }
-            self.fake.fetch_token().await
-        })
-    }
-}
-
 #[tokio::test(start_paused = true)]
 async fn a_fetch_task_that_dies_releases_the_cache() {
     let fake = FakeSymbl::new();
-    let layer = in_memory_layer(PanicsOnce {
-        fake: fake.clone(),
-        panicked: Default::default(),
-    });
+    let layer = in_memory_layer(ScriptedSource::new(fake.clone()).panicking(1));
     let service = service(&layer, &fake);
     let error = call(&service).await.expect_err("the fetch died");
     assert!(
@@ -336,7 +303,7 @@ async fn expiry_counts_from_when_the_token_was_requested() {
     let fake = FakeSymbl::new()
         .token_lifetime(Duration::from_secs(60))
         .reissue_before(Duration::from_secs(60));
-    let source = GatedSource::new(fake.clone());
+    let source = ScriptedSource::new(fake.clone()).gated();
     let service = service(&in_memory_layer(source.clone()), &fake);
 
     // The token endpoint takes 5 s to answer the first request.

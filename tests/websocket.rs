@@ -19,7 +19,7 @@ use symbl_auth::{websocket, BoxError, Error, SymblAuthLayer, TokenSource};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 
-use support::GatedSource;
+use support::{auth_error, until, ScriptedSource};
 
 type Socket = WebSocketStream<MaybeTlsStream<TcpStream>>;
 
@@ -49,12 +49,6 @@ async fn converse(socket: &mut Socket, audio: &[u8]) -> Vec<serde_json::Value> {
         }
     }
     replies
-}
-
-fn auth_error(error: &BoxError) -> &Error {
-    error
-        .downcast_ref::<Error>()
-        .unwrap_or_else(|| panic!("expected a symbl_auth::Error, got {error:?}"))
 }
 
 fn ws_error(error: &BoxError) -> &WsError {
@@ -341,22 +335,11 @@ async fn a_token_endpoint_failure_is_the_layers_error_and_no_handshake() {
     assert_eq!(server.symbl().handshakes_rejected(), 0);
 }
 
-/// Waits, yielding, until `done` holds; bounded in rounds, no sleeping.
-async fn until(mut done: impl FnMut() -> bool) {
-    for _ in 0..100_000 {
-        if done() {
-            return;
-        }
-        tokio::task::yield_now().await;
-    }
-    panic!("condition never held");
-}
-
 #[tokio::test]
 async fn connects_dropped_at_any_point_leave_the_cache_unharmed() {
     let server = TestServer::start().await.expect("server");
     let symbl = server.symbl();
-    let source = GatedSource::new(symbl.clone());
+    let source = ScriptedSource::new(symbl.clone()).gated();
     let layer = SymblAuthLayer::from_source(source.clone())
         .allow_host("127.0.0.1")
         .build()

@@ -6,23 +6,12 @@
 mod support;
 
 use symbl_auth::test_server::TestServer;
-use symbl_auth::{websocket, BoxError};
+use symbl_auth::websocket;
 use tokio::net::TcpListener;
 
-use support::Captured;
+use support::{error_chain, Captured};
 
 const IN_THE_URL: &str = "token-the-user-put-in-the-url";
-
-/// The error's `Display`, `Debug` and every source below it.
-fn texts_of(error: &BoxError) -> String {
-    let mut text = format!("{error} | {error:?}");
-    let mut source = error.source();
-    while let Some(cause) = source {
-        text.push_str(&format!(" | {cause} | {cause:?}"));
-        source = cause.source();
-    }
-    text
-}
 
 #[tokio::test]
 async fn a_token_in_the_url_shows_up_nowhere() {
@@ -48,7 +37,7 @@ async fn a_token_in_the_url_shows_up_nowhere() {
         let error = websocket::connect(&layer, url("rejected"))
             .await
             .expect_err("rejected");
-        texts.push(texts_of(&error));
+        texts.push(error_chain(&error));
     }
 
     // Nothing listening.
@@ -58,7 +47,7 @@ async fn a_token_in_the_url_shows_up_nowhere() {
     let error = websocket::connect(&layer, format!("ws://{closed_at}/v1/streaming/x{query}"))
         .await
         .expect_err("refused");
-    texts.push(texts_of(&error));
+    texts.push(error_chain(&error));
 
     // A host that gets no token; user info in the URL; a URL that does not parse.
     let port = server.addr().port();
@@ -69,7 +58,7 @@ async fn a_token_in_the_url_shows_up_nowhere() {
     ] {
         texts.push(match websocket::connect(&layer, bad).await {
             Ok((socket, response)) => format!("{response:?} {socket:?}"),
-            Err(error) => texts_of(&error),
+            Err(error) => error_chain(&error),
         });
     }
 
