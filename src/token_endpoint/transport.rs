@@ -60,10 +60,14 @@ impl TokenClient {
         }
         // Forced after the user's settings, whatever they say: the secret never follows a
         // redirect, no request outlives the limit, and reqwest never logs the bytes it sends.
+        // The limit here is a backstop a second past `timeout`: under a layer, the layer's
+        // own per-attempt limit (the same `timeout`) ends the attempt first, always with the
+        // same error, which names the setting.
+        let backstop = timeout.saturating_add(Duration::from_secs(1));
         builder
             .redirect(reqwest::redirect::Policy::none())
-            .connect_timeout(timeout)
-            .timeout(timeout)
+            .connect_timeout(backstop)
+            .timeout(backstop)
             .connection_verbose(false)
             .build()
             .map_err(|err| {
