@@ -188,15 +188,8 @@ impl Error {
     /// The same error with `reason` in place of its words, for the variants that carry some.
     /// A source uses it to say what to check (`"check OAUTH_CLIENT_SECRET"`).
     pub fn with_reason(mut self, words: impl Into<Cow<'static, str>>) -> Self {
-        match &mut self {
-            Self::InvalidCredentials { reason, .. }
-            | Self::TokenEndpointUnavailable { reason, .. }
-            | Self::TokenEndpointRejected { reason, .. }
-            | Self::BadTokenResponse { reason }
-            | Self::CredentialsFile { reason, .. }
-            | Self::InvalidConfig { reason }
-            | Self::NoRuntime { reason } => reason.message = words.into(),
-            _ => {}
+        if let Some(reason) = self.reason_mut() {
+            reason.message = words.into();
         }
         self
     }
@@ -204,17 +197,44 @@ impl Error {
     /// The same error with `source` as its [`source()`](StdError::source), for the variants
     /// that carry a reason. It must not print a secret (strip URLs from network errors).
     pub fn with_source(mut self, source: impl StdError + Send + Sync + 'static) -> Self {
-        match &mut self {
+        if let Some(reason) = self.reason_mut() {
+            reason.source = Some(Arc::new(source));
+        }
+        self
+    }
+
+    /// The words of the variants that carry some.
+    fn reason(&self) -> Option<&Reason> {
+        match self {
             Self::InvalidCredentials { reason, .. }
             | Self::TokenEndpointUnavailable { reason, .. }
             | Self::TokenEndpointRejected { reason, .. }
             | Self::BadTokenResponse { reason }
             | Self::CredentialsFile { reason, .. }
             | Self::InvalidConfig { reason }
-            | Self::NoRuntime { reason } => reason.source = Some(Arc::new(source)),
-            _ => {}
+            | Self::NoRuntime { reason } => Some(reason),
+            Self::InsecureTransport { .. }
+            | Self::MissingCredentials { .. }
+            | Self::CredentialsNotFound { .. }
+            | Self::HandshakeRejected { .. } => None,
         }
-        self
+    }
+
+    /// The same, to change.
+    fn reason_mut(&mut self) -> Option<&mut Reason> {
+        match self {
+            Self::InvalidCredentials { reason, .. }
+            | Self::TokenEndpointUnavailable { reason, .. }
+            | Self::TokenEndpointRejected { reason, .. }
+            | Self::BadTokenResponse { reason }
+            | Self::CredentialsFile { reason, .. }
+            | Self::InvalidConfig { reason }
+            | Self::NoRuntime { reason } => Some(reason),
+            Self::InsecureTransport { .. }
+            | Self::MissingCredentials { .. }
+            | Self::CredentialsNotFound { .. }
+            | Self::HandshakeRejected { .. } => None,
+        }
     }
 
     pub(crate) fn credentials_file(
@@ -332,23 +352,8 @@ impl fmt::Debug for Error {
 
 impl StdError for Error {
     fn source(&self) -> Option<&(dyn StdError + 'static)> {
-        let reason = match self {
-            Self::InvalidCredentials { reason, .. }
-            | Self::TokenEndpointUnavailable { reason, .. }
-            | Self::TokenEndpointRejected { reason, .. }
-            | Self::BadTokenResponse { reason }
-            | Self::CredentialsFile { reason, .. }
-            | Self::InvalidConfig { reason }
-            | Self::NoRuntime { reason } => reason,
-            Self::InsecureTransport { .. }
-            | Self::MissingCredentials { .. }
-            | Self::CredentialsNotFound { .. }
-            | Self::HandshakeRejected { .. } => return None,
-        };
-        reason
-            .source
-            .as_deref()
-            .map(|source| source as &(dyn StdError + 'static))
+        let source = self.reason()?.source.as_deref()?;
+        Some(source as &(dyn StdError + 'static))
     }
 }
 

@@ -13,7 +13,7 @@ pub struct Stats {
     pub token_requests: u64,
     /// Token requests that failed (error status, network error, timeout, bad body).
     pub token_failures: u64,
-    /// Fetches started while a token was cached: ahead of expiry, or after a 401.
+    /// Token fetches started to replace a token: ahead of expiry, at expiry, or after a 401.
     pub refreshes: u64,
     /// Requests sent a second time after a 401.
     pub retries: u64,

@@ -177,16 +177,7 @@ pub(crate) fn token_from_answer(
 /// Parses `{"accessToken": "...", "expiresIn": 86400}`. Errors name what is wrong but never
 /// quote the body: serde's messages can echo input, so they are not passed on.
 pub(crate) fn parse_token_response(body: &[u8]) -> Result<AccessToken, Error> {
-    let value: Value = serde_json::from_slice(body).map_err(|err| {
-        Error::bad_token_response(format!(
-            "the body is not JSON (syntax error at line {} column {})",
-            err.line(),
-            err.column()
-        ))
-    })?;
-    let Value::Object(fields) = value else {
-        return Err(Error::bad_token_response("the body is not a JSON object"));
-    };
+    let fields = transport::json_object(body)?;
     let token = match fields.get("accessToken") {
         Some(Value::String(token)) => token,
         Some(_) => return Err(Error::bad_token_response("accessToken is not a string")),

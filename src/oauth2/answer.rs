@@ -6,7 +6,7 @@
 use std::time::Duration;
 
 use http::{HeaderMap, StatusCode};
-use serde_json::{Map, Value};
+use serde_json::Value;
 
 use crate::error::Reason;
 use crate::token_endpoint::{seconds, transport};
@@ -20,7 +20,7 @@ const CHECK_CLIENT: &str = "check the OAuth2 client id and secret, and the clien
 /// Parses a successful token response: `access_token`, `token_type` (must be Bearer) and the
 /// optional `expires_in`, else `default_lifetime`.
 pub(super) fn token(body: &[u8], default_lifetime: Duration) -> Result<AccessToken, Error> {
-    let fields = object(body)?;
+    let fields = transport::json_object(body)?;
     let token = match fields.get("access_token") {
         Some(Value::String(token)) => token,
         Some(_) => return Err(Error::bad_token_response("access_token is not a string")),
@@ -58,28 +58,14 @@ pub(super) fn token(body: &[u8], default_lifetime: Duration) -> Result<AccessTok
     AccessToken::new(token, lifetime)
 }
 
-fn object(body: &[u8]) -> Result<Map<String, Value>, Error> {
-    let value: Value = serde_json::from_slice(body).map_err(|err| {
-        Error::bad_token_response(format!(
-            "the body is not JSON (syntax error at line {} column {})",
-            err.line(),
-            err.column()
-        ))
-    })?;
-    match value {
-        Value::Object(fields) => Ok(fields),
-        _ => Err(Error::bad_token_response("the body is not a JSON object")),
-    }
-}
-
 /// Sorts a refusal that is not transient by its §5.2 `error` code, else by its status.
 pub(super) fn refusal(status: StatusCode, headers: &HeaderMap, body: Option<&[u8]>) -> Error {
-    let code =
-        body.and_then(|body| object(body).ok())
-            .and_then(|fields| match fields.get("error") {
-                Some(Value::String(code)) => Some(code.clone()),
-                _ => None,
-            });
+    let code = body
+        .and_then(|body| transport::json_object(body).ok())
+        .and_then(|fields| match fields.get("error") {
+            Some(Value::String(code)) => Some(code.clone()),
+            _ => None,
+        });
     let Some(code) = code else {
         return match status {
             StatusCode::UNAUTHORIZED => {

@@ -115,6 +115,24 @@ pub(crate) async fn read_body(mut response: reqwest::Response) -> Result<Vec<u8>
     Ok(bytes)
 }
 
+/// A token endpoint's answer as a JSON object. The error says where the syntax broke but never
+/// quotes the body: serde's messages can echo input, and the body may hold a token.
+pub(crate) fn json_object(
+    body: &[u8],
+) -> Result<serde_json::Map<String, serde_json::Value>, Error> {
+    let value: serde_json::Value = serde_json::from_slice(body).map_err(|err| {
+        Error::bad_token_response(format!(
+            "the body is not JSON (syntax error at line {} column {})",
+            err.line(),
+            err.column()
+        ))
+    })?;
+    match value {
+        serde_json::Value::Object(fields) => Ok(fields),
+        _ => Err(Error::bad_token_response("the body is not a JSON object")),
+    }
+}
+
 pub(crate) fn too_large() -> Error {
     Error::bad_token_response(format!(
         "the body is larger than {MAX_RESPONSE_BYTES} bytes"
