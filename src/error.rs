@@ -52,6 +52,14 @@ pub enum Error {
         /// error code the server sent, such as `invalid_scope`).
         reason: Reason,
     },
+    /// The token endpoint's TLS certificate was refused (an unknown issuer, an expired or
+    /// wrong-name certificate). Permanent: retrying within the budget would not change it; the
+    /// layer holds it for the failure cool-down.
+    #[non_exhaustive]
+    TokenEndpointUntrusted {
+        /// The certificate problem, in words, with the TLS error as its source.
+        reason: Reason,
+    },
     /// The token endpoint answered `200` but the body is not a usable token.
     #[non_exhaustive]
     BadTokenResponse {
@@ -209,6 +217,7 @@ impl Error {
             Self::InvalidCredentials { reason, .. }
             | Self::TokenEndpointUnavailable { reason, .. }
             | Self::TokenEndpointRejected { reason, .. }
+            | Self::TokenEndpointUntrusted { reason }
             | Self::BadTokenResponse { reason }
             | Self::CredentialsFile { reason, .. }
             | Self::InvalidConfig { reason }
@@ -226,6 +235,7 @@ impl Error {
             Self::InvalidCredentials { reason, .. }
             | Self::TokenEndpointUnavailable { reason, .. }
             | Self::TokenEndpointRejected { reason, .. }
+            | Self::TokenEndpointUntrusted { reason }
             | Self::BadTokenResponse { reason }
             | Self::CredentialsFile { reason, .. }
             | Self::InvalidConfig { reason }
@@ -243,6 +253,12 @@ impl Error {
     ) -> Self {
         Self::CredentialsFile {
             path: path.into(),
+            reason: Reason::new(reason),
+        }
+    }
+
+    pub(crate) fn untrusted(reason: impl Into<Cow<'static, str>>) -> Self {
+        Self::TokenEndpointUntrusted {
             reason: Reason::new(reason),
         }
     }
@@ -293,6 +309,9 @@ impl fmt::Display for Error {
                 f,
                 "the token endpoint rejected the token request with {status}: {reason}"
             ),
+            Self::TokenEndpointUntrusted { reason } => {
+                write!(f, "the token endpoint is not trusted: {reason}")
+            }
             Self::BadTokenResponse { reason } => {
                 write!(f, "bad response from the token endpoint: {reason}")
             }

@@ -16,7 +16,7 @@ use crate::cache::TokenWait;
 use crate::replay::Declined;
 use crate::resend::Resend;
 use crate::shared::Shared;
-use crate::unauthorized::{from_elsewhere, is_unauthorized, not_retried, token_for_retry};
+use crate::unauthorized::{is_unauthorized, not_retried, token_for_retry};
 use crate::{BoxError, Error, ReplayBody};
 
 type RetryFuture<T> = Pin<Box<dyn Future<Output = Result<T, BoxError>> + Send>>;
@@ -262,10 +262,6 @@ impl<S> Retry<S> {
         B: Body + Send + 'static,
         ResBody: Send + 'static,
     {
-        if from_elsewhere(&self.uri, rejected.extensions()) {
-            tracing::debug!("401 from another origin than the token went to: not ours");
-            return Err(rejected);
-        }
         let Self {
             shared,
             generation,

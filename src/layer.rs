@@ -22,10 +22,27 @@ pub struct SymblAuthLayer {
 
 impl SymblAuthLayer {
     /// A layer for Symbl's API (`api.symbl.ai` and `api-labs.symbl.ai`), with the default
-    /// settings.
+    /// settings and the built-in token client (so only with one of the features `rustls`,
+    /// `rustls-ring`, `rustls-no-provider`, `native-tls`; without them, use
+    /// [`builder`](Self::builder) and
+    /// [`token_client`](SymblAuthLayerBuilder::token_client)).
+    ///
+    /// It cannot fail: the client is checked at the first token request, whose error every
+    /// waiting call gets (under `rustls-no-provider`, [`Error::InvalidConfig`] if no provider
+    /// was installed).
+    #[cfg(builtin_client)]
+    #[cfg_attr(
+        docsrs,
+        doc(cfg(any(
+            feature = "rustls",
+            feature = "rustls-ring",
+            feature = "rustls-no-provider",
+            feature = "native-tls"
+        )))
+    )]
     pub fn new(credentials: Credentials) -> Self {
         Self::builder(credentials)
-            .build()
+            .finish(false)
             .unwrap_or_else(|_| unreachable!("the default settings are valid"))
     }
 

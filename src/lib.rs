@@ -81,6 +81,9 @@ mod token;
 mod token_endpoint;
 mod unauthorized;
 
+#[cfg(any(tls_configs, tls_provider = "installed"))]
+mod tls;
+
 #[cfg(feature = "reqwest-middleware")]
 mod reqwest_middleware;
 
@@ -113,8 +116,20 @@ pub use token_endpoint::{
 };
 
 /// The `reqwest` this crate sends token requests with, for the settings passed to
-/// [`SymblAuthLayerBuilder::http_client`] and [`oauth2::ClientCredentials::http_client`]
-/// (`reqwest::Proxy`, `reqwest::Certificate`) without a second copy of it.
+/// `SymblAuthLayerBuilder::http_client` and `oauth2::ClientCredentials::http_client`
+/// (`reqwest::Proxy`, `reqwest::Certificate`) without a second copy of it. Only where a
+/// reqwest-backed feature is on.
+#[cfg(any(builtin_client, feature = "reqwest-middleware"))]
+#[cfg_attr(
+    docsrs,
+    doc(cfg(any(
+        feature = "rustls",
+        feature = "rustls-ring",
+        feature = "rustls-no-provider",
+        feature = "native-tls",
+        feature = "reqwest-middleware"
+    )))
+)]
 pub use reqwest;
 
 /// The error type of [`SymblAuth`]: the inner service's error or a boxed [`Error`]. The same

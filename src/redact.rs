@@ -1,6 +1,8 @@
 //! URLs as this crate prints them: no userinfo and no query, which can hold a key or a token.
 
 use std::borrow::Cow;
+use std::error::Error as StdError;
+use std::fmt;
 
 /// `url` without its userinfo (`user:pass@`), query (`?access_token=…`) and fragment, each
 /// replaced by a marker, for `Debug` output, errors and logs.
@@ -32,6 +34,80 @@ pub(crate) fn redact_url(url: &str) -> Cow<'_, str> {
         });
     }
     Cow::Owned(redacted)
+}
+
+/// `text` with every URL in it (`scheme://…` up to whitespace or a quote) passed through
+/// [`redact_url`]: for the words of errors this crate did not write.
+pub(crate) fn redact_urls_in(text: &str) -> Cow<'_, str> {
+    if !text.contains("://") {
+        return Cow::Borrowed(text);
+    }
+    let ends = |c: char| c.is_whitespace() || matches!(c, '"' | '\'' | '<' | '>' | '`' | ')');
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(at) = rest.find("://") {
+        let start = rest[..at]
+            .rfind(|c: char| !(c.is_ascii_alphanumeric() || matches!(c, '+' | '-' | '.')))
+            .map_or(0, |before| before + 1);
+        let end = rest[at..].find(ends).map_or(rest.len(), |len| at + len);
+        out.push_str(&rest[..start]);
+        out.push_str(&redact_url(&rest[start..end]));
+        rest = &rest[end..];
+    }
+    out.push_str(rest);
+    Cow::Owned(out)
+}
+
+/// An error chain written out with [`redact_urls_in`] applied to each link: the source of an
+/// [`Error`](crate::Error) that wraps an error from code outside this crate (the app's own
+/// token client), which may quote a URL with a key in it.
+#[derive(Clone)]
+pub(crate) struct RedactedError {
+    message: String,
+    source: Option<Box<RedactedError>>,
+}
+
+impl RedactedError {
+    pub(crate) fn new(error: &(dyn StdError + 'static)) -> Self {
+        let links: Vec<String> = crate::token_endpoint::causes(error)
+            .map(|cause| redact_urls_in(&cause.to_string()).into_owned())
+            .collect();
+        let mut chain = None;
+        for message in links.into_iter().rev() {
+            chain = Some(Self {
+                message,
+                source: chain.map(Box::new),
+            });
+        }
+        chain.unwrap_or_else(|| Self {
+            message: String::new(),
+            source: None,
+        })
+    }
+}
+
+impl fmt::Display for RedactedError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+impl fmt::Debug for RedactedError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Debug::fmt(&self.message, f)?;
+        if let Some(source) = &self.source {
+            write!(f, " (caused by {source:?})")?;
+        }
+        Ok(())
+    }
+}
+
+impl StdError for RedactedError {
+    fn source(&self) -> Option<&(dyn StdError + 'static)> {
+        self.source
+            .as_deref()
+            .map(|s| s as &(dyn StdError + 'static))
+    }
 }
 
 #[cfg(test)]
@@ -68,5 +144,37 @@ mod tests {
             redact_url("https://a@b@host/p"),
             "https://[redacted]@host/p"
         );
+    }
+
+    #[test]
+    fn hides_every_url_in_free_text() {
+        assert_eq!(
+            redact_urls_in("error sending to https://u:pw@h/t?k=SECRET: refused (see http://x/y)"),
+            "error sending to https://[redacted]@h/t?[redacted] refused (see http://x/y)"
+        );
+        assert_eq!(redact_urls_in("no url here"), "no url here");
+        assert_eq!(
+            redact_urls_in("\"https://h/?a=SECRET\""),
+            "\"https://h/?[redacted]\""
+        );
+    }
+
+    #[test]
+    fn a_redacted_chain_keeps_each_link_without_its_secrets() {
+        let inner = std::io::Error::other("dns failed for https://h/?key=SECRET");
+        let outer = std::io::Error::other(inner);
+        let redacted = RedactedError::new(&outer);
+        let mut texts = vec![redacted.to_string()];
+        let mut next = redacted.source();
+        while let Some(link) = next {
+            texts.push(link.to_string());
+            next = link.source();
+        }
+        assert!(
+            texts.iter().all(|text| !text.contains("SECRET")),
+            "{texts:?}"
+        );
+        assert!(texts[0].contains("https://h/?[redacted]"), "{texts:?}");
+        assert!(!format!("{redacted:?}").contains("SECRET"));
     }
 }

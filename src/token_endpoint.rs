@@ -1,17 +1,22 @@
-//! The default token source: Symbl's `oauth2/token:generate`, over reqwest.
+//! The default token source: Symbl's `oauth2/token:generate`.
 
 use std::fmt;
 use std::sync::Arc;
 use std::time::Duration;
 
-use http::{header, StatusCode};
+use bytes::Bytes;
+use http::{header, HeaderValue, Request, StatusCode};
+use http_body_util::Full;
 use serde_json::Value;
 
-use crate::{AccessToken, Credentials, Error, SymblAuthLayerBuilder, TokenFuture, TokenSource};
+use crate::redact::redact_url;
+use crate::{AccessToken, BoxError, Credentials, Error, TokenFuture, TokenSource};
 
+pub(crate) mod client;
 pub(crate) mod transport;
 
-use transport::{Configure, TokenClient};
+pub(crate) use client::causes;
+use client::{ClientSettings, TokenClient, TokenService};
 
 /// Symbl's token endpoint.
 pub const DEFAULT_TOKEN_URL: &str = "https://api.symbl.ai/oauth2/token:generate";
@@ -34,11 +39,13 @@ pub const MAX_RESPONSE_BYTES: usize = 64 * 1024;
 ///
 /// One call is one attempt; the layer adds timeouts, retries and caching. Redirects are not
 /// followed (they could carry the secret elsewhere), the body is read up to
-/// [`MAX_RESPONSE_BYTES`], and no error ever quotes the body or the URL.
+/// [`MAX_RESPONSE_BYTES`], and no error ever quotes the body or the URL. Used on its own
+/// (not under a layer), an attempt is limited to
+/// [10 s](crate::SymblAuthLayerBuilder::DEFAULT_TOKEN_REQUEST_TIMEOUT) and needs a Tokio
+/// runtime ([`Error::NoRuntime`] outside one).
 ///
-/// The request goes through your own HTTP settings (a proxy, root certificates) with
-/// [`http_client`](Self::http_client); by default `reqwest`'s, which honour `HTTPS_PROXY`,
-/// `HTTP_PROXY`, `ALL_PROXY` and `NO_PROXY`.
+/// The request goes through the built-in client (reqwest; see
+/// [`http_client`](Self::http_client)) or your own with [`token_client`](Self::token_client).
 #[derive(Clone)]
 pub struct SymblTokenSource {
     inner: Arc<Inner>,
@@ -47,56 +54,82 @@ pub struct SymblTokenSource {
 struct Inner {
     url: String,
     credentials: Credentials,
-    /// Built on first use (or by the layer's `build`, to report a failure there); a failed
-    /// build is not kept.
-    client: TokenClient,
+    settings: ClientSettings,
+    /// The client the settings make, or why they make none (reported by `build`, or by each
+    /// fetch for a source used on its own).
+    client: Result<TokenClient, Error>,
 }
 
 impl SymblTokenSource {
     /// A source for `credentials` at `url` (normally [`DEFAULT_TOKEN_URL`]).
     pub fn new(url: impl Into<String>, credentials: Credentials) -> Self {
-        Self::configured(
-            url.into(),
-            credentials,
-            None,
-            SymblAuthLayerBuilder::DEFAULT_TOKEN_REQUEST_TIMEOUT,
-        )
+        Self::configured(url.into(), credentials, ClientSettings::default())
     }
 
     pub(crate) fn configured(
         url: String,
         credentials: Credentials,
-        configure: Option<Configure>,
-        timeout: Duration,
+        settings: ClientSettings,
     ) -> Self {
+        let client = settings.client(&url);
         Self {
             inner: Arc::new(Inner {
                 url,
                 credentials,
-                client: TokenClient::new(configure, timeout),
+                settings,
+                client,
             }),
         }
     }
 
+    fn with_settings(self, change: impl FnOnce(&mut ClientSettings)) -> Self {
+        let mut settings = self.inner.settings.clone();
+        change(&mut settings);
+        Self::configured(
+            self.inner.url.clone(),
+            self.inner.credentials.clone(),
+            settings,
+        )
+    }
+
     /// Sends the token request through your own `reqwest` settings: `configure` gets the
-    /// client builder and returns it changed (a proxy, root certificates, a local address).
-    ///
-    /// Then the crate forces its own settings over yours: no redirects (the secret must not
-    /// follow one), a timeout on each request
-    /// ([10 s](SymblAuthLayerBuilder::DEFAULT_TOKEN_REQUEST_TIMEOUT); a layer's own
-    /// `token_request_timeout` applies as well, and the shorter wins), and no connection
-    /// logging. [`SymblAuthLayerBuilder::http_client`] does the same for the source a layer
-    /// builds itself, with the layer's timeout.
+    /// built-in client's builder and returns it changed (a proxy, root certificates, a local
+    /// address). [`SymblAuthLayerBuilder::http_client`](crate::SymblAuthLayerBuilder::http_client)
+    /// says what the crate forces over them; the same holds here.
+    #[cfg(builtin_client)]
+    #[cfg_attr(
+        docsrs,
+        doc(cfg(any(
+            feature = "rustls",
+            feature = "rustls-ring",
+            feature = "rustls-no-provider",
+            feature = "native-tls"
+        )))
+    )]
     pub fn http_client<F>(self, configure: F) -> Self
     where
         F: Fn(reqwest::ClientBuilder) -> reqwest::ClientBuilder + Send + Sync + 'static,
     {
-        Self::configured(
-            self.inner.url.clone(),
-            self.inner.credentials.clone(),
-            Some(Arc::new(configure)),
-            SymblAuthLayerBuilder::DEFAULT_TOKEN_REQUEST_TIMEOUT,
-        )
+        self.with_settings(|settings| settings.configure = Some(Arc::new(configure)))
+    }
+
+    /// Sends the token request through `client`, your own tower HTTP service, in place of the
+    /// built-in one. [`SymblAuthLayerBuilder::token_client`](crate::SymblAuthLayerBuilder::token_client)
+    /// says what it takes and which rules still apply.
+    pub fn token_client<S, ReqBody, ResBody>(self, client: S) -> Self
+    where
+        S: tower_service::Service<Request<ReqBody>, Response = http::Response<ResBody>>
+            + Clone
+            + Send
+            + 'static,
+        S::Future: Send + 'static,
+        S::Error: Into<BoxError>,
+        ReqBody: From<Full<Bytes>> + 'static,
+        ResBody: http_body::Body + Send + 'static,
+        ResBody::Data: Send,
+        ResBody::Error: Into<BoxError>,
+    {
+        self.with_settings(|settings| settings.service = Some(TokenService::new(client)))
     }
 
     /// The token endpoint URL.
@@ -104,45 +137,49 @@ impl SymblTokenSource {
         &self.inner.url
     }
 
-    /// Builds the HTTP client now, so that a failure shows where it can be returned.
+    /// Checks the settings and builds the HTTP client now, so that `build` reports a failure.
     pub(crate) fn prepare(&self) -> Result<(), Error> {
-        self.inner.client.get().map(drop)
+        self.client()?.prepare()
+    }
+
+    fn client(&self) -> Result<&TokenClient, Error> {
+        self.inner.client.as_ref().map_err(Clone::clone)
     }
 
     async fn fetch(&self) -> Result<AccessToken, Error> {
+        let client = self.client()?;
         let body = serde_json::json!({
             "type": "application",
             "appId": self.inner.credentials.app_id(),
             "appSecret": self.inner.credentials.app_secret(),
         });
-        let request = self
-            .inner
-            .client
-            .get()?
-            .post(&self.inner.url)
-            .header(header::ACCEPT, "application/json")
-            .json(&body);
-        let response = transport::send(request).await?;
-        let status = response.status();
+        const JSON: HeaderValue = HeaderValue::from_static("application/json");
+        let request = Request::post(self.inner.url.as_str())
+            .header(header::ACCEPT, JSON)
+            .header(header::CONTENT_TYPE, JSON)
+            .body(Bytes::from(body.to_string()))
+            .map_err(|_| Error::config("token_url is not a valid URL"))?;
+        let answer = client.send(request).await?;
+        let status = answer.status();
         if !status.is_success() {
-            return Err(status_error(status, response.headers()));
+            return Err(status_error(status, answer.headers()));
         }
-        parse_token_response(&transport::read_body(response).await?)
+        parse_token_response(&client::read_body(answer).await?)
     }
 }
 
 impl TokenSource for SymblTokenSource {
     fn fetch_token(&self) -> TokenFuture<'_> {
-        Box::pin(self.fetch())
+        Box::pin(client::attempt(self.fetch()))
     }
 }
 
 impl fmt::Debug for SymblTokenSource {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("SymblTokenSource")
-            .field("url", &self.inner.url)
+            .field("url", &redact_url(&self.inner.url))
             .field("credentials", &self.inner.credentials)
-            .field("http_client", &self.inner.client)
+            .field("token_client", &self.inner.settings)
             .finish()
     }
 }
@@ -169,7 +206,7 @@ pub(crate) fn token_from_answer(
         return Err(status_error(status, headers));
     }
     if body.len() > MAX_RESPONSE_BYTES {
-        return Err(transport::too_large());
+        return Err(client::too_large());
     }
     parse_token_response(body)
 }

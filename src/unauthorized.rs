@@ -4,8 +4,7 @@
 use std::fmt;
 
 use http::header::{HeaderName, CONTENT_TYPE};
-use http::{Extensions, HeaderMap, StatusCode, Uri, Version};
-use tower_http::follow_redirect::RequestUri;
+use http::{HeaderMap, StatusCode, Version};
 
 use crate::cache::{Token, TokenCache};
 use crate::stats::Event;
@@ -34,20 +33,6 @@ pub(crate) fn is_unauthorized(status: StatusCode, version: Version, headers: &He
         && headers
             .get(GRPC_STATUS)
             .is_some_and(|status| status == "16")
-}
-
-/// Whether a 401 came from another origin than `sent_to`, where the token went: tower-http's
-/// `FollowRedirect` inside the layer followed a redirect (it records where in `RequestUri`),
-/// and drops `Authorization` when the origin changes. Such a 401 never saw our token: it
-/// neither drops the token nor causes a retry.
-pub(crate) fn from_elsewhere(sent_to: &Uri, response: &Extensions) -> bool {
-    response
-        .get::<RequestUri>()
-        .is_some_and(|RequestUri(answered)| !same_origin(sent_to, answered))
-}
-
-fn same_origin(a: &Uri, b: &Uri) -> bool {
-    a.scheme() == b.scheme() && a.authority() == b.authority()
 }
 
 /// After a 401 to a request that carried the token of generation `rejected`: drops that
@@ -138,20 +123,5 @@ mod tests {
         assert!(!is_unauthorized(StatusCode::OK, h2, &json));
         let grpc = headers(&[("content-type", "application/grpc"), ("grpc-status", "16")]);
         assert!(!is_unauthorized(StatusCode::OK, Version::HTTP_11, &grpc));
-    }
-
-    #[test]
-    fn only_a_401_from_another_origin_is_from_elsewhere() {
-        let sent: Uri = "https://api.symbl.ai/v1/x".parse().unwrap();
-        let mut extensions = Extensions::new();
-        assert!(!from_elsewhere(&sent, &extensions), "no redirect followed");
-        extensions.insert(RequestUri("https://API.symbl.ai/v1/y".parse().unwrap()));
-        assert!(!from_elsewhere(&sent, &extensions), "same origin");
-        extensions.insert(RequestUri(
-            "https://elsewhere.example/v1/x".parse().unwrap(),
-        ));
-        assert!(from_elsewhere(&sent, &extensions));
-        extensions.insert(RequestUri("http://api.symbl.ai/v1/x".parse().unwrap()));
-        assert!(from_elsewhere(&sent, &extensions), "another scheme");
     }
 }

@@ -41,12 +41,14 @@
 //! [`Error`](tokio_tungstenite::tungstenite::Error), boxed, with no URL query or user info in
 //! their text. Dropping the future at any point leaves the token cache as it was.
 //!
-//! TLS is rustls with Mozilla's root certificates compiled in (`webpki-roots`): it works the
-//! same on every machine, in containers without a system certificate store too.
+//! TLS follows the crate's features, as the token client's does: rustls with the provider
+//! they choose and the platform's root certificates (read at the first handshake), or
+//! native-tls. [`connect_with`] takes your own tokio-tungstenite `Connector` instead.
 //!
 //! Note that tungstenite itself logs the raw handshake request, token header included, at the
 //! `log` crate's `trace` level: do not enable `trace` for `tungstenite` where logs are kept.
 
+#[cfg(tls_rustls)]
 use std::sync::{Arc, OnceLock};
 
 use http::{header, HeaderName, HeaderValue, StatusCode};
@@ -77,20 +79,51 @@ const BEARER: &[u8] = b"Bearer ";
 ///
 /// Returns the socket and the server's handshake response. See the [module
 /// documentation](self) for the rules; errors are a [`crate::Error`] (no token, a refused
-/// plain-`ws://` target, a handshake rejected twice) or tungstenite's `Error`, boxed.
+/// plain-`ws://` target, a handshake rejected twice) or tungstenite's `Error`, boxed. TLS is
+/// what the crate's features choose; [`connect_with`] takes your own.
 pub async fn connect(
     layer: &SymblAuthLayer,
     request: impl IntoClientRequest,
 ) -> Result<(WebSocketStream<MaybeTlsStream<TcpStream>>, Response), BoxError> {
     let request = request.into_client_request().map_err(redacted)?;
+    let connector = default_connector(&request)?;
+    connect_request(layer, request, connector).await
+}
+
+/// [`connect`], over `connector`: your own TLS setup (a rustls `ClientConfig` with your
+/// provider and roots, a native-tls connector) or `Connector::Plain`.
+///
+/// ```no_run
+/// # #[cfg(any(feature = "rustls", feature = "rustls-ring", feature = "rustls-no-provider"))]
+/// # async fn run(layer: symbl_auth::SymblAuthLayer, tls: std::sync::Arc<rustls::ClientConfig>) -> Result<(), symbl_auth::BoxError> {
+/// use symbl_auth::websocket::{self, tokio_tungstenite::Connector};
+///
+/// let url = "wss://api.symbl.ai/v1/streaming/my-connection-id";
+/// let (socket, _response) = websocket::connect_with(&layer, url, Connector::Rustls(tls)).await?;
+/// # Ok(()) }
+/// ```
+pub async fn connect_with(
+    layer: &SymblAuthLayer,
+    request: impl IntoClientRequest,
+    connector: Connector,
+) -> Result<(WebSocketStream<MaybeTlsStream<TcpStream>>, Response), BoxError> {
+    let request = request.into_client_request().map_err(redacted)?;
+    connect_request(layer, request, Some(connector)).await
+}
+
+async fn connect_request(
+    layer: &SymblAuthLayer,
+    request: Request,
+    connector: Option<Connector>,
+) -> Result<(WebSocketStream<MaybeTlsStream<TcpStream>>, Response), BoxError> {
     match decide(&layer.shared.scope, &request) {
         Decision::Attach => {}
-        Decision::PassThrough => return handshake(request).await,
+        Decision::PassThrough => return handshake(request, connector).await,
         Decision::Refuse(error) => return Err(error.into()),
     }
     let cache = &layer.shared.cache;
     let token = cache.get().await?;
-    let rejected = match handshake_with(&request, &token).await {
+    let rejected = match handshake_with(&request, &token, connector.clone()).await {
         Err(Rejected) => token.generation,
         Ok(done) => return done,
     };
@@ -98,7 +131,7 @@ pub async fn connect(
     let Some(fresh) = retried else {
         return Err(rejected_handshake(&request, false));
     };
-    match handshake_with(&request, &fresh).await {
+    match handshake_with(&request, &fresh, connector).await {
         Ok(done) => done,
         Err(Rejected) => Err(rejected_handshake(&request, true)),
     }
@@ -123,7 +156,11 @@ struct Rejected;
 type Connected = Result<(WebSocketStream<MaybeTlsStream<TcpStream>>, Response), BoxError>;
 
 /// One handshake carrying `token`: its outcome, or [`Rejected`] for a `401`.
-async fn handshake_with(request: &Request, token: &Token) -> Result<Connected, Rejected> {
+async fn handshake_with(
+    request: &Request,
+    token: &Token,
+    connector: Option<Connector>,
+) -> Result<Connected, Rejected> {
     let mut request = request.clone();
     let headers = request.headers_mut();
     headers.insert(X_API_KEY, api_key(&token.header));
@@ -131,7 +168,7 @@ async fn handshake_with(request: &Request, token: &Token) -> Result<Connected, R
     if let Ok(key) = HeaderValue::from_str(&generate_key()) {
         headers.insert("sec-websocket-key", key);
     }
-    match tokio_tungstenite::connect_async_tls_with_config(request, None, true, connector()).await {
+    match over(request, connector).await {
         Err(WsError::Http(response)) if response.status() == StatusCode::UNAUTHORIZED => {
             Err(Rejected)
         }
@@ -140,10 +177,23 @@ async fn handshake_with(request: &Request, token: &Token) -> Result<Connected, R
 }
 
 /// One handshake without the layer's token.
-async fn handshake(request: Request) -> Connected {
-    tokio_tungstenite::connect_async_tls_with_config(request, None, true, connector())
-        .await
-        .map_err(redacted)
+async fn handshake(request: Request, connector: Option<Connector>) -> Connected {
+    over(request, connector).await.map_err(redacted)
+}
+
+/// One handshake over `connector` (tokio-tungstenite's own choice for `None`), with Nagle off.
+async fn over(
+    request: Request,
+    connector: Option<Connector>,
+) -> Result<(WebSocketStream<MaybeTlsStream<TcpStream>>, Response), WsError> {
+    #[cfg(any(tls_rustls, feature = "native-tls"))]
+    return tokio_tungstenite::connect_async_tls_with_config(request, None, true, connector).await;
+    // Without TLS, `Connector::Plain` is the only connector there is.
+    #[cfg(not(any(tls_rustls, feature = "native-tls")))]
+    {
+        let _ = connector;
+        tokio_tungstenite::connect_async_with_config(request, None, true).await
+    }
 }
 
 /// The raw token from the cached `Bearer <token>` header: one copy, straight into a header
@@ -180,27 +230,35 @@ fn redacted(error: WsError) -> BoxError {
     }
 }
 
-/// rustls with Mozilla's roots (`webpki-roots`) and the aws-lc-rs provider that the token
-/// fetch uses, built once. Built here rather than by tokio-tungstenite so that it does not
-/// depend on a process-wide default provider (a program that enables a second rustls provider
-/// would make that panic), and so the root store is parsed once, not per connection.
-fn connector() -> Option<Connector> {
-    static CONFIG: OnceLock<Option<Arc<rustls::ClientConfig>>> = OnceLock::new();
-    let config = CONFIG.get_or_init(|| {
-        let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
-        let roots = rustls::RootCertStore {
-            roots: webpki_roots::TLS_SERVER_ROOTS.to_vec(),
-        };
-        let config = rustls::ClientConfig::builder_with_provider(provider)
-            .with_safe_default_protocol_versions()
-            .ok()?
-            .with_root_certificates(roots)
-            .with_no_client_auth();
-        Some(Arc::new(config))
-    });
-    // `None` (a provider without a safe protocol version: not aws-lc-rs) falls back to
-    // tokio-tungstenite's own rustls setup.
-    config.clone().map(Connector::Rustls)
+/// The TLS connector the crate's features choose: rustls with their provider and the
+/// platform's roots, built once (from the crate's own config, so no process-level provider is
+/// relied on, except under `rustls-no-provider`); `None` under `native-tls` alone, where
+/// tokio-tungstenite makes its own; an error for `wss://` with no TLS feature.
+fn default_connector(request: &Request) -> Result<Option<Connector>, Error> {
+    #[cfg(tls_rustls)]
+    {
+        let _ = request;
+        static CONFIG: OnceLock<Arc<rustls::ClientConfig>> = OnceLock::new();
+        if let Some(config) = CONFIG.get() {
+            return Ok(Some(Connector::Rustls(Arc::clone(config))));
+        }
+        let config = Arc::new(crate::tls::client_config()?);
+        Ok(Some(Connector::Rustls(Arc::clone(
+            CONFIG.get_or_init(|| config),
+        ))))
+    }
+    #[cfg(not(tls_rustls))]
+    {
+        let tls = request.uri().scheme_str() == Some("wss");
+        if tls && cfg!(not(feature = "native-tls")) {
+            return Err(Error::config(
+                "wss:// needs TLS: enable one of symbl-auth's features rustls, rustls-ring, \
+                 rustls-no-provider or native-tls, or bring your own connector with \
+                 websocket::connect_with",
+            ));
+        }
+        Ok(None)
+    }
 }
 
 #[cfg(test)]
@@ -293,8 +351,13 @@ mod tests {
         }
     }
 
+    #[cfg(any(feature = "rustls", feature = "rustls-ring"))]
     #[test]
     fn tls_uses_the_crates_own_rustls_setup() {
-        assert!(matches!(connector(), Some(Connector::Rustls(_))));
+        let request = "wss://api.symbl.ai/v1/streaming/abc"
+            .into_client_request()
+            .expect("request");
+        let connector = default_connector(&request).expect("a connector");
+        assert!(matches!(connector, Some(Connector::Rustls(_))));
     }
 }

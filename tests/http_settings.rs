@@ -1,6 +1,12 @@
 //! The token request goes through the user's HTTP settings (`http_client`), for both built-in
 //! sources: a forward proxy, a root certificate, and the settings the crate forces over them
-//! (no redirects, its own timeout).
+//! (no redirects, each layer's own timeout).
+#![cfg(any(
+    feature = "rustls",
+    feature = "rustls-ring",
+    feature = "rustls-no-provider",
+    feature = "native-tls"
+))]
 
 mod peers;
 
@@ -8,8 +14,7 @@ use std::time::Duration;
 
 use peers::{ForwardProxy, Reply, TokenEndpoint};
 use symbl_auth::oauth2::ClientCredentials;
-use symbl_auth::{reqwest, Credentials, Error, SymblAuthLayer, TokenSource};
-use tokio::time::timeout;
+use symbl_auth::{reqwest, Credentials, Error, SymblAuthLayer, SymblAuthLayerBuilder, TokenSource};
 
 const SECRET: &str = "client-secret-value";
 
@@ -18,6 +23,12 @@ fn symbl_reply() -> Reply {
         "200 OK",
         r#"{"accessToken":"symbl-token","expiresIn":3600}"#,
     )
+}
+
+/// A token URL off the machine (so that a proxy may carry it) that the test proxy sends on to
+/// `port` on loopback. Plain http to it needs the opt-in.
+fn remote(port: u16, path: &str) -> String {
+    format!("http://token.invalid:{port}{path}")
 }
 
 fn oauth2_layer(source: ClientCredentials) -> SymblAuthLayer {
@@ -36,13 +47,15 @@ async fn the_token_request_goes_through_the_proxy_given_to_http_client() {
     let through = reqwest::Proxy::http(proxy.url()).expect("proxy");
 
     let settings = through.clone();
-    let source = ClientCredentials::new(oauth2.url("/token"), "client", SECRET)
+    let source = ClientCredentials::new(remote(oauth2.port, "/token"), "client", SECRET)
+        .allow_insecure_http(true)
         .http_client(move |client| client.proxy(settings.clone()));
     let token = oauth2_layer(source).access_token().await.expect("token");
     assert_eq!(token.secret(), "oauth2-token");
 
     let layer = SymblAuthLayer::builder(Credentials::new("app", SECRET))
-        .token_url(symbl.url("/oauth2/token:generate"))
+        .token_url(remote(symbl.port, "/oauth2/token:generate"))
+        .allow_insecure_http(true)
         .http_client(move |client| client.proxy(through.clone()))
         .build()
         .expect("layer");
@@ -54,10 +67,10 @@ async fn the_token_request_goes_through_the_proxy_given_to_http_client() {
     assert_eq!(
         proxy.seen(),
         [
-            format!("POST http://127.0.0.1:{}/token HTTP/1.1", oauth2.port),
+            format!("POST {} HTTP/1.1", remote(oauth2.port, "/token")),
             format!(
-                "POST http://127.0.0.1:{}/oauth2/token:generate HTTP/1.1",
-                symbl.port
+                "POST {} HTTP/1.1",
+                remote(symbl.port, "/oauth2/token:generate")
             ),
         ]
     );
@@ -94,17 +107,23 @@ async fn a_self_signed_endpoint_is_trusted_only_with_its_root_added() {
     let oauth2_url = format!("https://127.0.0.1:{}/token", oauth2.port);
     let symbl_url = format!("https://127.0.0.1:{}/oauth2/token:generate", symbl.port);
 
-    // Without the root: the handshake fails, no request is made, and the error says so.
+    // Without the root: the handshake fails, no request is made, and the error names the
+    // certificate problem. It is permanent: a layer makes one attempt, not one per backoff
+    // step until the budget runs out.
     let untrusted = ClientCredentials::new(&oauth2_url, "client", SECRET);
     let err = untrusted.fetch_token().await.expect_err("untrusted");
-    assert!(err.is_retryable(), "{err}");
-    assert!(err.to_string().contains("could not connect"), "{err}");
+    assert!(matches!(err, Error::TokenEndpointUntrusted { .. }), "{err}");
+    assert!(!err.is_retryable(), "{err}");
+    assert!(err.to_string().contains("UnknownIssuer"), "{err}");
     let layer = SymblAuthLayer::builder(Credentials::new("app", SECRET))
         .token_url(&symbl_url)
-        .token_retry_budget(Duration::from_millis(200))
         .build()
         .expect("layer");
-    layer.access_token().await.expect_err("untrusted");
+    let started = tokio::time::Instant::now();
+    let err = layer.access_token().await.expect_err("untrusted");
+    assert!(matches!(err, Error::TokenEndpointUntrusted { .. }), "{err}");
+    assert_eq!(layer.stats().token_requests, 1, "not retried");
+    assert!(started.elapsed() < Duration::from_secs(5), "no backoff");
     assert_eq!((oauth2.requests(), symbl.requests()), (0, 0));
 
     // With the root added through the hook: accepted.
@@ -153,8 +172,8 @@ async fn no_redirect_is_followed_whatever_the_settings_say() {
     assert_eq!(elsewhere.requests(), 0, "the secret followed a redirect");
 }
 
-#[tokio::test]
-async fn the_layers_timeout_replaces_the_one_in_the_settings() {
+#[tokio::test(start_paused = true)]
+async fn each_layer_bounds_its_own_attempts_whoever_shares_the_source() {
     // Accepts and never answers.
     let silent = tokio::net::TcpListener::bind("127.0.0.1:0")
         .await
@@ -166,20 +185,39 @@ async fn the_layers_timeout_replaces_the_one_in_the_settings() {
             open.push(stream);
         }
     });
+    // One source, its clones in two layers with different limits, and itself used alone.
+    // Each attempt ends at the limit of whoever made it: not the first layer's, not the
+    // settings' own (an hour).
     let source = ClientCredentials::new(url, "client", SECRET)
         .http_client(|client| client.timeout(Duration::from_secs(3600)));
-    // Building the layer builds the client with its per-attempt timeout; the source's clone
-    // shares it, so a fetch made directly shows which timeout won.
-    SymblAuthLayer::from_source(source.clone())
-        .allow_host("api.example.com")
-        .token_request_timeout(Duration::from_millis(300))
-        .build()
-        .expect("layer");
-    let err = timeout(Duration::from_secs(10), source.fetch_token())
-        .await
-        .expect("the forced timeout fired")
-        .expect_err("no answer");
-    assert!(err.to_string().contains("timed out"), "{err}");
+    let layer = |limit: Duration| {
+        SymblAuthLayer::from_source(source.clone())
+            .allow_host("api.example.com")
+            .token_request_timeout(limit)
+            .token_retry_budget(limit)
+            .build()
+            .expect("layer")
+    };
+    let (short, long) = (Duration::from_millis(300), Duration::from_millis(4_500));
+    let (first, second) = (layer(short), layer(long));
+    for (layer, limit) in [(&second, long), (&first, short), (&second, long)] {
+        let started = tokio::time::Instant::now();
+        let err = layer.access_token().await.expect_err("no answer");
+        assert_eq!(started.elapsed(), limit, "{err}");
+        assert!(
+            err.to_string().contains(&format!("{limit:?}")),
+            "the layer's own limit ended it: {err}"
+        );
+        tokio::time::sleep(Duration::from_secs(60)).await; // past the failure cool-down
+    }
+    let started = tokio::time::Instant::now();
+    let err = source.fetch_token().await.expect_err("no answer");
+    assert_eq!(
+        started.elapsed(),
+        SymblAuthLayerBuilder::DEFAULT_TOKEN_REQUEST_TIMEOUT,
+        "{err}"
+    );
+    assert!(err.to_string().contains("10s"), "{err}");
 }
 
 #[tokio::test]

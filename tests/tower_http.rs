@@ -65,27 +65,91 @@ async fn a_timeout_while_waiting_for_a_token_does_not_poison_the_cache() {
     assert_eq!(source.started(), 1);
 }
 
-#[tokio::test]
-async fn a_401_after_a_redirect_inside_the_layer_is_not_ours() {
-    let server = symbl_auth::test_server::TestServer::start()
-        .await
-        .expect("server");
-    let hosts = CrossHostRedirect::start().await;
-    let layer = server.layer();
-    let service = ServiceBuilder::new()
-        .layer(layer.clone())
-        .layer(FollowRedirectLayer::new())
-        .service(http1_client());
-    let response = answered(&service, get(&hosts.url())).await;
-    assert_eq!(response, StatusCode::UNAUTHORIZED);
+/// Where `FollowRedirect` sits relative to the layer.
+#[derive(Clone, Copy, Debug)]
+enum Position {
+    /// `FollowRedirect` → layer → client: the rule. Each hop passes through the layer.
+    Outside,
+    /// Layer → `FollowRedirect` → client: hops are invisible to the layer.
+    Inside,
+}
 
-    hosts.assert_the_token_stayed_on_the_first_host();
-    let stats = layer.stats();
-    assert_eq!(
-        (stats.refreshes, stats.retries, stats.token_requests),
-        (0, 0, 1)
-    );
-    let url = server.url("/v1/conversations");
-    assert_eq!(answered(&service, get(&url)).await, StatusCode::OK);
-    assert_eq!(server.symbl().token_requests(), 1, "the token was kept");
+/// `127.0.0.1` (the test server's host, which gets the token) redirects to `127.0.0.2`, which
+/// answers 401 to everything, through tower-http 0.6's or 0.7's `FollowRedirect` on either
+/// side of the layer. The token never reaches `127.0.0.2` in any arrangement. Outside the
+/// layer (the documented rule) that 401 is not the layer's: no refresh, no retry. Inside, the
+/// layer cannot tell where the 401 came from (the crate no longer reads tower-http's
+/// `RequestUri`, which only one tower-http version's `FollowRedirect` sets): it drops the
+/// token and forces a refresh, as for any 401 to its token. Symbl (and the test server)
+/// re-serve the token they have, so no retry follows: the 401 goes back after one send.
+#[tokio::test]
+async fn a_401_from_the_host_a_redirect_led_to_is_ours_only_when_follow_redirect_is_inside() {
+    for version in ["0.6", "0.7"] {
+        for position in [Position::Outside, Position::Inside] {
+            let case = format!("tower-http {version}, FollowRedirect {position:?}");
+            let server = symbl_auth::test_server::TestServer::start()
+                .await
+                .expect("server");
+            let hosts = CrossHostRedirect::start().await;
+            let layer = server
+                .layer_builder()
+                .allow_host("127.0.0.1")
+                .build()
+                .expect("layer");
+            let client = http1_client();
+            let status = match (version, position) {
+                ("0.6", Position::Outside) => {
+                    let service = ServiceBuilder::new()
+                        .layer(tower_http_06::follow_redirect::FollowRedirectLayer::new())
+                        .layer(layer.clone())
+                        .service(client);
+                    answered(&service, get(&hosts.url())).await
+                }
+                ("0.6", Position::Inside) => {
+                    let service = ServiceBuilder::new()
+                        .layer(layer.clone())
+                        .layer(tower_http_06::follow_redirect::FollowRedirectLayer::new())
+                        .service(client);
+                    answered(&service, get(&hosts.url())).await
+                }
+                (_, Position::Outside) => {
+                    let service = ServiceBuilder::new()
+                        .layer(FollowRedirectLayer::new())
+                        .layer(layer.clone())
+                        .service(client);
+                    answered(&service, get(&hosts.url())).await
+                }
+                (_, Position::Inside) => {
+                    let service = ServiceBuilder::new()
+                        .layer(layer.clone())
+                        .layer(FollowRedirectLayer::new())
+                        .service(client);
+                    answered(&service, get(&hosts.url())).await
+                }
+            };
+            assert_eq!(status, StatusCode::UNAUTHORIZED, "{case}");
+            let (first, second) = (hosts.redirecting.seen(), hosts.elsewhere.seen());
+            assert!(
+                first.iter().all(|seen| seen.authorization.is_some()),
+                "{case}: the token went to 127.0.0.1"
+            );
+            assert!(
+                second.iter().all(|seen| seen.authorization.is_none()),
+                "{case}: 127.0.0.2 never saw the token"
+            );
+            let stats = layer.stats();
+            let expected = match position {
+                Position::Outside => (0, 0, 0, 1),
+                Position::Inside => (1, 0, 1, 2),
+            };
+            let seen = (
+                stats.refreshes,
+                stats.retries,
+                stats.retries_declined,
+                stats.token_requests,
+            );
+            assert_eq!(seen, expected, "{case}");
+            assert_eq!((first.len(), second.len()), (1, 1), "{case}");
+        }
+    }
 }

@@ -5,7 +5,9 @@ use std::fmt;
 use std::sync::Arc;
 use std::time::Duration;
 
-use http::Uri;
+use bytes::Bytes;
+use http::{Request, Response, Uri};
+use http_body_util::Full;
 
 use crate::cache::{CacheConfig, TokenCache};
 use crate::oauth2::ClientCredentials;
@@ -13,9 +15,9 @@ use crate::redact::redact_url;
 use crate::replay::DEFAULT_REPLAY_LIMIT;
 use crate::scope::{allowed_host, may_travel, Scope};
 use crate::shared::Shared;
-use crate::token_endpoint::transport::Configure;
+use crate::token_endpoint::client::{ClientSettings, TokenService};
 use crate::token_endpoint::{DEFAULT_TOKEN_URL, SYMBL_API_HOSTS};
-use crate::{Credentials, Error, SymblAuthLayer, SymblTokenSource, TokenSource};
+use crate::{BoxError, Credentials, Error, SymblAuthLayer, SymblTokenSource, TokenSource};
 
 /// Configures a [`SymblAuthLayer`]; made by [`SymblAuthLayer::builder`] (Symbl's token
 /// endpoint) or [`SymblAuthLayer::from_source`] (any [`TokenSource`]).
@@ -34,7 +36,8 @@ use crate::{Credentials, Error, SymblAuthLayer, SymblTokenSource, TokenSource};
 #[must_use = "a builder does nothing until `build` is called"]
 pub struct SymblAuthLayerBuilder {
     source: Source,
-    http_client: Option<Configure>,
+    /// `http_client` and `token_client`, for Symbl's token endpoint.
+    client: ClientSettings,
     extra_hosts: Vec<String>,
     allow_insecure_http: bool,
     replay_limit: usize,
@@ -93,7 +96,7 @@ impl SymblAuthLayerBuilder {
     fn with_source(source: Source) -> Self {
         Self {
             source,
-            http_client: None,
+            client: ClientSettings::default(),
             extra_hosts: Vec::new(),
             allow_insecure_http: false,
             replay_limit: DEFAULT_REPLAY_LIMIT,
@@ -122,12 +125,10 @@ impl SymblAuthLayerBuilder {
     }
 
     /// Sends the token request through your own `reqwest` settings (a proxy, root
-    /// certificates): `configure` changes the client builder, then the crate forces no
-    /// redirects, the [`token_request_timeout`](Self::token_request_timeout) and no connection
-    /// logging over it. `build` builds the client, so an error in your settings shows there.
-    /// Without it, `reqwest`'s defaults apply, which honour `HTTPS_PROXY`, `HTTP_PROXY`,
-    /// `ALL_PROXY` and `NO_PROXY`. Only for [`SymblAuthLayer::builder`]: a source has its own
-    /// (such as [`ClientCredentials::http_client`]).
+    /// certificates): `configure` changes the built-in client's builder. Only with a
+    /// built-in client (features `rustls`, `rustls-ring`, `rustls-no-provider`,
+    /// `native-tls`), and only for [`SymblAuthLayer::builder`]: a source has its own (such as
+    /// [`ClientCredentials::http_client`]).
     ///
     /// ```no_run
     /// use symbl_auth::{reqwest, Credentials, SymblAuthLayer};
@@ -139,11 +140,87 @@ impl SymblAuthLayerBuilder {
     ///     .build()?;
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
+    ///
+    /// The crate then forces its own settings over yours: no redirects (the secret must not
+    /// follow one), no connection logging, and no proxy at all for a token URL on loopback
+    /// (the request may be plain http, and need not leave the machine). Each attempt is
+    /// bounded by [`token_request_timeout`](Self::token_request_timeout). `build` builds the
+    /// client, so an error in your settings shows there. Without this, reqwest's defaults
+    /// apply, which honour `HTTPS_PROXY`, `HTTP_PROXY`, `ALL_PROXY` and `NO_PROXY`.
+    ///
+    /// Under `rustls-ring` (without `rustls`), reqwest takes the crate's ring config whole,
+    /// and ignores the TLS settings made here (roots, versions, a client identity): for
+    /// those, pass your own client with [`token_client`](Self::token_client). Setting both
+    /// `http_client` and `token_client` is an [`Error::InvalidConfig`] at `build`.
+    #[cfg(builtin_client)]
+    #[cfg_attr(
+        docsrs,
+        doc(cfg(any(
+            feature = "rustls",
+            feature = "rustls-ring",
+            feature = "rustls-no-provider",
+            feature = "native-tls"
+        )))
+    )]
     pub fn http_client<F>(mut self, configure: F) -> Self
     where
         F: Fn(reqwest::ClientBuilder) -> reqwest::ClientBuilder + Send + Sync + 'static,
     {
-        self.http_client = Some(Arc::new(configure));
+        self.client.configure = Some(Arc::new(configure));
+        self
+    }
+
+    /// Sends the token requests through `client`, your own tower HTTP service, in place of
+    /// the built-in one: the hyper-util `Client` your app already has, with whatever
+    /// connector, TLS and proxy it uses. Only for [`SymblAuthLayer::builder`]: a source has
+    /// its own (such as [`ClientCredentials::token_client`]).
+    ///
+    /// It takes any `Service<http::Request<B>>` answering `http::Response<impl Body>`, where
+    /// `B` can be made from `Full<Bytes>`: `Full<Bytes>` itself, or [`ReplayBody<Full<Bytes>>`],
+    /// so that the client the layer wraps can carry the token requests too (one pool). It is
+    /// cloned for each request, which is sent once it is ready.
+    ///
+    /// ```no_run
+    /// use bytes::Bytes;
+    /// use http_body_util::Full;
+    /// use hyper_util::client::legacy::{connect::HttpConnector, Client};
+    /// use hyper_util::rt::TokioExecutor;
+    /// use symbl_auth::{Credentials, SymblAuthLayer};
+    ///
+    /// # fn run(connector: HttpConnector) -> Result<(), symbl_auth::Error> {
+    /// // Any connector: your hyper-rustls or hyper-tls one for https.
+    /// let client = Client::builder(TokioExecutor::new()).build::<_, Full<Bytes>>(connector);
+    /// let layer = SymblAuthLayer::builder(Credentials::from_env()?)
+    ///     .token_client(client)
+    ///     .build()?;
+    /// # Ok(()) }
+    /// ```
+    ///
+    /// The crate's rules hold as with the built-in client: each attempt is bounded by
+    /// [`token_request_timeout`](Self::token_request_timeout) and the fetch by the
+    /// [`token_retry_budget`](Self::token_retry_budget); the answer is read up to
+    /// [`MAX_RESPONSE_BYTES`](crate::MAX_RESPONSE_BYTES); a `3xx` is an error naming the token
+    /// URL (a redirect is never followed, so do not put `FollowRedirect` in this client);
+    /// failures are sorted as for the built-in client (a refused certificate is permanent,
+    /// other transport errors are retried). Your client's errors become the `source()` of the
+    /// crate's [`Error`], with any URL in their text redacted. The proxy, if your connector
+    /// has one, is yours to scope: the crate cannot see it.
+    ///
+    /// [`ReplayBody<Full<Bytes>>`]: crate::ReplayBody
+    pub fn token_client<S, ReqBody, ResBody>(mut self, client: S) -> Self
+    where
+        S: tower_service::Service<Request<ReqBody>, Response = Response<ResBody>>
+            + Clone
+            + Send
+            + 'static,
+        S::Future: Send + 'static,
+        S::Error: Into<BoxError>,
+        ReqBody: From<Full<Bytes>> + 'static,
+        ResBody: http_body::Body + Send + 'static,
+        ResBody::Data: Send,
+        ResBody::Error: Into<BoxError>,
+    {
+        self.client.service = Some(TokenService::new(client));
         self
     }
 
@@ -218,13 +295,18 @@ impl SymblAuthLayerBuilder {
     /// [`Error::InsecureTransport`] for a plain `http://` token URL to a host that is not
     /// loopback (unless allowed). A [`ClientCredentials`] source's own settings are checked too.
     pub fn build(self) -> Result<SymblAuthLayer, Error> {
+        self.finish(true)
+    }
+
+    /// [`build`](Self::build); with `prepare` false, the token client is not checked before
+    /// its first request (for [`SymblAuthLayer::new`], which cannot fail).
+    pub(crate) fn finish(self, prepare: bool) -> Result<SymblAuthLayer, Error> {
         if self.timings.attempt_timeout.is_zero() || self.timings.retry_budget.is_zero() {
             return Err(Error::config(
                 "token_request_timeout and token_retry_budget must be above zero",
             ));
         }
         let mut hosts = Vec::new();
-        let timeout = self.timings.attempt_timeout;
         let source: Arc<dyn TokenSource> = match self.source {
             Source::Symbl {
                 credentials,
@@ -240,12 +322,8 @@ impl SymblAuthLayerBuilder {
                         DEFAULT_TOKEN_URL.to_owned()
                     }
                 };
-                // With the user's settings the client is built now, to report their errors;
-                // the default one on first use, so that `SymblAuthLayer::new` cannot fail.
-                let eager = self.http_client.is_some();
-                let source =
-                    SymblTokenSource::configured(url, credentials, self.http_client, timeout);
-                if eager {
+                let source = SymblTokenSource::configured(url, credentials, self.client);
+                if prepare {
                     source.prepare()?;
                 }
                 Arc::new(source)
@@ -258,10 +336,11 @@ impl SymblAuthLayerBuilder {
                      names the hosts that get its token with allow_host",
                 ))
             }
-            Source::Custom { .. } if self.http_client.is_some() => {
+            Source::Custom { .. } if self.client.is_set() => {
                 return Err(Error::config(
-                    "http_client is for Symbl's token endpoint; a token source has its own \
-                     (ClientCredentials::http_client)",
+                    "http_client and token_client are for Symbl's token endpoint; a token \
+                     source has its own (ClientCredentials::http_client, \
+                     ClientCredentials::token_client)",
                 ))
             }
             Source::Custom {
@@ -269,8 +348,8 @@ impl SymblAuthLayerBuilder {
                 token_url: None,
                 oauth2,
             } => {
-                if let Some(oauth2) = oauth2 {
-                    oauth2.prepare(timeout)?;
+                if let (Some(oauth2), true) = (oauth2, prepare) {
+                    oauth2.prepare()?;
                 }
                 if self.extra_hosts.is_empty() {
                     return Err(Error::config(
@@ -334,7 +413,7 @@ impl fmt::Debug for SymblAuthLayerBuilder {
             Source::Custom { source, .. } => debug.field("token_source", source),
         };
         debug
-            .field("http_client", &self.http_client.as_ref().map(|_| "custom"))
+            .field("token_client", &self.client)
             .field("extra_hosts", &self.extra_hosts)
             .field("allow_insecure_http", &self.allow_insecure_http)
             .field("replay_limit", &self.replay_limit)

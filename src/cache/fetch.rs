@@ -8,6 +8,7 @@ use tokio::time::Instant;
 
 use super::schedule::{later, CacheConfig};
 use crate::stats::{Counters, Event};
+use crate::token_endpoint::client::bounded_by_layer;
 use crate::{AccessToken, Error, TokenSource};
 
 const FIRST_BACKOFF: Duration = Duration::from_millis(100);
@@ -30,7 +31,8 @@ pub(super) async fn fetch_with_retries(
             .attempt_timeout
             .min(deadline.saturating_duration_since(sent_at));
         counters.count(Event::TokenRequest);
-        let error = match tokio::time::timeout(limit, source.fetch_token()).await {
+        let error = match tokio::time::timeout(limit, bounded_by_layer(source.fetch_token())).await
+        {
             Ok(Ok(token)) => return Ok((token, sent_at)),
             Ok(Err(error)) => error,
             Err(_) => timed_out(config),

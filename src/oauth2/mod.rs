@@ -26,17 +26,21 @@
 mod answer;
 
 use std::fmt;
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
-use http::header;
+use base64::Engine as _;
+use bytes::Bytes;
+use http::{header, HeaderValue, Request};
+use http_body_util::Full;
 use percent_encoding::{utf8_percent_encode, AsciiSet, NON_ALPHANUMERIC};
 use secrecy::{ExposeSecret, SecretString};
 
 use crate::builder::check_token_url;
 use crate::redact::redact_url;
-use crate::token_endpoint::transport::{self, TokenClient};
-use crate::{AccessToken, Error, SymblAuthLayerBuilder, TokenFuture, TokenSource};
+use crate::token_endpoint::client::{self, ClientSettings, TokenClient, TokenService};
+use crate::token_endpoint::transport;
+use crate::{AccessToken, BoxError, Error, TokenFuture, TokenSource};
 
 /// How the client proves its identity to the token endpoint ([RFC 6749 §2.3.1]); the names are
 /// the `token_endpoint_auth_method` values of RFC 7591.
@@ -87,8 +91,10 @@ pub struct ClientCredentials {
     auth_method: AuthMethod,
     default_lifetime: Duration,
     allow_insecure_http: bool,
-    /// Shared by clones, so a layer's `build` prepares the client its copy will use.
-    client: Arc<TokenClient>,
+    settings: ClientSettings,
+    /// The client made from `settings`, shared by clones, so that a layer's `build` prepares
+    /// the client its copy will use. A fresh one whenever the settings change.
+    client: Arc<OnceLock<TokenClient>>,
 }
 
 impl ClientCredentials {
@@ -111,10 +117,8 @@ impl ClientCredentials {
             auth_method: AuthMethod::default(),
             default_lifetime: Self::DEFAULT_LIFETIME,
             allow_insecure_http: false,
-            client: Arc::new(TokenClient::new(
-                None,
-                SymblAuthLayerBuilder::DEFAULT_TOKEN_REQUEST_TIMEOUT,
-            )),
+            settings: ClientSettings::default(),
+            client: Arc::default(),
         }
     }
 
@@ -155,7 +159,8 @@ impl ClientCredentials {
     }
 
     /// Sends the token request through your own `reqwest` settings: `configure` gets the
-    /// client builder and returns it changed, such as with a proxy or root certificates.
+    /// built-in client's builder and returns it changed, such as with a proxy or root
+    /// certificates.
     ///
     /// ```
     /// use symbl_auth::{oauth2::ClientCredentials, reqwest};
@@ -166,19 +171,46 @@ impl ClientCredentials {
     /// # Ok::<(), reqwest::Error>(())
     /// ```
     ///
-    /// Then the crate forces its own settings over yours: no redirects (the secret must not
-    /// follow one), a timeout on each request (the layer's `token_request_timeout`, or
-    /// [10 s](SymblAuthLayerBuilder::DEFAULT_TOKEN_REQUEST_TIMEOUT) for a source used on its
-    /// own) and no connection logging. Without this, `reqwest`'s defaults apply, which honour
-    /// `HTTPS_PROXY`, `HTTP_PROXY`, `ALL_PROXY` and `NO_PROXY`.
+    /// [`SymblAuthLayerBuilder::http_client`](crate::SymblAuthLayerBuilder::http_client) says
+    /// what the crate forces over your settings; the same holds here.
+    #[cfg(builtin_client)]
+    #[cfg_attr(
+        docsrs,
+        doc(cfg(any(
+            feature = "rustls",
+            feature = "rustls-ring",
+            feature = "rustls-no-provider",
+            feature = "native-tls"
+        )))
+    )]
     pub fn http_client<F>(mut self, configure: F) -> Self
     where
         F: Fn(reqwest::ClientBuilder) -> reqwest::ClientBuilder + Send + Sync + 'static,
     {
-        self.client = Arc::new(TokenClient::new(
-            Some(Arc::new(configure)),
-            SymblAuthLayerBuilder::DEFAULT_TOKEN_REQUEST_TIMEOUT,
-        ));
+        self.settings.configure = Some(Arc::new(configure));
+        self.client = Arc::default();
+        self
+    }
+
+    /// Sends the token request through `client`, your own tower HTTP service (such as the
+    /// hyper-util `Client` your app already has), in place of the built-in one.
+    /// [`SymblAuthLayerBuilder::token_client`](crate::SymblAuthLayerBuilder::token_client)
+    /// says what it takes and which rules still apply.
+    pub fn token_client<S, ReqBody, ResBody>(mut self, client: S) -> Self
+    where
+        S: tower_service::Service<Request<ReqBody>, Response = http::Response<ResBody>>
+            + Clone
+            + Send
+            + 'static,
+        S::Future: Send + 'static,
+        S::Error: Into<BoxError>,
+        ReqBody: From<Full<Bytes>> + 'static,
+        ResBody: http_body::Body + Send + 'static,
+        ResBody::Data: Send,
+        ResBody::Error: Into<BoxError>,
+    {
+        self.settings.service = Some(TokenService::new(client));
+        self.client = Arc::default();
         self
     }
 
@@ -192,11 +224,19 @@ impl ClientCredentials {
         &self.client_id
     }
 
-    /// Checks the settings and builds the HTTP client with `timeout` (a layer's per-attempt
-    /// limit), so that `build` reports what is wrong.
-    pub(crate) fn prepare(&self, timeout: Duration) -> Result<(), Error> {
+    /// Checks the settings and builds the HTTP client, so that `build` reports what is wrong.
+    pub(crate) fn prepare(&self) -> Result<(), Error> {
         self.check()?;
-        self.client.get_with_timeout(timeout).map(drop)
+        self.client()?.prepare()
+    }
+
+    /// The client the settings make, made once for this source and its clones.
+    fn client(&self) -> Result<&TokenClient, Error> {
+        if let Some(client) = self.client.get() {
+            return Ok(client);
+        }
+        let client = self.settings.client(&self.token_url)?;
+        Ok(self.client.get_or_init(|| client))
     }
 
     fn check(&self) -> Result<(), Error> {
@@ -217,8 +257,8 @@ impl ClientCredentials {
         Ok(())
     }
 
-    /// The form body and the request, authenticated as configured.
-    fn request(&self, client: &reqwest::Client) -> reqwest::RequestBuilder {
+    /// The token request (§4.4.2), authenticated as configured (§2.3.1).
+    fn request(&self) -> Result<Request<Bytes>, Error> {
         let mut form = Form::default();
         form.pair("grant_type", "client_credentials");
         if let Some(scope) = &self.scope {
@@ -227,48 +267,57 @@ impl ClientCredentials {
         for (name, value) in &self.params {
             form.pair(name, value);
         }
-        let request = client
-            .post(&self.token_url)
-            .header(header::ACCEPT, "application/json");
+        let mut request = Request::post(self.token_url.as_str())
+            .header(header::ACCEPT, HeaderValue::from_static("application/json"))
+            .header(
+                header::CONTENT_TYPE,
+                HeaderValue::from_static("application/x-www-form-urlencoded"),
+            );
         let secret = self.client_secret.expose_secret();
-        let request = match self.auth_method {
-            // reqwest marks the header sensitive.
+        match self.auth_method {
             AuthMethod::ClientSecretBasic => {
-                request.basic_auth(encode(&self.client_id), Some(encode(secret)))
+                let pair = format!("{}:{}", encode(&self.client_id), encode(secret));
+                let basic = format!(
+                    "Basic {}",
+                    base64::engine::general_purpose::STANDARD.encode(pair)
+                );
+                let mut value = HeaderValue::try_from(basic)
+                    .map_err(|_| Error::config("the client id cannot be sent in a header"))?;
+                value.set_sensitive(true);
+                request = request.header(header::AUTHORIZATION, value);
             }
             AuthMethod::ClientSecretPost => {
                 form.pair("client_id", &self.client_id);
                 form.pair("client_secret", secret);
-                request
             }
-        };
+        }
         request
-            .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
-            .body(form.0)
+            .body(Bytes::from(form.0))
+            .map_err(|_| Error::config("token_url is not a valid URL"))
     }
 
     async fn fetch(&self) -> Result<AccessToken, Error> {
         self.check()?;
-        let request = self.request(self.client.get()?);
-        let response = transport::send(request).await?;
-        let status = response.status();
+        let client = self.client()?;
+        let answer = client.send(self.request()?).await?;
+        let status = answer.status();
         if status.is_success() {
-            let body = transport::read_body(response).await?;
+            let body = client::read_body(answer).await?;
             return answer::token(&body, self.default_lifetime);
         }
-        if let Some(transient) = transport::transient(status, response.headers()) {
+        if let Some(transient) = transport::transient(status, answer.headers()) {
             return Err(transient);
         }
-        let headers = response.headers().clone();
+        let headers = answer.headers().clone();
         // An error body that cannot be read still leaves the status to go by.
-        let body = transport::read_body(response).await.ok();
+        let body = client::read_body(answer).await.ok();
         Err(answer::refusal(status, &headers, body.as_deref()))
     }
 }
 
 impl TokenSource for ClientCredentials {
     fn fetch_token(&self) -> TokenFuture<'_> {
-        Box::pin(self.fetch())
+        Box::pin(client::attempt(self.fetch()))
     }
 }
 
@@ -285,7 +334,7 @@ impl fmt::Debug for ClientCredentials {
             .field("auth_method", &self.auth_method)
             .field("default_lifetime", &self.default_lifetime)
             .field("allow_insecure_http", &self.allow_insecure_http)
-            .field("http_client", &self.client)
+            .field("token_client", &self.settings)
             .finish()
     }
 }

@@ -8,16 +8,12 @@ use super::*;
 /// A secret with every character §2.3.1's encoding must handle.
 const AWKWARD_SECRET: &str = "s3:cr+et/100% sure";
 
-fn built(source: &ClientCredentials) -> reqwest::Request {
-    source
-        .request(&reqwest::Client::new())
-        .build()
-        .expect("request")
+fn built(source: &ClientCredentials) -> http::Request<bytes::Bytes> {
+    source.request().expect("request")
 }
 
-fn body_of(request: &reqwest::Request) -> String {
-    let bytes = request.body().and_then(|b| b.as_bytes()).expect("body");
-    String::from_utf8(bytes.to_vec()).expect("utf-8")
+fn body_of(request: &http::Request<bytes::Bytes>) -> String {
+    String::from_utf8(request.body().to_vec()).expect("utf-8")
 }
 
 /// Base64 of `user:pass`, written out so the test does not share the code under test.

@@ -83,10 +83,30 @@ impl fmt::Display for Declined {
     }
 }
 
+impl<B> ReplayBody<B> {
+    /// `body`, to be sent once, as any request the wrapped service sees. For requests made
+    /// outside the layer to the same client, such as token requests through
+    /// [`token_client`](crate::SymblAuthLayerBuilder::token_client), so that one
+    /// `Client<_, ReplayBody<Full<Bytes>>>` carries both.
+    pub fn new(body: B) -> Self {
+        Self {
+            state: State::Streaming { body, tape: None },
+        }
+    }
+}
+
+/// [`ReplayBody::new`]: what [`token_client`](crate::SymblAuthLayerBuilder::token_client)
+/// makes its `Full<Bytes>` bodies into.
+impl<B> From<B> for ReplayBody<B> {
+    fn from(body: B) -> Self {
+        Self::new(body)
+    }
+}
+
 impl<B: Body> ReplayBody<B> {
     /// Wraps a body that will be sent once only.
     pub(crate) fn once(body: B) -> Self {
-        Self::streaming(body, None)
+        Self::new(body)
     }
 
     /// Wraps a body and decides how it can be replayed; `Err` when it never can be.

@@ -116,8 +116,18 @@ impl TestServer {
     }
 
     /// A builder with this server's token URL and accepted credentials, to change further.
+    ///
+    /// Token requests go through the built-in client; in a build without one, through a plain
+    /// hyper-util client (`token_client`), since the server is plain http on loopback.
     pub fn layer_builder(&self) -> crate::SymblAuthLayerBuilder {
-        SymblAuthLayer::builder(self.symbl.accepted_credentials()).token_url(self.token_url())
+        let builder =
+            SymblAuthLayer::builder(self.symbl.accepted_credentials()).token_url(self.token_url());
+        #[cfg(not(builtin_client))]
+        let builder = builder.token_client(
+            hyper_util::client::legacy::Client::builder(TokioExecutor::new())
+                .build_http::<Full<Bytes>>(),
+        );
+        builder
     }
 }
 

@@ -1,0 +1,177 @@
+//! The built-in token client: reqwest, on the TLS the crate's features choose, with the
+//! user's `http_client` settings and the crate's own forced over them.
+
+use std::fmt;
+use std::sync::{Arc, OnceLock};
+
+use bytes::Bytes;
+use http::Request;
+use http_body_util::BodyExt;
+
+use super::{failure_with, Answer};
+use crate::scope::is_loopback;
+use crate::Error;
+
+/// The user's changes to the built-in client: a proxy, root certificates.
+pub(crate) type Configure =
+    Arc<dyn Fn(reqwest::ClientBuilder) -> reqwest::ClientBuilder + Send + Sync>;
+
+/// The settings of one source's client, and the client built from them once.
+pub(crate) struct Builtin {
+    configure: Option<Configure>,
+    /// The token URL is on loopback: no proxy may see the request (it may be plain http, and
+    /// nothing needs to leave the machine), whatever the environment or the settings say.
+    direct: bool,
+    /// The token URL is plain http: TLS is not needed (but for an https proxy), so the crate's
+    /// own config is used, which reads the CA store only at a first handshake.
+    plain_http: bool,
+    client: OnceLock<reqwest::Client>,
+}
+
+impl Builtin {
+    pub(super) fn new(url: &str, configure: Option<Configure>) -> Self {
+        let uri = url.parse::<http::Uri>().ok();
+        let uri = uri.as_ref();
+        Self {
+            configure,
+            direct: uri.and_then(http::Uri::host).is_some_and(is_loopback),
+            plain_http: uri.and_then(http::Uri::scheme_str) == Some("http"),
+            client: OnceLock::new(),
+        }
+    }
+
+    /// Checks the settings where that costs little: a client with the user's settings is
+    /// built now, to report their errors; the default one on first use (building it reads
+    /// the system's CA store, which a host without TLS need not have).
+    pub(super) fn prepare(&self) -> Result<(), Error> {
+        if self.configure.is_some() {
+            return self.client().map(drop);
+        }
+        #[cfg(tls_provider = "installed")]
+        crate::tls::provider()?;
+        Ok(())
+    }
+
+    /// The client, built on first use. A build that fails is returned and not kept: the next
+    /// call tries again.
+    pub(super) fn client(&self) -> Result<&reqwest::Client, Error> {
+        if let Some(client) = self.client.get() {
+            return Ok(client);
+        }
+        let client = self.build()?;
+        Ok(self.client.get_or_init(|| client))
+    }
+
+    fn build(&self) -> Result<reqwest::Client, Error> {
+        let mut builder = tls_backend(
+            reqwest::Client::builder()
+                .user_agent(concat!("symbl-auth/", env!("CARGO_PKG_VERSION"))),
+        )?;
+        if let Some(configure) = &self.configure {
+            builder = configure(builder);
+        }
+        // Forced after the user's settings, whatever they say: the secret never follows a
+        // redirect, and reqwest never logs the bytes it sends. No timeout here: a layer bounds
+        // each attempt with its own limit, and a source used alone with its default one.
+        builder = forced_tls(builder, self.plain_http)?
+            .redirect(reqwest::redirect::Policy::none())
+            .connection_verbose(false);
+        if self.direct {
+            builder = builder.no_proxy();
+        }
+        builder.build().map_err(|err| {
+            Error::config("could not build the token request's HTTP client from its settings")
+                .with_source(err.without_url())
+        })
+    }
+
+    pub(super) async fn send(&self, request: Request<Bytes>) -> Result<Answer, Error> {
+        let client = self.client()?;
+        let request = reqwest::Request::try_from(request).map_err(|err| {
+            Error::config("the token URL is not a URL the token request can be sent to")
+                .with_source(err.without_url())
+        })?;
+        let response = client.execute(request).await.map_err(network_error)?;
+        Ok(http::Response::from(response).map(|body| body.map_err(Into::into).boxed_unsync()))
+    }
+}
+
+impl fmt::Debug for Builtin {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("reqwest")
+            .field("tls", &TLS)
+            .field(
+                "settings",
+                &if self.configure.is_some() {
+                    "custom"
+                } else {
+                    "default"
+                },
+            )
+            .finish()
+    }
+}
+
+fn network_error(err: reqwest::Error) -> Error {
+    if err.is_builder() {
+        // Made before anything was sent: the settings themselves refuse the request (such
+        // as `https_only` with a plain-http token URL). No retry changes that.
+        return Error::config(
+            "the http_client settings refuse the token request (https_only with an http token \
+             URL?)",
+        )
+        .with_source(err.without_url());
+    }
+    let message = if err.is_timeout() {
+        "the token request timed out"
+    } else if err.is_connect() {
+        "could not connect to the token endpoint"
+    } else if err.is_body() || err.is_decode() {
+        "the connection failed while reading the token response"
+    } else {
+        "the token request failed"
+    };
+    // `without_url` keeps the URL (which may carry userinfo) out of every message.
+    failure_with(err.without_url(), message)
+}
+
+/// The TLS the features choose, for `Debug`.
+const TLS: &str = if cfg!(tls_provider = "aws-lc-rs") {
+    "rustls (aws-lc-rs)"
+} else if cfg!(tls_provider = "ring") {
+    "rustls (ring)"
+} else if cfg!(tls_provider = "installed") {
+    "rustls (the installed provider)"
+} else {
+    "native-tls"
+};
+
+/// Picks the backend before the user's settings, so that reqwest's own TLS settings made there
+/// (roots, versions, identity) apply to it.
+fn tls_backend(builder: reqwest::ClientBuilder) -> Result<reqwest::ClientBuilder, Error> {
+    #[cfg(tls_provider = "installed")]
+    // reqwest would panic at build without one.
+    crate::tls::provider()?;
+    #[cfg(tls_rustls)]
+    return Ok(builder.tls_backend_rustls());
+    #[cfg(not(tls_rustls))]
+    return Ok(builder.tls_backend_native());
+}
+
+/// The crate's own rustls config, where reqwest's would not do: with ring, reqwest cannot be
+/// handed the provider but in a whole config; for a plain-http token URL, reqwest's would read
+/// the system's CA store at build, for nothing. A whole config makes reqwest ignore its own TLS
+/// settings, so this is forced after the user's (documented on `http_client`). Otherwise
+/// (aws-lc-rs, reqwest's own default, or an installed provider, which reqwest finds itself)
+/// reqwest builds its config from the user's settings.
+fn forced_tls(
+    builder: reqwest::ClientBuilder,
+    plain_http: bool,
+) -> Result<reqwest::ClientBuilder, Error> {
+    #[cfg(tls_rustls)]
+    if plain_http || cfg!(tls_provider = "ring") {
+        return Ok(builder.tls_backend_preconfigured(crate::tls::client_config()?));
+    }
+    let _ = plain_http;
+    Ok(builder)
+}
