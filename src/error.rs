@@ -9,6 +9,10 @@ use std::time::Duration;
 
 use http::StatusCode;
 
+mod reason;
+
+pub use reason::Reason;
+
 /// Why authenticating a request failed.
 ///
 /// The service returned by [`SymblAuthLayer`](crate::SymblAuthLayer) fails with a
@@ -112,35 +116,6 @@ pub enum Error {
         /// What happened, in words.
         reason: Reason,
     },
-}
-
-/// The words that explain an [`Error`], with the underlying error as its source where there is
-/// one (a network error, with any URL stripped).
-#[derive(Clone)]
-pub struct Reason {
-    message: Cow<'static, str>,
-    source: Option<Arc<dyn StdError + Send + Sync>>,
-}
-
-impl Reason {
-    pub(crate) fn new(message: impl Into<Cow<'static, str>>) -> Self {
-        Self {
-            message: message.into(),
-            source: None,
-        }
-    }
-}
-
-impl fmt::Display for Reason {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.message)
-    }
-}
-
-impl fmt::Debug for Reason {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        fmt::Debug::fmt(&self.message, f)
-    }
 }
 
 impl Error {
@@ -358,36 +333,4 @@ impl StdError for Error {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn errors_are_send_sync_and_cheap_to_share() {
-        fn assert_traits<T: Send + Sync + Clone + 'static>() {}
-        assert_traits::<Error>();
-    }
-
-    #[test]
-    fn messages_say_what_to_do() {
-        let err = Error::invalid_credentials(StatusCode::UNAUTHORIZED)
-            .with_reason("check SYMBL_APP_ID and SYMBL_APP_SECRET");
-        assert!(err.to_string().contains("SYMBL_APP_SECRET"));
-        assert!(!err.is_retryable());
-        let generic = Error::invalid_credentials(StatusCode::UNAUTHORIZED).to_string();
-        assert!(!generic.contains("SYMBL"), "{generic}");
-
-        let err = Error::InsecureTransport {
-            host: "example.com".into(),
-        };
-        assert!(err.to_string().contains("allow_insecure_http"));
-    }
-
-    #[test]
-    fn source_is_the_underlying_error() {
-        let io = std::io::Error::new(std::io::ErrorKind::ConnectionRefused, "refused");
-        let err = Error::unavailable("connection failed", None).with_source(io);
-        assert!(err.is_retryable());
-        let source = err.source().expect("has a source");
-        assert_eq!(source.to_string(), "refused");
-    }
-}
+mod tests;
