@@ -257,12 +257,10 @@ impl fmt::Display for Error {
                 f,
                 "invalid credentials (the token endpoint answered {status}): {reason}"
             ),
-            Self::TokenEndpointUnavailable { status, reason, .. } => {
-                f.write_str("token endpoint unavailable: ")?;
-                match status {
-                    Some(status) => write!(f, "answered {status}"),
-                    None => write!(f, "{reason}"),
-                }
+            // The reason names the status where there is one ("answered 503 Service
+            // Unavailable", "answered 200 OK (temporarily_unavailable)").
+            Self::TokenEndpointUnavailable { reason, .. } => {
+                write!(f, "token endpoint unavailable: {reason}")
             }
             Self::TokenEndpointRejected { status, reason } => write!(
                 f,
