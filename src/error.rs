@@ -9,6 +9,8 @@ use std::time::Duration;
 
 use http::StatusCode;
 
+use crate::token_endpoint::transport::MAX_RETRY_AFTER;
+
 mod reason;
 
 pub use reason::Reason;
@@ -41,7 +43,8 @@ pub enum Error {
     TokenEndpointUnavailable {
         /// The status of the last answer, if there was one.
         status: Option<StatusCode>,
-        /// How long the endpoint asked us to wait (`Retry-After`), if it said.
+        /// How long the endpoint asked us to wait (`Retry-After`), if it said; at most 10
+        /// minutes.
         retry_after: Option<Duration>,
         /// What went wrong, in words.
         reason: Reason,
@@ -131,14 +134,19 @@ impl Error {
     }
 
     /// The token endpoint could not answer now (an outage, a `5xx`, a `429`, a network error).
-    /// The layer retries it with backoff within its retry budget, not before `retry_after`.
+    /// The layer retries it with backoff within its retry budget, not before `retry_after`,
+    /// and holds the failure at least that long.
+    ///
+    /// `retry_after` is capped at 10 minutes, as a server's `Retry-After` is: a source that
+    /// passes on a mistaken delay (days, a date years ahead) must not stop all token requests
+    /// for that long.
     pub fn unavailable(
         reason: impl Into<Cow<'static, str>>,
         retry_after: Option<Duration>,
     ) -> Self {
         Self::TokenEndpointUnavailable {
             status: None,
-            retry_after,
+            retry_after: retry_after.map(|delay| delay.min(MAX_RETRY_AFTER)),
             reason: Reason::new(reason),
         }
     }
@@ -241,7 +249,8 @@ impl Error {
         matches!(self, Self::TokenEndpointUnavailable { .. })
     }
 
-    /// How long the token endpoint asked us to wait before asking again, if it said.
+    /// How long the token endpoint asked us to wait before asking again, if it said: at most
+    /// 10 minutes, however long it asked for.
     pub fn retry_after(&self) -> Option<Duration> {
         match self {
             Self::TokenEndpointUnavailable { retry_after, .. } => *retry_after,

@@ -112,7 +112,8 @@ pub type TokenFuture<'a> = Pin<Box<dyn Future<Output = Result<AccessToken, Error
 ///
 /// - [`Error::invalid_credentials`] when the endpoint rejects the credentials: permanent;
 /// - [`Error::unavailable`] for a transient fault (a `5xx`, a `429`, a network error), with the
-///   `Retry-After` the server sent: retried, not before it;
+///   `Retry-After` the server sent: retried, not before it (at most 10 minutes, however long
+///   it says);
 /// - [`Error::bad_token_response`] (or [`AccessToken::new`]'s error) for an answer that is not
 ///   a usable token, and [`Error::rejected`] for any other refusal: permanent.
 ///
