@@ -110,6 +110,12 @@ pub enum Error {
         /// What is wrong, in words.
         reason: Reason,
     },
+    /// The token source panicked: a bug in it. Not retried (calling a buggy source again at
+    /// once would only panic again); like any failed fetch, the error is shared with every
+    /// waiting request and held for the failure cool-down, and the next request after that
+    /// calls the source again.
+    #[non_exhaustive]
+    SourcePanicked {},
     /// No Tokio runtime could run the token fetch: the call was made outside a runtime, or the
     /// runtime running the fetch shut down before it finished.
     ///
@@ -199,7 +205,8 @@ impl Error {
             Self::InsecureTransport { .. }
             | Self::MissingCredentials { .. }
             | Self::CredentialsNotFound { .. }
-            | Self::HandshakeRejected { .. } => None,
+            | Self::HandshakeRejected { .. }
+            | Self::SourcePanicked {} => None,
         }
     }
 
@@ -216,7 +223,8 @@ impl Error {
             Self::InsecureTransport { .. }
             | Self::MissingCredentials { .. }
             | Self::CredentialsNotFound { .. }
-            | Self::HandshakeRejected { .. } => None,
+            | Self::HandshakeRejected { .. }
+            | Self::SourcePanicked {} => None,
         }
     }
 
@@ -244,7 +252,10 @@ impl Error {
     }
 
     /// Whether asking the token endpoint again later may succeed (`5xx`, `429`, network faults,
-    /// timeouts). Invalid credentials and malformed answers are not retried.
+    /// timeouts): exactly the errors the layer retries with backoff within its retry budget
+    /// (when their `retry_after` ends inside it). Invalid credentials, malformed answers and a
+    /// panicking source are not retried: like every failure, they are held for the failure
+    /// cool-down, and the next request after it fetches again.
     pub fn is_retryable(&self) -> bool {
         matches!(self, Self::TokenEndpointUnavailable { .. })
     }
@@ -321,6 +332,10 @@ impl fmt::Display for Error {
             Self::NoRuntime { reason } => {
                 write!(f, "no Tokio runtime for the token fetch: {reason}")
             }
+            Self::SourcePanicked {} => f.write_str(
+                "the token source panicked: a bug in it; not retried, and called again after \
+                 the failure cool-down",
+            ),
         }
     }
 }

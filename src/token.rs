@@ -118,7 +118,8 @@ pub type TokenFuture<'a> = Pin<Box<dyn Future<Output = Result<AccessToken, Error
 ///   a usable token, and [`Error::rejected`] for any other refusal: permanent.
 ///
 /// [`Error::with_reason`] says what to check in words that fit the source. No error may hold
-/// the secret or the token.
+/// the secret or the token. A source that panics fails the fetch with
+/// [`Error::SourcePanicked`], which is not retried.
 ///
 /// [`SymblTokenSource`](crate::SymblTokenSource) is the source this crate brings for Symbl;
 /// [`SymblAuthLayer::from_source`](crate::SymblAuthLayer::from_source) makes a layer
