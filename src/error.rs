@@ -65,11 +65,17 @@ pub enum Error {
         /// What is wrong with it, in words (never the body itself).
         reason: Reason,
     },
-    /// The token would have gone over plain `http://` to a host that is not loopback.
+    /// A secret (the access token, or the credentials of a token request) would have gone
+    /// over plain `http://` to a host that is not loopback.
     #[non_exhaustive]
     InsecureTransport {
-        /// The host the token would have been sent to.
+        /// The host it would have been sent to.
         host: String,
+        /// The setting that allows it where the refusal arose, named in the message:
+        /// `"SymblAuthLayerBuilder::allow_insecure_http"` for a layer's token URL and the hosts
+        /// its token goes to, `"ClientCredentials::allow_insecure_http"` for that source's
+        /// token URL (a layer's setting does not reach into its source).
+        setting: &'static str,
     },
     /// A credential environment variable is not set (or not valid unicode).
     #[non_exhaustive]
@@ -289,10 +295,10 @@ impl fmt::Display for Error {
             Self::BadTokenResponse { reason } => {
                 write!(f, "bad response from the token endpoint: {reason}")
             }
-            Self::InsecureTransport { host } => write!(
+            Self::InsecureTransport { host, setting } => write!(
                 f,
-                "refusing to send an access token over plain http to {host}: use https, \
-                 or opt in with SymblAuthLayerBuilder::allow_insecure_http"
+                "refusing to send a secret over plain http to {host}: use https, or opt in \
+                 with {setting}(true)"
             ),
             Self::MissingCredentials { variable } => write!(
                 f,

@@ -71,7 +71,6 @@ impl SymblAuthLayerBuilder {
     /// After a failed fetch, requests get its error at once for this long instead of each
     /// starting a fetch: it bounds the load on a failing endpoint.
     pub const DEFAULT_FAILURE_COOLDOWN: Duration = Duration::from_secs(5);
-
     pub(crate) fn symbl(credentials: Credentials) -> Self {
         Self::with_source(Source::Symbl {
             credentials,
@@ -232,7 +231,11 @@ impl SymblAuthLayerBuilder {
             } => {
                 let url = match token_url {
                     Some(url) => {
-                        hosts.push(check_token_url(&url, self.allow_insecure_http)?);
+                        hosts.push(check_token_url(
+                            &url,
+                            self.allow_insecure_http,
+                            LAYER_INSECURE_HTTP,
+                        )?);
                         url
                     }
                     None => {
@@ -297,8 +300,17 @@ impl SymblAuthLayerBuilder {
     }
 }
 
-/// The host of a valid token URL, lowercased.
-pub(crate) fn check_token_url(url: &str, allow_insecure_http: bool) -> Result<String, Error> {
+/// The setting [`Error::InsecureTransport`] names for what a layer sends: its token request
+/// and the requests it attaches the token to.
+pub(crate) const LAYER_INSECURE_HTTP: &str = "SymblAuthLayerBuilder::allow_insecure_http";
+
+/// The host of a valid token URL, lowercased. `setting` names the setting that would allow a
+/// plain `http://` URL to a host that is not loopback, for the error.
+pub(crate) fn check_token_url(
+    url: &str,
+    allow_insecure_http: bool,
+    setting: &'static str,
+) -> Result<String, Error> {
     let uri: Uri = url
         .parse()
         .map_err(|_| Error::config("token_url is not a valid URL"))?;
@@ -316,6 +328,7 @@ pub(crate) fn check_token_url(url: &str, allow_insecure_http: bool) -> Result<St
     if !may_travel(Some(scheme), host, allow_insecure_http) {
         return Err(Error::InsecureTransport {
             host: host.to_owned(),
+            setting,
         });
     }
     Ok(host.to_ascii_lowercase())

@@ -17,8 +17,11 @@ fn messages_say_what_to_do() {
 
     let err = Error::InsecureTransport {
         host: "example.com".into(),
+        setting: "ClientCredentials::allow_insecure_http",
     };
-    assert!(err.to_string().contains("allow_insecure_http"));
+    assert!(err
+        .to_string()
+        .contains("ClientCredentials::allow_insecure_http(true)"));
 }
 
 #[test]

@@ -210,7 +210,11 @@ impl ClientCredentials {
     }
 
     fn check(&self) -> Result<(), Error> {
-        check_token_url(&self.token_url, self.allow_insecure_http)?;
+        check_token_url(
+            &self.token_url,
+            self.allow_insecure_http,
+            "ClientCredentials::allow_insecure_http",
+        )?;
         const RESERVED: [&str; 4] = ["grant_type", "scope", "client_id", "client_secret"];
         if let Some((name, _)) = self
             .params
