@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use http::{header, StatusCode};
 
+use crate::redact::redact_url;
 use crate::{AccessToken, Credentials, Error, SymblAuthLayerBuilder, TokenFuture, TokenSource};
 
 mod answer;
@@ -142,7 +143,7 @@ impl TokenSource for SymblTokenSource {
 impl fmt::Debug for SymblTokenSource {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("SymblTokenSource")
-            .field("url", &self.inner.url)
+            .field("url", &redact_url(&self.inner.url))
             .field("credentials", &self.inner.credentials)
             .field("http_client", &self.inner.client)
             .finish()
