@@ -9,6 +9,12 @@ use std::time::Duration;
 
 use http::StatusCode;
 
+use crate::token_endpoint::transport::MAX_RETRY_AFTER;
+
+mod reason;
+
+pub use reason::Reason;
+
 /// Why authenticating a request failed.
 ///
 /// The service returned by [`SymblAuthLayer`](crate::SymblAuthLayer) fails with a
@@ -37,7 +43,8 @@ pub enum Error {
     TokenEndpointUnavailable {
         /// The status of the last answer, if there was one.
         status: Option<StatusCode>,
-        /// How long the endpoint asked us to wait (`Retry-After`), if it said.
+        /// How long the endpoint asked us to wait (`Retry-After`), if it said; at most 10
+        /// minutes.
         retry_after: Option<Duration>,
         /// What went wrong, in words.
         reason: Reason,
@@ -66,11 +73,17 @@ pub enum Error {
         /// What is wrong with it, in words (never the body itself).
         reason: Reason,
     },
-    /// The token would have gone over plain `http://` to a host that is not loopback.
+    /// A secret (the access token, or the credentials of a token request) would have gone
+    /// over plain `http://` to a host that is not loopback.
     #[non_exhaustive]
     InsecureTransport {
-        /// The host the token would have been sent to.
+        /// The host it would have been sent to.
         host: String,
+        /// The setting that allows it where the refusal arose, named in the message:
+        /// `"SymblAuthLayerBuilder::allow_insecure_http"` for a layer's token URL and the hosts
+        /// its token goes to, `"ClientCredentials::allow_insecure_http"` for that source's
+        /// token URL (a layer's setting does not reach into its source).
+        setting: &'static str,
     },
     /// A credential environment variable is not set (or not valid unicode).
     #[non_exhaustive]
@@ -111,6 +124,12 @@ pub enum Error {
         /// What is wrong, in words.
         reason: Reason,
     },
+    /// The token source panicked: a bug in it. Not retried (calling a buggy source again at
+    /// once would only panic again); like any failed fetch, the error is shared with every
+    /// waiting request and held for the failure cool-down, and the next request after that
+    /// calls the source again.
+    #[non_exhaustive]
+    SourcePanicked {},
     /// No Tokio runtime could run the token fetch: the call was made outside a runtime, or the
     /// runtime running the fetch shut down before it finished.
     ///
@@ -120,35 +139,6 @@ pub enum Error {
         /// What happened, in words.
         reason: Reason,
     },
-}
-
-/// The words that explain an [`Error`], with the underlying error as its source where there is
-/// one (a network error, with any URL stripped).
-#[derive(Clone)]
-pub struct Reason {
-    message: Cow<'static, str>,
-    source: Option<Arc<dyn StdError + Send + Sync>>,
-}
-
-impl Reason {
-    pub(crate) fn new(message: impl Into<Cow<'static, str>>) -> Self {
-        Self {
-            message: message.into(),
-            source: None,
-        }
-    }
-}
-
-impl fmt::Display for Reason {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.message)
-    }
-}
-
-impl fmt::Debug for Reason {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        fmt::Debug::fmt(&self.message, f)
-    }
 }
 
 impl Error {
@@ -164,14 +154,19 @@ impl Error {
     }
 
     /// The token endpoint could not answer now (an outage, a `5xx`, a `429`, a network error).
-    /// The layer retries it with backoff within its retry budget, not before `retry_after`.
+    /// The layer retries it with backoff within its retry budget, not before `retry_after`,
+    /// and holds the failure at least that long.
+    ///
+    /// `retry_after` is capped at 10 minutes, as a server's `Retry-After` is: a source that
+    /// passes on a mistaken delay (days, a date years ahead) must not stop all token requests
+    /// for that long.
     pub fn unavailable(
         reason: impl Into<Cow<'static, str>>,
         retry_after: Option<Duration>,
     ) -> Self {
         Self::TokenEndpointUnavailable {
             status: None,
-            retry_after,
+            retry_after: retry_after.map(|delay| delay.min(MAX_RETRY_AFTER)),
             reason: Reason::new(reason),
         }
     }
@@ -225,7 +220,8 @@ impl Error {
             Self::InsecureTransport { .. }
             | Self::MissingCredentials { .. }
             | Self::CredentialsNotFound { .. }
-            | Self::HandshakeRejected { .. } => None,
+            | Self::HandshakeRejected { .. }
+            | Self::SourcePanicked {} => None,
         }
     }
 
@@ -243,7 +239,8 @@ impl Error {
             Self::InsecureTransport { .. }
             | Self::MissingCredentials { .. }
             | Self::CredentialsNotFound { .. }
-            | Self::HandshakeRejected { .. } => None,
+            | Self::HandshakeRejected { .. }
+            | Self::SourcePanicked {} => None,
         }
     }
 
@@ -277,12 +274,16 @@ impl Error {
     }
 
     /// Whether asking the token endpoint again later may succeed (`5xx`, `429`, network faults,
-    /// timeouts). Invalid credentials and malformed answers are not retried.
+    /// timeouts): exactly the errors the layer retries with backoff within its retry budget
+    /// (when their `retry_after` ends inside it). Invalid credentials, malformed answers and a
+    /// panicking source are not retried: like every failure, they are held for the failure
+    /// cool-down, and the next request after it fetches again.
     pub fn is_retryable(&self) -> bool {
         matches!(self, Self::TokenEndpointUnavailable { .. })
     }
 
-    /// How long the token endpoint asked us to wait before asking again, if it said.
+    /// How long the token endpoint asked us to wait before asking again, if it said: at most
+    /// 10 minutes, however long it asked for.
     pub fn retry_after(&self) -> Option<Duration> {
         match self {
             Self::TokenEndpointUnavailable { retry_after, .. } => *retry_after,
@@ -298,12 +299,10 @@ impl fmt::Display for Error {
                 f,
                 "invalid credentials (the token endpoint answered {status}): {reason}"
             ),
-            Self::TokenEndpointUnavailable { status, reason, .. } => {
-                f.write_str("token endpoint unavailable: ")?;
-                match status {
-                    Some(status) => write!(f, "answered {status}"),
-                    None => write!(f, "{reason}"),
-                }
+            // The reason names the status where there is one ("answered 503 Service
+            // Unavailable", "answered 200 OK (temporarily_unavailable)").
+            Self::TokenEndpointUnavailable { reason, .. } => {
+                write!(f, "token endpoint unavailable: {reason}")
             }
             Self::TokenEndpointRejected { status, reason } => write!(
                 f,
@@ -315,10 +314,10 @@ impl fmt::Display for Error {
             Self::BadTokenResponse { reason } => {
                 write!(f, "bad response from the token endpoint: {reason}")
             }
-            Self::InsecureTransport { host } => write!(
+            Self::InsecureTransport { host, setting } => write!(
                 f,
-                "refusing to send an access token over plain http to {host}: use https, \
-                 or opt in with SymblAuthLayerBuilder::allow_insecure_http"
+                "refusing to send a secret over plain http to {host}: use https, or opt in \
+                 with {setting}(true)"
             ),
             Self::MissingCredentials { variable } => write!(
                 f,
@@ -358,6 +357,10 @@ impl fmt::Display for Error {
             Self::NoRuntime { reason } => {
                 write!(f, "no Tokio runtime for the token fetch: {reason}")
             }
+            Self::SourcePanicked {} => f.write_str(
+                "the token source panicked: a bug in it; not retried, and called again after \
+                 the failure cool-down",
+            ),
         }
     }
 }
@@ -377,36 +380,4 @@ impl StdError for Error {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn errors_are_send_sync_and_cheap_to_share() {
-        fn assert_traits<T: Send + Sync + Clone + 'static>() {}
-        assert_traits::<Error>();
-    }
-
-    #[test]
-    fn messages_say_what_to_do() {
-        let err = Error::invalid_credentials(StatusCode::UNAUTHORIZED)
-            .with_reason("check SYMBL_APP_ID and SYMBL_APP_SECRET");
-        assert!(err.to_string().contains("SYMBL_APP_SECRET"));
-        assert!(!err.is_retryable());
-        let generic = Error::invalid_credentials(StatusCode::UNAUTHORIZED).to_string();
-        assert!(!generic.contains("SYMBL"), "{generic}");
-
-        let err = Error::InsecureTransport {
-            host: "example.com".into(),
-        };
-        assert!(err.to_string().contains("allow_insecure_http"));
-    }
-
-    #[test]
-    fn source_is_the_underlying_error() {
-        let io = std::io::Error::new(std::io::ErrorKind::ConnectionRefused, "refused");
-        let err = Error::unavailable("connection failed", None).with_source(io);
-        assert!(err.is_retryable());
-        let source = err.source().expect("has a source");
-        assert_eq!(source.to_string(), "refused");
-    }
-}
+mod tests;

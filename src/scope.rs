@@ -14,6 +14,7 @@ use std::net::IpAddr;
 use http::uri::Scheme;
 use http::Uri;
 
+use crate::builder::LAYER_INSECURE_HTTP;
 use crate::Error;
 
 #[derive(Clone, Debug)]
@@ -99,6 +100,7 @@ impl Scope {
         } else {
             Decision::Refuse(Error::InsecureTransport {
                 host: host.to_owned(),
+                setting: LAYER_INSECURE_HTTP,
             })
         }
     }

@@ -13,7 +13,11 @@ use crate::Error;
 /// a broken answer, not a token to put on every request.
 pub const MAX_TOKEN_LEN: usize = 16 * 1024;
 
-/// The longest lifetime accepted. Symbl grants 86,400 s; a year or more means a broken answer.
+/// The longest lifetime kept: a token granted for longer (a year, `2147483647`, `1e300` s) is
+/// kept for this long and then refreshed, never refused. Symbl grants 86,400 s; RFC 6749 sets
+/// no upper limit, and golang.org/x/oauth2 clamps too (to 2^31−1 s). A year is far past any
+/// real token, and a server that revokes it sooner is answered by the layer's refresh after a
+/// 401.
 pub const MAX_LIFETIME: Duration = Duration::from_secs(365 * 24 * 60 * 60);
 
 /// An access token and how long it stays valid, as granted by a [`TokenSource`].
@@ -27,9 +31,16 @@ pub struct AccessToken {
 }
 
 impl AccessToken {
-    /// Checks a token as granted: it must be non-empty, at most [`MAX_TOKEN_LEN`] bytes of
-    /// visible ASCII (it goes into a header), and `expires_in` must be above zero and below
-    /// [`MAX_LIFETIME`]. The error never quotes the token.
+    /// Checks a token as granted: it must be non-empty and at most [`MAX_TOKEN_LEN`] bytes of
+    /// visible ASCII (it goes into a header). The error never quotes the token.
+    ///
+    /// `expires_in` is how long the token lives from when it was requested. Over
+    /// [`MAX_LIFETIME`] it is clamped to it: a usable token is never refused for its lifetime
+    /// alone. Zero is refused, as a token that is already expired: when a server grants a
+    /// token with a lifetime of 0 or none (RFC 6749 §5.1 makes `expires_in` optional), the
+    /// source passes its own default lifetime instead, as the built-in ones do
+    /// ([`ClientCredentials::default_lifetime`](crate::oauth2::ClientCredentials::default_lifetime),
+    /// [`SymblTokenSource::DEFAULT_LIFETIME`](crate::SymblTokenSource::DEFAULT_LIFETIME)).
     pub fn new(token: &str, expires_in: Duration) -> Result<Self, Error> {
         if token.is_empty() {
             return Err(Error::bad_token_response("the access token is empty"));
@@ -46,11 +57,12 @@ impl AccessToken {
             ));
         }
         if expires_in.is_zero() {
-            return Err(Error::bad_token_response("expiresIn is zero"));
+            return Err(Error::bad_token_response(
+                "the token's lifetime is zero: a source gives a token granted without one its \
+                 default lifetime",
+            ));
         }
-        if expires_in >= MAX_LIFETIME {
-            return Err(Error::bad_token_response("expiresIn is longer than a year"));
-        }
+        let expires_in = expires_in.min(MAX_LIFETIME);
         let mut header = HeaderValue::try_from(format!("Bearer {token}")).map_err(|_| {
             Error::bad_token_response("the access token is not a valid header value")
         })?;
@@ -100,12 +112,14 @@ pub type TokenFuture<'a> = Pin<Box<dyn Future<Output = Result<AccessToken, Error
 ///
 /// - [`Error::invalid_credentials`] when the endpoint rejects the credentials: permanent;
 /// - [`Error::unavailable`] for a transient fault (a `5xx`, a `429`, a network error), with the
-///   `Retry-After` the server sent: retried, not before it;
+///   `Retry-After` the server sent: retried, not before it (at most 10 minutes, however long
+///   it says);
 /// - [`Error::bad_token_response`] (or [`AccessToken::new`]'s error) for an answer that is not
 ///   a usable token, and [`Error::rejected`] for any other refusal: permanent.
 ///
 /// [`Error::with_reason`] says what to check in words that fit the source. No error may hold
-/// the secret or the token.
+/// the secret or the token. A source that panics fails the fetch with
+/// [`Error::SourcePanicked`], which is not retried.
 ///
 /// [`SymblTokenSource`](crate::SymblTokenSource) is the source this crate brings for Symbl;
 /// [`SymblAuthLayer::from_source`](crate::SymblAuthLayer::from_source) makes a layer
@@ -175,10 +189,15 @@ mod tests {
     }
 
     #[test]
-    fn rejects_odd_lifetimes() {
-        assert!(AccessToken::new("t", Duration::ZERO).is_err());
-        assert!(AccessToken::new("t", MAX_LIFETIME).is_err());
-        assert!(AccessToken::new("t", Duration::from_millis(1)).is_ok());
+    fn clamps_long_lifetimes_and_refuses_only_zero() {
+        let zero = AccessToken::new("t", Duration::ZERO).unwrap_err();
+        assert!(zero.to_string().contains("lifetime is zero"), "{zero}");
+        for long in [MAX_LIFETIME, MAX_LIFETIME * 2, Duration::MAX] {
+            let token = AccessToken::new("t", long).expect("clamped, not refused");
+            assert_eq!(token.expires_in(), MAX_LIFETIME, "{long:?}");
+        }
+        let short = AccessToken::new("t", Duration::from_millis(1)).expect("kept");
+        assert_eq!(short.expires_in(), Duration::from_millis(1));
     }
 
     #[test]

@@ -2,19 +2,20 @@
 
 use std::fmt;
 use std::sync::Arc;
-use std::time::Duration;
 
 use bytes::Bytes;
 use http::{header, HeaderValue, Request, StatusCode};
 use http_body_util::Full;
-use serde_json::Value;
 
+use crate::builder::check_token_url;
 use crate::redact::redact_url;
 use crate::{AccessToken, BoxError, Credentials, Error, TokenFuture, TokenSource};
 
+mod answer;
 pub(crate) mod client;
 pub(crate) mod transport;
 
+pub(crate) use answer::{lifetime, parse_token_response};
 pub(crate) use client::causes;
 use client::{ClientSettings, TokenClient, TokenService};
 
@@ -54,6 +55,7 @@ pub struct SymblTokenSource {
 struct Inner {
     url: String,
     credentials: Credentials,
+    allow_insecure_http: bool,
     settings: ClientSettings,
     /// The client the settings make, or why they make none (reported by `build`, or by each
     /// fetch for a source used on its own).
@@ -63,19 +65,21 @@ struct Inner {
 impl SymblTokenSource {
     /// A source for `credentials` at `url` (normally [`DEFAULT_TOKEN_URL`]).
     pub fn new(url: impl Into<String>, credentials: Credentials) -> Self {
-        Self::configured(url.into(), credentials, ClientSettings::default())
+        Self::configured(url.into(), credentials, ClientSettings::default(), false)
     }
 
     pub(crate) fn configured(
         url: String,
         credentials: Credentials,
         settings: ClientSettings,
+        allow_insecure_http: bool,
     ) -> Self {
         let client = settings.client(&url);
         Self {
             inner: Arc::new(Inner {
                 url,
                 credentials,
+                allow_insecure_http,
                 settings,
                 client,
             }),
@@ -89,6 +93,19 @@ impl SymblTokenSource {
             self.inner.url.clone(),
             self.inner.credentials.clone(),
             settings,
+            self.inner.allow_insecure_http,
+        )
+    }
+
+    /// Allows a plain `http://` token URL to a host that is not loopback. Off by default: the
+    /// app secret would cross the network in clear. A fetch (and a layer's `build`) refuses
+    /// such a URL without it, with [`Error::InsecureTransport`].
+    pub fn allow_insecure_http(self, allow: bool) -> Self {
+        Self::configured(
+            self.inner.url.clone(),
+            self.inner.credentials.clone(),
+            self.inner.settings.clone(),
+            allow,
         )
     }
 
@@ -142,7 +159,13 @@ impl SymblTokenSource {
         self.client()?.prepare()
     }
 
+    /// The client, once the token URL is found fit to carry the secret.
     fn client(&self) -> Result<&TokenClient, Error> {
+        check_token_url(
+            &self.inner.url,
+            self.inner.allow_insecure_http,
+            "SymblTokenSource::allow_insecure_http",
+        )?;
         self.inner.client.as_ref().map_err(Clone::clone)
     }
 
@@ -179,6 +202,7 @@ impl fmt::Debug for SymblTokenSource {
         f.debug_struct("SymblTokenSource")
             .field("url", &redact_url(&self.inner.url))
             .field("credentials", &self.inner.credentials)
+            .field("allow_insecure_http", &self.inner.allow_insecure_http)
             .field("token_client", &self.inner.settings)
             .finish()
     }
@@ -211,87 +235,9 @@ pub(crate) fn token_from_answer(
     parse_token_response(body)
 }
 
-/// Parses `{"accessToken": "...", "expiresIn": 86400}`. Errors name what is wrong but never
-/// quote the body: serde's messages can echo input, so they are not passed on.
-pub(crate) fn parse_token_response(body: &[u8]) -> Result<AccessToken, Error> {
-    let fields = transport::json_object(body)?;
-    let token = match fields.get("accessToken") {
-        Some(Value::String(token)) => token,
-        Some(_) => return Err(Error::bad_token_response("accessToken is not a string")),
-        None => return Err(Error::bad_token_response("accessToken is missing")),
-    };
-    let expires_in = match fields.get("expiresIn") {
-        Some(Value::Number(number)) => seconds(number, "expiresIn")?,
-        Some(_) => return Err(Error::bad_token_response("expiresIn is not a number")),
-        None => return Err(Error::bad_token_response("expiresIn is missing")),
-    };
-    AccessToken::new(token, expires_in)
-}
-
-/// A JSON number of seconds as a lifetime; `field` names it in errors.
-pub(crate) fn seconds(number: &serde_json::Number, field: &str) -> Result<Duration, Error> {
-    if let Some(whole) = number.as_u64() {
-        return Ok(Duration::from_secs(whole));
-    }
-    match number.as_f64() {
-        Some(secs) if secs < 0.0 => Err(Error::bad_token_response(format!("{field} is negative"))),
-        Some(secs) => Duration::try_from_secs_f64(secs)
-            .map_err(|_| Error::bad_token_response(format!("{field} is out of range"))),
-        None => Err(Error::bad_token_response(format!(
-            "{field} is out of range"
-        ))),
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn bad_reason(body: &str) -> String {
-        match parse_token_response(body.as_bytes()) {
-            Err(Error::BadTokenResponse { reason }) => reason.to_string(),
-            other => panic!("expected a bad token response for {body}, got {other:?}"),
-        }
-    }
-
-    #[test]
-    fn parses_symbls_answer() {
-        let token =
-            parse_token_response(br#"{"accessToken":"eyJ.abc","expiresIn":86400}"#).expect("valid");
-        assert_eq!(token.secret(), "eyJ.abc");
-        assert_eq!(token.expires_in(), Duration::from_secs(86400));
-    }
-
-    #[test]
-    fn names_each_kind_of_malformed_body() {
-        assert!(bad_reason("not json").contains("not JSON"));
-        assert!(bad_reason("[1,2]").contains("not a JSON object"));
-        assert!(bad_reason(r#"{"expiresIn":5}"#).contains("accessToken is missing"));
-        assert!(bad_reason(r#"{"accessToken":5,"expiresIn":5}"#).contains("not a string"));
-        assert!(bad_reason(r#"{"accessToken":"t"}"#).contains("expiresIn is missing"));
-        assert!(bad_reason(r#"{"accessToken":"t","expiresIn":"86400"}"#).contains("not a number"));
-        assert!(bad_reason(r#"{"accessToken":"t","expiresIn":-5}"#).contains("negative"));
-        assert!(bad_reason(r#"{"accessToken":"t","expiresIn":0}"#).contains("zero"));
-        assert!(bad_reason(r#"{"accessToken":"t","expiresIn":1e300}"#).contains("range"));
-        assert!(bad_reason(r#"{"accessToken":"t","expiresIn":99999999999}"#).contains("year"));
-        assert!(bad_reason(r#"{"accessToken":"","expiresIn":5}"#).contains("empty"));
-    }
-
-    #[test]
-    fn fractional_lifetimes_are_kept() {
-        let token = parse_token_response(br#"{"accessToken":"t","expiresIn":1.5}"#).expect("valid");
-        assert_eq!(token.expires_in(), Duration::from_millis(1500));
-    }
-
-    #[test]
-    fn errors_never_quote_the_body() {
-        let secretish = r#"{"accessToken":"line\nbreak-SECRET","expiresIn":5}"#;
-        assert!(!bad_reason(secretish).contains("SECRET"));
-        let invalid_type = r#"{"accessToken":{"nested":"SECRET"},"expiresIn":5}"#;
-        assert!(!bad_reason(invalid_type).contains("SECRET"));
-        let truncated = r#"{"accessToken":"SECRET"#;
-        assert!(!bad_reason(truncated).contains("SECRET"));
-    }
 
     #[test]
     fn sorts_statuses_into_permanent_and_transient() {

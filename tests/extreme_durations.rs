@@ -1,14 +1,17 @@
-//! Durations at the edge of what `Instant` can hold, from the server (`Retry-After`) or from the
-//! configuration, on paused Tokio time over the in-memory fake.
+//! Durations at the edge of what `Instant` can hold, from the server (`Retry-After`), from a
+//! token source or from the configuration, on paused Tokio time over the in-memory fake.
 #![cfg(feature = "test-server")]
 
 mod support;
 
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
 use std::time::Duration;
 
 use http::StatusCode;
 use symbl_auth::test_server::{FakeSymbl, TokenFault};
-use symbl_auth::SymblAuthLayer;
+use symbl_auth::{Error, SymblAuthLayer, TokenFuture, TokenSource};
+use tokio::time::advance;
 use tower::Layer;
 
 use support::*;
@@ -76,4 +79,59 @@ async fn the_longest_durations_in_the_builder_are_accepted() {
         assert!(outcome.contains("invalid credentials"), "{outcome}");
     }
     assert_eq!(fake.token_requests(), 1);
+}
+
+/// A token source written outside the crate: its first fetch says "busy, come back in a week",
+/// then it grants the fake's tokens.
+#[derive(Debug)]
+struct BusyForAWeek {
+    fake: FakeSymbl,
+    fetches: Arc<AtomicUsize>,
+}
+
+impl TokenSource for BusyForAWeek {
+    fn fetch_token(&self) -> TokenFuture<'_> {
+        Box::pin(async move {
+            if self.fetches.fetch_add(1, Ordering::SeqCst) == 0 {
+                let week = Duration::from_secs(7 * 24 * 60 * 60);
+                return Err(Error::unavailable("busy", Some(week)));
+            }
+            self.fake.fetch_token().await
+        })
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_sources_retry_after_is_capped_like_a_servers() {
+    let fake = FakeSymbl::new();
+    let fetches = Arc::new(AtomicUsize::new(0));
+    let source = BusyForAWeek {
+        fake: fake.clone(),
+        fetches: Arc::clone(&fetches),
+    };
+    let layer = SymblAuthLayer::from_source(source)
+        .allow_host("api.symbl.ai")
+        .build()
+        .expect("layer");
+    let ten_minutes = Duration::from_secs(10 * 60);
+
+    // Ten minutes is past the retry budget: the failure comes back at once, and is held.
+    let service = layer.layer(fake.api_service());
+    let error = status_of(&service, get(&symbl_url("/v1/conversations")))
+        .await
+        .expect_err("busy");
+    assert_eq!(auth_error(&error).retry_after(), Some(ten_minutes));
+    assert_eq!(fetches.load(Ordering::SeqCst), 1);
+    advance(ten_minutes - Duration::from_secs(1)).await;
+    let held = call_kinds(&layer, &fake, 3).await;
+    assert!(
+        held.iter().all(|outcome| outcome.contains("busy")),
+        "{held:?}"
+    );
+    assert_eq!(fetches.load(Ordering::SeqCst), 1, "held for ten minutes");
+
+    // Not for the week the source asked for.
+    advance(Duration::from_secs(2)).await;
+    assert_eq!(call_kinds(&layer, &fake, 3).await, vec!["200 OK"; 3]);
+    assert_eq!(fetches.load(Ordering::SeqCst), 2);
 }

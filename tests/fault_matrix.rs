@@ -206,6 +206,11 @@ fn expires_in(fault: &'static str, raw: &'static str, says: &'static str) -> Row
     token(fault, TokenFault::ExpiresIn(raw), Kind::BadResponse, says)
 }
 
+/// A token granted with this raw `expiresIn`, and used.
+fn granted(fault: &'static str, raw: &'static str) -> Row {
+    token(fault, TokenFault::ExpiresIn(raw), Kind::Ok, "")
+}
+
 /// An answer with this status.
 fn status(code: u16, error: Kind, says: &'static str) -> Row {
     let status = StatusCode::from_u16(code).expect("status");
@@ -304,28 +309,35 @@ fn rows() -> Vec<Row> {
             r#"{"expiresIn":86400}"#,
             "accessToken is missing",
         ),
-        body(
-            "`expiresIn` missing",
-            r#"{"accessToken":"fake-token-x"}"#,
-            "expiresIn is missing",
-        ),
-        expires_in("`expiresIn` 0", "0", "expiresIn is zero"),
-        expires_in("`expiresIn` negative", "-5", "expiresIn is negative"),
         token(
-            "`expiresIn` fractional (86399.5)",
-            TokenFault::ExpiresIn("86399.5"),
+            "`expiresIn` missing (read as 1 day, Symbl's default)",
+            TokenFault::GrantedAs(r#"{"accessToken":{token}}"#),
             Ok,
             "",
         ),
+        granted("`expiresIn` 0 (read as 1 day)", "0"),
+        granted("`expiresIn` null (read as 1 day)", "null"),
+        expires_in("`expiresIn` negative", "-5", "expiresIn is negative"),
+        granted("`expiresIn` fractional (86399.5)", "86399.5"),
+        granted("`expiresIn` a string (`\"86400\"`)", r#""86400""#),
+        granted("`expiresIn` `\"3600.0\"`", r#""3600.0""#),
         expires_in(
-            "`expiresIn` absurdly large (1e300)",
-            "1e300",
-            "expiresIn is out of range",
+            "`expiresIn` `\"soon\"`",
+            r#""soon""#,
+            "expiresIn is not a number",
         ),
-        expires_in(
-            "`expiresIn` over a year",
-            "99999999999",
-            "expiresIn is longer than a year",
+        granted("`expiresIn` 2147483647 (clamped to a year)", "2147483647"),
+        granted("`expiresIn` 1e300 (clamped to a year)", "1e300"),
+        token(
+            "a UTF-8 BOM before the JSON",
+            TokenFault::GrantedAs("\u{feff}{\"accessToken\":{token},\"expiresIn\":86400}"),
+            Ok,
+            "",
+        ),
+        body(
+            "`200` with an error object (`{\"error\":\"invalid_client\"}`)",
+            r#"{"error":"invalid_client"}"#,
+            "the answer is an error message, not a token",
         ),
         body(
             "empty token",

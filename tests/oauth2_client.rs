@@ -1,6 +1,8 @@
 //! `oauth2::ClientCredentials` against hand-written endpoints on loopback, for the answers a
 //! conforming server does not give on demand: throttling, outages, oversized or odd bodies,
-//! and error bodies that echo the secret.
+//! error bodies that echo the secret, and every quirk of a token answer the README's table
+//! lists (the one place each is checked end to end for OAuth2; Symbl's are in
+//! `fault_matrix.rs`).
 
 mod peers;
 
@@ -8,7 +10,7 @@ use std::time::Duration;
 
 use peers::{Reply, TokenEndpoint};
 use symbl_auth::oauth2::{AuthMethod, ClientCredentials};
-use symbl_auth::{Error, TokenSource, MAX_RESPONSE_BYTES};
+use symbl_auth::{Error, SymblAuthLayer, TokenSource, MAX_LIFETIME, MAX_RESPONSE_BYTES};
 
 const SECRET: &str = "the-client-secret";
 
@@ -86,4 +88,147 @@ async fn a_200_with_expires_in_as_a_string_is_read() {
     );
     let token = fetch(reply).await.expect("token");
     assert_eq!(token.expires_in(), Duration::from_secs(300));
+}
+
+/// What a server may put in a `200`, and the lifetime the token is then used for.
+const GRANTED: [(&str, u64); 12] = [
+    // No `token_type` (Bearer), no `expires_in` (the default lifetime, an hour).
+    (r#"{"access_token":"t"}"#, 3600),
+    (
+        r#"{"access_token":"t","token_type":null,"expires_in":null}"#,
+        3600,
+    ),
+    (
+        r#"{"access_token":"t","token_type":"bearer","expires_in":0}"#,
+        3600,
+    ),
+    (
+        r#"{"access_token":"t","token_type":"Bearer","expires_in":"0"}"#,
+        3600,
+    ),
+    (
+        "\u{feff}{\"access_token\":\"t\",\"token_type\":\"Bearer\",\"expires_in\":60}",
+        60,
+    ),
+    (
+        r#"{"access_token":"t","token_type":"Bearer","expires_in":"3600.0"}"#,
+        3600,
+    ),
+    (
+        r#"{"access_token":"t","token_type":"Bearer","expires_in":" 3600 "}"#,
+        3600,
+    ),
+    (
+        r#"{"access_token":"t","token_type":"Bearer","expires_in":59.5e1}"#,
+        595,
+    ),
+    // Over a year: clamped to it.
+    (
+        r#"{"access_token":"t","token_type":"Bearer","expires_in":31536001}"#,
+        31_536_000,
+    ),
+    (
+        r#"{"access_token":"t","token_type":"Bearer","expires_in":2147483647}"#,
+        31_536_000,
+    ),
+    (
+        r#"{"access_token":"t","token_type":"Bearer","expires_in":1e12}"#,
+        31_536_000,
+    ),
+    (
+        r#"{"access_token":"t","token_type":"Bearer","expires_in":1e300}"#,
+        31_536_000,
+    ),
+];
+
+/// What is refused in a `200`, and the words the error says.
+const REFUSED: [(&str, &str); 10] = [
+    (
+        r#"{"access_token":"t","token_type":"mac"}"#,
+        "token_type is not Bearer",
+    ),
+    (
+        r#"{"access_token":"t","token_type":"DPoP"}"#,
+        "token_type is not Bearer",
+    ),
+    (
+        r#"{"access_token":"t","expires_in":-5}"#,
+        "expires_in is negative",
+    ),
+    (
+        r#"{"access_token":"t","expires_in":"-5"}"#,
+        "expires_in is negative",
+    ),
+    (
+        r#"{"access_token":"t","expires_in":"soon"}"#,
+        "expires_in is not a number",
+    ),
+    (
+        r#"{"access_token":"t","expires_in":"NaN"}"#,
+        "expires_in is not a number",
+    ),
+    (
+        r#"{"access_token":"t","expires_in":"1e999"}"#,
+        "expires_in is not a number",
+    ),
+    (
+        r#"{"access_token":"t","expires_in":true}"#,
+        "expires_in is not a number",
+    ),
+    (
+        r#"{"access_token":"t","expires_in":{}}"#,
+        "expires_in is not a number",
+    ),
+    (
+        r#"{"token_type":"Bearer","expires_in":60}"#,
+        "access_token is missing",
+    ),
+];
+
+#[tokio::test]
+async fn any_token_a_server_grants_is_used_and_garbage_is_refused() {
+    assert_eq!(MAX_LIFETIME, Duration::from_secs(31_536_000));
+    for (body, seconds) in GRANTED {
+        let token = fetch(Reply::json("200 OK", body)).await.expect(body);
+        assert_eq!(token.expires_in(), Duration::from_secs(seconds), "{body}");
+    }
+    for (body, says) in REFUSED {
+        let err = fetch(Reply::json("200 OK", body)).await.expect_err(body);
+        assert!(
+            matches!(err, Error::BadTokenResponse { .. }),
+            "{body}: {err}"
+        );
+        assert!(err.to_string().contains(says), "{body}: {err}");
+        assert!(!err.to_string().contains("soon"), "quotes the body: {err}");
+    }
+}
+
+/// A layer over a source whose endpoint answers every request with `reply`, with a 1 s budget:
+/// the fetch's error, and how many token requests it made.
+async fn layer_fetch(reply: Reply) -> (Error, usize) {
+    let endpoint = TokenEndpoint::start(reply).await;
+    let source = ClientCredentials::new(endpoint.url("/token"), "client", SECRET);
+    let layer = SymblAuthLayer::from_source(source)
+        .allow_host("api.example.com")
+        .token_retry_budget(Duration::from_secs(1))
+        .build()
+        .expect("layer");
+    let err = layer.access_token().await.expect_err("no token");
+    (err, endpoint.requests())
+}
+
+#[tokio::test]
+async fn an_error_object_in_a_200_is_read_like_the_same_error_under_a_400() {
+    let (err, requests) = layer_fetch(Reply::json("200 OK", r#"{"error":"invalid_client"}"#)).await;
+    assert!(matches!(err, Error::InvalidCredentials { .. }), "{err}");
+    assert!(err.to_string().contains("invalid_client"), "{err}");
+    assert_eq!(requests, 1, "permanent: not retried");
+
+    // Retried within the budget, as under a 400.
+    let busy = r#"{"error":"temporarily_unavailable","error_description":"SECRET"}"#;
+    let (err, requests) = layer_fetch(Reply::json("200 OK", busy)).await;
+    assert!(err.is_retryable(), "{err}");
+    assert!(err.to_string().contains("temporarily_unavailable"), "{err}");
+    assert!(!err.to_string().contains("SECRET"), "{err}");
+    assert!(requests >= 2, "retried: {requests} requests");
 }

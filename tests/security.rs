@@ -7,8 +7,9 @@ mod support;
 use bytes::Bytes;
 use http::{header, HeaderValue, Request, StatusCode};
 use http_body_util::Full;
+use symbl_auth::oauth2::ClientCredentials;
 use symbl_auth::test_server::{FakeSymbl, TestServer};
-use symbl_auth::{Error, SymblAuthLayer};
+use symbl_auth::{Credentials, Error, SymblAuthLayer, SymblTokenSource, TokenSource};
 use tower::{Layer, ServiceExt};
 
 use support::*;
@@ -77,7 +78,8 @@ async fn plain_http_to_a_remote_host_is_refused() {
         .await
         .expect_err("refused");
     assert!(
-        matches!(auth_error(&error), Error::InsecureTransport { host, .. } if host == "api.symbl.ai")
+        matches!(auth_error(&error), Error::InsecureTransport { host, setting, .. }
+            if host == "api.symbl.ai" && *setting == "SymblAuthLayerBuilder::allow_insecure_http")
     );
     assert_eq!(recorder.seen().len(), 0, "nothing was sent");
     assert_eq!(fake.token_requests(), 0, "no token was even fetched");
@@ -92,6 +94,83 @@ async fn plain_http_to_a_remote_host_is_refused() {
         .await
         .expect("opted in");
     assert!(authorizations(&recorder)[0].is_some());
+}
+
+/// The setting an `InsecureTransport` error names, and its message.
+fn named_setting(error: &Error) -> (&'static str, String) {
+    match error {
+        Error::InsecureTransport { setting, .. } => (setting, error.to_string()),
+        other => panic!("expected InsecureTransport, got {other}"),
+    }
+}
+
+#[test]
+fn a_refused_http_token_url_names_the_setting_that_allows_it() {
+    // An OAuth2 source's token URL: the layer's setting does not reach into the source.
+    let source = || ClientCredentials::new("http://auth.example.com/token", "client", "secret");
+    let from_source = |source| SymblAuthLayer::from_source(source).allow_host("api.example.com");
+    let error = from_source(source())
+        .allow_insecure_http(true)
+        .build()
+        .expect_err("the source's own setting is off");
+    let (setting, text) = named_setting(&error);
+    assert_eq!(setting, "ClientCredentials::allow_insecure_http", "{text}");
+    assert!(
+        text.contains("ClientCredentials::allow_insecure_http(true)"),
+        "{text}"
+    );
+    assert!(!text.contains("SymblAuthLayerBuilder"), "{text}");
+    from_source(source().allow_insecure_http(true))
+        .build()
+        .expect("the setting named allows it");
+
+    // Symbl's token URL is the layer's own.
+    let symbl = || {
+        SymblAuthLayer::builder(Credentials::new("app-id", "app-secret"))
+            .token_url("http://auth.example.com/oauth2/token:generate")
+    };
+    let error = symbl().build().expect_err("plain http to a remote host");
+    let (setting, text) = named_setting(&error);
+    assert_eq!(
+        setting, "SymblAuthLayerBuilder::allow_insecure_http",
+        "{text}"
+    );
+    assert!(
+        text.contains("SymblAuthLayerBuilder::allow_insecure_http(true)"),
+        "{text}"
+    );
+    symbl()
+        .allow_insecure_http(true)
+        .build()
+        .expect("the setting named allows it");
+
+    // Symbl's source given to `from_source`: checked like the OAuth2 one, at `build` and at a
+    // fetch made directly, so the app secret never goes out in clear without its opt-in.
+    let source = || {
+        SymblTokenSource::new(
+            "http://auth.example.com/oauth2/token:generate",
+            Credentials::new("app-id", "app-secret"),
+        )
+    };
+    let from_source = |source| SymblAuthLayer::from_source(source).allow_host("api.example.com");
+    let error = from_source(source())
+        .build()
+        .expect_err("plain http to a remote host");
+    let (setting, text) = named_setting(&error);
+    assert_eq!(setting, "SymblTokenSource::allow_insecure_http", "{text}");
+    let direct = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("runtime")
+        .block_on(source().fetch_token())
+        .expect_err("refused before anything is sent");
+    assert!(
+        matches!(direct, Error::InsecureTransport { .. }),
+        "{direct}"
+    );
+    from_source(source().allow_insecure_http(true))
+        .build()
+        .expect("the setting named allows it");
 }
 
 #[tokio::test]

@@ -268,10 +268,14 @@ async fn a_fetch_task_that_dies_releases_the_cache() {
     let layer = in_memory_layer(ScriptedSource::new(fake.clone()).panicking(1));
     let service = service(&layer, &fake);
     let error = call(&service).await.expect_err("the fetch died");
+    let error = auth_error(&error);
+    assert!(error.to_string().contains("panicked"), "{error}");
+    // Not retried, and it says so: a source that panicked once would panic again.
     assert!(
-        auth_error(&error).to_string().contains("panicked"),
+        matches!(error, symbl_auth::Error::SourcePanicked { .. }),
         "{error}"
     );
+    assert!(!error.is_retryable(), "{error}");
     // A failure like any other: held for the cool-down, then the next caller fetches.
     call(&service).await.expect_err("cooling down");
     assert_eq!(

@@ -57,9 +57,34 @@ enum Source {
         source: Arc<dyn TokenSource>,
         /// A `token_url` given by mistake, refused at `build`.
         token_url: Option<String>,
-        /// The same source when it is the crate's OAuth2 client, whose settings `build` checks.
-        oauth2: Option<ClientCredentials>,
+        /// The same source when it is one of the crate's own, whose settings `build` checks.
+        built_in: Option<BuiltIn>,
     },
+}
+
+/// A source of the crate's own, given to `from_source`.
+enum BuiltIn {
+    OAuth2(ClientCredentials),
+    Symbl(SymblTokenSource),
+}
+
+impl BuiltIn {
+    fn of(source: &dyn Any) -> Option<Self> {
+        if let Some(oauth2) = source.downcast_ref::<ClientCredentials>() {
+            return Some(Self::OAuth2(oauth2.clone()));
+        }
+        let symbl = source.downcast_ref::<SymblTokenSource>()?;
+        Some(Self::Symbl(symbl.clone()))
+    }
+
+    /// Checks its settings (a plain-http token URL without the opt-in among them) and
+    /// prepares its client.
+    fn prepare(&self) -> Result<(), Error> {
+        match self {
+            Self::OAuth2(source) => source.prepare(),
+            Self::Symbl(source) => source.prepare(),
+        }
+    }
 }
 
 impl SymblAuthLayerBuilder {
@@ -74,7 +99,6 @@ impl SymblAuthLayerBuilder {
     /// After a failed fetch, requests get its error at once for this long instead of each
     /// starting a fetch: it bounds the load on a failing endpoint.
     pub const DEFAULT_FAILURE_COOLDOWN: Duration = Duration::from_secs(5);
-
     pub(crate) fn symbl(credentials: Credentials) -> Self {
         Self::with_source(Source::Symbl {
             credentials,
@@ -83,13 +107,11 @@ impl SymblAuthLayerBuilder {
     }
 
     pub(crate) fn custom<T: TokenSource>(source: Arc<T>) -> Self {
-        let oauth2 = (&*source as &dyn Any)
-            .downcast_ref::<ClientCredentials>()
-            .cloned();
+        let built_in = BuiltIn::of(&*source as &dyn Any);
         Self::with_source(Source::Custom {
             source,
             token_url: None,
-            oauth2,
+            built_in,
         })
     }
 
@@ -314,7 +336,11 @@ impl SymblAuthLayerBuilder {
             } => {
                 let url = match token_url {
                     Some(url) => {
-                        hosts.push(check_token_url(&url, self.allow_insecure_http)?);
+                        hosts.push(check_token_url(
+                            &url,
+                            self.allow_insecure_http,
+                            LAYER_INSECURE_HTTP,
+                        )?);
                         url
                     }
                     None => {
@@ -322,7 +348,12 @@ impl SymblAuthLayerBuilder {
                         DEFAULT_TOKEN_URL.to_owned()
                     }
                 };
-                let source = SymblTokenSource::configured(url, credentials, self.client);
+                let source = SymblTokenSource::configured(
+                    url,
+                    credentials,
+                    self.client,
+                    self.allow_insecure_http,
+                );
                 if prepare {
                     source.prepare()?;
                 }
@@ -346,10 +377,10 @@ impl SymblAuthLayerBuilder {
             Source::Custom {
                 source,
                 token_url: None,
-                oauth2,
+                built_in,
             } => {
-                if let (Some(oauth2), true) = (oauth2, prepare) {
-                    oauth2.prepare()?;
+                if let (Some(built_in), true) = (built_in, prepare) {
+                    built_in.prepare()?;
                 }
                 if self.extra_hosts.is_empty() {
                     return Err(Error::config(
@@ -376,8 +407,17 @@ impl SymblAuthLayerBuilder {
     }
 }
 
-/// The host of a valid token URL, lowercased.
-pub(crate) fn check_token_url(url: &str, allow_insecure_http: bool) -> Result<String, Error> {
+/// The setting [`Error::InsecureTransport`] names for what a layer sends: its token request
+/// and the requests it attaches the token to.
+pub(crate) const LAYER_INSECURE_HTTP: &str = "SymblAuthLayerBuilder::allow_insecure_http";
+
+/// The host of a valid token URL, lowercased. `setting` names the setting that would allow a
+/// plain `http://` URL to a host that is not loopback, for the error.
+pub(crate) fn check_token_url(
+    url: &str,
+    allow_insecure_http: bool,
+    setting: &'static str,
+) -> Result<String, Error> {
     let uri: Uri = url
         .parse()
         .map_err(|_| Error::config("token_url is not a valid URL"))?;
@@ -395,6 +435,7 @@ pub(crate) fn check_token_url(url: &str, allow_insecure_http: bool) -> Result<St
     if !may_travel(Some(scheme), host, allow_insecure_http) {
         return Err(Error::InsecureTransport {
             host: host.to_owned(),
+            setting,
         });
     }
     Ok(host.to_ascii_lowercase())

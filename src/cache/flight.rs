@@ -5,8 +5,9 @@
 //! by a guard made *before* the spawn and moved into the task: if the task never runs or is
 //! dropped unfinished (its runtime shut down), dropping the guard clears the record and closes
 //! the channel, and each waiter starts the fetch again once, in its own runtime. If the token
-//! source panics, the guard records that as a failed fetch. The task ends on
-//! its own when nobody is left to tell: every waiter and the cache itself gone.
+//! source panics, the guard records that as a failed fetch (`Error::SourcePanicked`, not
+//! retried). The task ends on its own when nobody is left to tell: every waiter and the cache
+//! itself gone.
 
 use std::future::{poll_fn, Future};
 use std::pin::pin;
@@ -124,7 +125,9 @@ impl Drop for Landing {
             // The token source panicked: a failure like any other, shared with the waiters
             // and held for the cool-down, so a source that always panics is not called per
             // request.
-            let panicked = Error::unavailable("the token source panicked", None);
+            // Not retryable: the flight ends with the panic, and a source that panicked once
+            // would most likely panic again.
+            let panicked = Error::SourcePanicked {};
             let outcome = shared.record(self.id, Err(panicked));
             self.sender.send_replace(Some(outcome));
         } else {

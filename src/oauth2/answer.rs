@@ -6,78 +6,83 @@
 use std::time::Duration;
 
 use http::{HeaderMap, StatusCode};
-use serde_json::Value;
+use serde_json::{Map, Value};
 
 use crate::error::Reason;
-use crate::token_endpoint::{seconds, transport};
-use crate::{AccessToken, Error, MAX_LIFETIME};
+use crate::token_endpoint::{lifetime, transport};
+use crate::{AccessToken, Error};
 
 /// What an OAuth2 client's user should check when its credentials are refused.
 const CHECK_CLIENT: &str = "check the OAuth2 client id and secret, and the client \
      authentication method (client_secret_basic by default, AuthMethod::ClientSecretPost for \
      client_secret_post)";
 
-/// Parses a successful token response: `access_token`, `token_type` (must be Bearer) and the
-/// optional `expires_in`, else `default_lifetime`.
-pub(super) fn token(body: &[u8], default_lifetime: Duration) -> Result<AccessToken, Error> {
+/// Parses a `2xx` answer (RFC 6749 §5.1), taking any Bearer token the server grants:
+///
+/// - an `error` code (a non-empty string) makes it a refusal, sorted like the same code under a
+///   `400` ([`refusal`]): some servers answer errors with `200`, and x/oauth2 and Authlib read
+///   them the same way. `invalid_client` is [`Error::InvalidCredentials`];
+///   `temporarily_unavailable` is retried, honouring a `Retry-After` in `headers`.
+/// - `token_type` must be Bearer, in any case; absent, `null` or empty it is taken to be
+///   Bearer, as x/oauth2 and Authlib take it. Any other type (`mac`, `DPoP`) is refused: this
+///   layer sends `Authorization: Bearer` only.
+/// - `expires_in` is read by [`lifetime`]: a number or a numeric string; 0, `null` or absent is
+///   `default_lifetime`; over [`MAX_LIFETIME`](crate::MAX_LIFETIME) it is clamped.
+pub(super) fn token(
+    headers: &HeaderMap,
+    body: &[u8],
+    default_lifetime: Duration,
+) -> Result<AccessToken, Error> {
     let fields = transport::json_object(body)?;
+    if let Some(code) = error_code(&fields) {
+        return Err(by_code(StatusCode::OK, headers, code));
+    }
     let token = match fields.get("access_token") {
         Some(Value::String(token)) => token,
         Some(_) => return Err(Error::bad_token_response("access_token is not a string")),
         None => return Err(Error::bad_token_response("access_token is missing")),
     };
     match fields.get("token_type") {
-        Some(Value::String(kind)) if kind.eq_ignore_ascii_case("bearer") => {}
+        None | Some(Value::Null) => {}
+        Some(Value::String(kind)) if kind.trim().is_empty() => {}
+        Some(Value::String(kind)) if kind.trim().eq_ignore_ascii_case("bearer") => {}
         Some(Value::String(_)) => {
             return Err(Error::bad_token_response(
                 "token_type is not Bearer: this layer sends Bearer tokens only",
             ));
         }
         Some(_) => return Err(Error::bad_token_response("token_type is not a string")),
-        None => return Err(Error::bad_token_response("token_type is missing")),
     }
-    let lifetime = match fields.get("expires_in") {
-        None | Some(Value::Null) => default_lifetime,
-        Some(Value::Number(number)) => seconds(number, "expires_in")?,
-        // Some servers (Azure AD v1 among them) send the number as a string.
-        Some(Value::String(text)) => text
-            .trim()
-            .parse::<u64>()
-            .map(Duration::from_secs)
-            .map_err(|_| Error::bad_token_response("expires_in is not a number"))?,
-        Some(_) => return Err(Error::bad_token_response("expires_in is not a number")),
-    };
-    if lifetime.is_zero() {
-        return Err(Error::bad_token_response("expires_in is zero"));
-    }
-    if lifetime >= MAX_LIFETIME {
-        return Err(Error::bad_token_response(
-            "expires_in is longer than a year",
-        ));
-    }
+    let lifetime = lifetime(fields.get("expires_in"), "expires_in", default_lifetime)?;
     AccessToken::new(token, lifetime)
+}
+
+/// The §5.2 `error` code of an answer, if it has a non-empty one.
+fn error_code(fields: &Map<String, Value>) -> Option<&str> {
+    match fields.get("error") {
+        Some(Value::String(code)) if !code.is_empty() => Some(code),
+        _ => None,
+    }
 }
 
 /// Sorts a refusal that is not transient by its §5.2 `error` code, else by its status.
 pub(super) fn refusal(status: StatusCode, headers: &HeaderMap, body: Option<&[u8]>) -> Error {
-    let code = body
-        .and_then(|body| transport::json_object(body).ok())
-        .and_then(|fields| match fields.get("error") {
-            Some(Value::String(code)) => Some(code.clone()),
-            _ => None,
-        });
-    let Some(code) = code else {
-        return match status {
-            StatusCode::UNAUTHORIZED => {
-                Error::invalid_credentials(status).with_reason(CHECK_CLIENT)
-            }
-            _ => Error::rejected(status).with_reason(
-                "the answer carries no OAuth2 error code: check that the token URL is the \
-                 server's token endpoint",
-            ),
-        };
-    };
-    match code.as_str() {
+    let fields = body.and_then(|body| transport::json_object(body).ok());
+    if let Some(code) = fields.as_ref().and_then(error_code) {
+        return by_code(status, headers, code);
+    }
+    match status {
+        StatusCode::UNAUTHORIZED => Error::invalid_credentials(status).with_reason(CHECK_CLIENT),
+        _ => Error::rejected(status).with_reason(
+            "the answer carries no OAuth2 error code: check that the token URL is the server's \
+             token endpoint",
+        ),
+    }
+}
+
+/// Sorts an answer with the §5.2 error `code`, whatever its `status`.
+fn by_code(status: StatusCode, headers: &HeaderMap, code: &str) -> Error {
+    match code {
         "invalid_client" => Error::invalid_credentials(status).with_reason(format!(
             "the authorization server did not accept the client (invalid_client): {CHECK_CLIENT}"
         )),

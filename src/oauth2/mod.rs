@@ -63,14 +63,24 @@ pub enum AuthMethod {
 /// the token URL, authenticated with the client id and secret, and expects a `Bearer`
 /// `access_token`. See the [module documentation](self) for an example.
 ///
-/// - `expires_in` is optional in RFC 6749: without it the token is taken to live
-///   [`DEFAULT_LIFETIME`](Self::DEFAULT_LIFETIME) (see [`default_lifetime`](Self::default_lifetime));
-///   if the server revokes it sooner, the layer's retry after a 401 fetches a new one.
-/// - `token_type` must be `Bearer` (in any case).
+/// Any token the server grants is used (§5.1), read as golang.org/x/oauth2 and Authlib read
+/// it, and more liberally where they would refuse a usable token:
+/// - `expires_in` is optional in RFC 6749: without it, or `null`, or 0, the token is taken to
+///   live [`DEFAULT_LIFETIME`](Self::DEFAULT_LIFETIME) (see
+///   [`default_lifetime`](Self::default_lifetime)); if the server revokes it sooner, the
+///   layer's retry after a 401 fetches a new one. A numeric string (`"3600"`, `"3600.0"`) is
+///   read as the number; a lifetime over [`MAX_LIFETIME`](crate::MAX_LIFETIME) is clamped to
+///   it; a negative or non-numeric one is [`Error::BadTokenResponse`].
+/// - `token_type` must be `Bearer` (in any case); absent, `null` or empty, it is taken to be
+///   Bearer. Another type (`mac`, `DPoP`) is refused.
+/// - A UTF-8 byte order mark before the JSON is skipped.
 /// - Errors (§5.2): `invalid_client`, `unauthorized_client` and `invalid_grant` are
-///   [`Error::InvalidCredentials`]; `5xx` and `429` are retried, honouring `Retry-After`; other
-///   refusals are [`Error::TokenEndpointRejected`] naming the error code; a body that is not a
-///   usable token is [`Error::BadTokenResponse`].
+///   [`Error::InvalidCredentials`]; `5xx`, `429` and `temporarily_unavailable` are retried,
+///   honouring `Retry-After`; other refusals are [`Error::TokenEndpointRejected`] naming the
+///   error code; a body that is not a usable token is [`Error::BadTokenResponse`]. An error
+///   object in a `200` is read like the same one under a `400`.
+///
+/// The README's table "What token endpoints may send" lists each case.
 /// - The same limits as [`SymblTokenSource`](crate::SymblTokenSource): the body is read up to
 ///   [`MAX_RESPONSE_BYTES`](crate::MAX_RESPONSE_BYTES), redirects are never followed, and no
 ///   error, log or `Debug` shows the secret or a token.
@@ -98,8 +108,8 @@ pub struct ClientCredentials {
 }
 
 impl ClientCredentials {
-    /// The lifetime assumed when the server sends no `expires_in`: one hour, the most common
-    /// default among authorization servers.
+    /// The lifetime assumed when the server sends no `expires_in` (or `null`, or 0): one hour,
+    /// the most common default among authorization servers.
     pub const DEFAULT_LIFETIME: Duration = Duration::from_secs(60 * 60);
 
     /// A client `client_id` with `client_secret`, asking `token_url` for tokens.
@@ -144,8 +154,8 @@ impl ClientCredentials {
         self
     }
 
-    /// The lifetime assumed for a token granted without `expires_in` (default
-    /// [one hour](Self::DEFAULT_LIFETIME)); set it to what your server documents.
+    /// The lifetime assumed for a token granted without `expires_in`, or with `null` or 0
+    /// (default [one hour](Self::DEFAULT_LIFETIME)); set it to what your server documents.
     pub fn default_lifetime(mut self, lifetime: Duration) -> Self {
         self.default_lifetime = lifetime;
         self
@@ -240,7 +250,11 @@ impl ClientCredentials {
     }
 
     fn check(&self) -> Result<(), Error> {
-        check_token_url(&self.token_url, self.allow_insecure_http)?;
+        check_token_url(
+            &self.token_url,
+            self.allow_insecure_http,
+            "ClientCredentials::allow_insecure_http",
+        )?;
         const RESERVED: [&str; 4] = ["grant_type", "scope", "client_id", "client_secret"];
         if let Some((name, _)) = self
             .params
@@ -302,8 +316,9 @@ impl ClientCredentials {
         let answer = client.send(self.request()?).await?;
         let status = answer.status();
         if status.is_success() {
+            let headers = answer.headers().clone();
             let body = client::read_body(answer).await?;
-            return answer::token(&body, self.default_lifetime);
+            return answer::token(&headers, &body, self.default_lifetime);
         }
         if let Some(transient) = transport::transient(status, answer.headers()) {
             return Err(transient);

@@ -4,6 +4,7 @@ use http::{HeaderMap, StatusCode};
 
 use super::answer::{refusal, token};
 use super::*;
+use crate::MAX_LIFETIME;
 
 /// A secret with every character §2.3.1's encoding must handle.
 const AWKWARD_SECRET: &str = "s3:cr+et/100% sure";
@@ -121,6 +122,7 @@ fn debug_hides_the_secret_and_parameter_values() {
 fn reads_a_bearer_token_with_or_without_expires_in() {
     let hour = ClientCredentials::DEFAULT_LIFETIME;
     let t = token(
+        &HeaderMap::new(),
         br#"{"access_token":"abc","token_type":"Bearer","expires_in":300}"#,
         hour,
     )
@@ -129,9 +131,15 @@ fn reads_a_bearer_token_with_or_without_expires_in() {
         (t.secret(), t.expires_in()),
         ("abc", Duration::from_secs(300))
     );
-    let t = token(br#"{"access_token":"abc","token_type":"bearer"}"#, hour).expect("token");
+    let t = token(
+        &HeaderMap::new(),
+        br#"{"access_token":"abc","token_type":"bearer"}"#,
+        hour,
+    )
+    .expect("token");
     assert_eq!(t.expires_in(), hour);
     let t = token(
+        &HeaderMap::new(),
         br#"{"access_token":"abc","token_type":"BEARER","expires_in":"60"}"#,
         hour,
     )
@@ -140,27 +148,102 @@ fn reads_a_bearer_token_with_or_without_expires_in() {
 }
 
 #[test]
+fn takes_a_token_without_a_type_as_bearer_and_any_lifetime_it_is_granted() {
+    let hour = ClientCredentials::DEFAULT_LIFETIME;
+    let lifetime = |fields: &str| {
+        let body = format!(r#"{{"access_token":"abc"{fields}}}"#);
+        token(&HeaderMap::new(), body.as_bytes(), hour).map(|t| t.expires_in())
+    };
+    for (fields, expected) in [
+        ("", hour),
+        (r#","token_type":null"#, hour),
+        (r#","token_type":"""#, hour),
+        (r#","token_type":" Bearer ""#, hour),
+        (r#","expires_in":0"#, hour),
+        (r#","expires_in":null"#, hour),
+        (r#","expires_in":"0""#, hour),
+        (r#","expires_in":"3600.0""#, Duration::from_secs(3600)),
+        (r#","expires_in":" 3600 ""#, Duration::from_secs(3600)),
+        (r#","expires_in":31536000"#, MAX_LIFETIME),
+        (r#","expires_in":2147483647"#, MAX_LIFETIME),
+        (r#","expires_in":1e12"#, MAX_LIFETIME),
+        (r#","expires_in":1e300"#, MAX_LIFETIME),
+    ] {
+        assert_eq!(lifetime(fields).expect(fields), expected, "{fields}");
+    }
+    // The default lifetime is the source's, whatever it is.
+    let t = token(
+        &HeaderMap::new(),
+        br#"{"access_token":"abc","expires_in":0}"#,
+        Duration::from_secs(7),
+    );
+    assert_eq!(t.expect("token").expires_in(), Duration::from_secs(7));
+}
+
+#[test]
+fn an_error_object_in_a_200_is_read_like_the_same_error_under_a_400() {
+    let read = |body: &str| {
+        token(&HeaderMap::new(), body.as_bytes(), Duration::from_secs(60)).unwrap_err()
+    };
+    for code in ["invalid_client", "unauthorized_client", "invalid_grant"] {
+        let err = read(&format!(r#"{{"error":"{code}"}}"#));
+        assert!(
+            matches!(err, Error::InvalidCredentials { status, .. } if status == StatusCode::OK),
+            "{code}: {err}"
+        );
+    }
+    for code in ["temporarily_unavailable", "server_error"] {
+        let err = read(&format!(r#"{{"error":"{code}"}}"#));
+        assert!(err.is_retryable(), "{code}: {err}");
+        assert!(err.to_string().contains(code), "{err}");
+    }
+    let mut wait = HeaderMap::new();
+    wait.insert(header::RETRY_AFTER, "7".parse().expect("value"));
+    let body = br#"{"error":"temporarily_unavailable"}"#;
+    let err = token(&wait, body, Duration::from_secs(60)).unwrap_err();
+    assert_eq!(err.retry_after(), Some(Duration::from_secs(7)), "{err}");
+    let err = read(r#"{"error":"invalid_scope","access_token":"abc","token_type":"Bearer"}"#);
+    assert!(
+        matches!(err, Error::TokenEndpointRejected { .. }),
+        "an error wins over a token beside it: {err}"
+    );
+    let err = read(r#"{"error":"SECRET-CODE","error_description":"SECRET"}"#);
+    assert!(matches!(err, Error::TokenEndpointRejected { .. }), "{err}");
+    assert!(!err.to_string().contains("SECRET"), "{err}");
+    // Only a non-empty code is an error, as in x/oauth2.
+    for empty in [r#""""#, "null"] {
+        let body = format!(r#"{{"error":{empty},"access_token":"abc","token_type":"Bearer"}}"#);
+        token(&HeaderMap::new(), body.as_bytes(), Duration::from_secs(60)).expect(&body);
+    }
+}
+
+#[test]
 fn names_what_is_wrong_with_a_token_answer_without_quoting_it() {
-    let bad = |body: &str| match token(body.as_bytes(), Duration::from_secs(60)) {
+    let bad = |body: &str| match token(&HeaderMap::new(), body.as_bytes(), Duration::from_secs(60))
+    {
         Err(Error::BadTokenResponse { reason }) => reason.to_string(),
         other => panic!("expected a bad token response for {body}, got {other:?}"),
     };
     assert!(bad("SECRET-not-json").contains("not JSON"));
     assert!(bad(r#"["SECRET"]"#).contains("not a JSON object"));
     assert!(bad(r#"{"token_type":"Bearer"}"#).contains("access_token is missing"));
-    assert!(bad(r#"{"access_token":"SECRET"}"#).contains("token_type is missing"));
     assert!(bad(r#"{"access_token":"SECRET","token_type":"mac"}"#).contains("not Bearer"));
+    assert!(bad(r#"{"access_token":"SECRET","token_type":"DPoP"}"#).contains("not Bearer"));
+    assert!(bad(r#"{"access_token":"SECRET","token_type":5}"#).contains("not a string"));
     assert!(bad(r#"{"access_token":"SECRET","token_type":"SECRET"}"#).contains("not Bearer"));
     let lifetime = |value: &str| {
         bad(&format!(
             r#"{{"access_token":"SECRET","token_type":"Bearer","expires_in":{value}}}"#
         ))
     };
-    assert!(lifetime("0").contains("zero"));
     assert!(lifetime("-5").contains("negative"));
-    assert!(lifetime("99999999999").contains("year"));
-    assert!(lifetime(r#""soon""#).contains("not a number"));
-    assert!(lifetime("true").contains("not a number"));
+    assert!(lifetime(r#""-5""#).contains("negative"));
+    for garbage in [r#""soon""#, "true", "{}", r#""NaN""#, r#""1e999""#, r#""""#] {
+        assert!(
+            lifetime(garbage).contains("expires_in is not a number"),
+            "{garbage}"
+        );
+    }
     for body in [
         "SECRET-not-json",
         r#"{"access_token":"SECRET","token_type":"SECRET"}"#,

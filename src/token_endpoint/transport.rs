@@ -12,11 +12,14 @@ use http::{header, HeaderMap, StatusCode};
 use crate::error::Reason;
 use crate::Error;
 
-/// A token endpoint's answer as a JSON object. The error says where the syntax broke but never
-/// quotes the body: serde's messages can echo input, and the body may hold a token.
+/// A token endpoint's answer as a JSON object, after a UTF-8 byte order mark if there is one
+/// (some Windows-hosted servers send it; RFC 8259 §8.1 lets a parser ignore it). The error says
+/// where the syntax broke but never quotes the body: serde's messages can echo input, and the
+/// body may hold a token.
 pub(crate) fn json_object(
     body: &[u8],
 ) -> Result<serde_json::Map<String, serde_json::Value>, Error> {
+    let body = body.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(body);
     let value: serde_json::Value = serde_json::from_slice(body).map_err(|err| {
         Error::bad_token_response(format!(
             "the body is not JSON (syntax error at line {} column {})",

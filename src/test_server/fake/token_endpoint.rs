@@ -35,6 +35,10 @@ pub enum TokenFault {
     /// Grant a token as usual, but with this raw JSON text as `expiresIn` (`"0"`, `"-5"`,
     /// `"1.5"`, `"1e300"`, `"\"86400\""`).
     ExpiresIn(&'static str),
+    /// Grant a token as usual, but answer with this body, in which `{token}` stands for the
+    /// token as a JSON string: `"\u{feff}{\"accessToken\":{token},\"expiresIn\":60}"`, or
+    /// `{"accessToken":{token}}` without a lifetime.
+    GrantedAs(&'static str),
     /// Never answer.
     Hang,
     /// Grant a token as usual, but drop the connection halfway through the body (over HTTP;
@@ -105,6 +109,16 @@ impl FakeSymbl {
                         serde_json::from_slice(&answer.body).unwrap_or_default();
                     let token = granted["accessToken"].to_string();
                     answer.body = format!(r#"{{"accessToken":{token},"expiresIn":{raw}}}"#).into();
+                }
+                answer
+            }
+            TokenFault::GrantedAs(template) => {
+                let mut answer = self.grant(body);
+                if answer.status == StatusCode::OK {
+                    let granted: serde_json::Value =
+                        serde_json::from_slice(&answer.body).unwrap_or_default();
+                    let token = granted["accessToken"].to_string();
+                    answer.body = template.replace("{token}", &token).into();
                 }
                 answer
             }
