@@ -1,6 +1,8 @@
 //! An axum app that calls Symbl through one shared layered client: one token fetch serves
 //! many inbound requests.
-#![cfg(feature = "test-server")]
+// Under rustls-no-provider alone the built-in client needs a provider the app installs:
+// tests/installed_provider.rs covers that build.
+#![cfg(all(feature = "test-server", not(tls_provider = "installed")))]
 
 #[allow(dead_code, unreachable_pub)]
 #[path = "../examples/axum_gateway.rs"]
@@ -37,6 +39,7 @@ async fn one_token_fetch_serves_many_inbound_requests() {
     assert_eq!(symbl.symbl().api_requests(), 100);
 }
 
+#[cfg(builtin_client)]
 #[tokio::test]
 async fn auth_failures_become_a_clear_bad_gateway() {
     let symbl = TestServer::start().await.expect("server");

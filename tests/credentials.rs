@@ -1,6 +1,12 @@
 //! `Credentials::from_symbl_conf` on real files: Symbl's format read, and every way a file can
 //! be unusable reported with the file's name and never with its contents.
 #![cfg(feature = "test-server")]
+// Some tests need a built-in client that works without the app's help (a TLS feature, not
+// rustls-no-provider alone): what only they use is unused without it.
+#![cfg_attr(
+    any(not(builtin_client), tls_provider = "installed"),
+    allow(dead_code, unused_imports)
+)]
 
 use std::error::Error as _;
 use std::fs;
@@ -54,6 +60,7 @@ fn file_error(path: &Path) -> Error {
     error
 }
 
+#[cfg(all(builtin_client, not(tls_provider = "installed")))]
 #[tokio::test]
 async fn reads_symbl_conf_as_symbls_python_sdk_writes_it() {
     let dir = TempDir::new();

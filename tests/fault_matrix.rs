@@ -19,7 +19,13 @@
 //! (`UPDATE_RELIABILITY=1 cargo test --all-features --test fault_matrix` rewrites it). All
 //! `tracing` output at TRACE, every error and its sources are checked for the secret and tokens;
 //! this is its own test binary because the subscriber is process-wide.
-#![cfg(feature = "test-server")]
+// Under rustls-no-provider alone the built-in client needs a provider the app installs:
+// tests/installed_provider.rs covers that build.
+#![cfg(all(
+    feature = "test-server",
+    builtin_client,
+    not(tls_provider = "installed")
+))]
 
 mod support;
 

@@ -4,7 +4,9 @@
 //!
 //! Failing fetches are scanned under every token endpoint fault in `fault_matrix.rs`, and the
 //! `Debug` and `Display` of every public type in `secret_paths.rs`.
-#![cfg(feature = "test-server")]
+// Under rustls-no-provider alone the built-in client needs a provider the app installs:
+// tests/installed_provider.rs covers that build.
+#![cfg(all(feature = "test-server", not(tls_provider = "installed")))]
 
 mod support;
 

@@ -2,7 +2,10 @@
 //! conforming server does not give on demand: throttling, outages, oversized or odd bodies,
 //! error bodies that echo the secret, and every quirk of a token answer the README's table
 //! lists (the one place each is checked end to end for OAuth2; Symbl's are in
-//! `fault_matrix.rs`).
+//! `fault_matrix.rs`). Over the built-in client.
+// Over the built-in client, which under rustls-no-provider alone needs a provider the app
+// installs: tests/installed_provider.rs covers that build.
+#![cfg(all(builtin_client, not(tls_provider = "installed")))]
 
 mod peers;
 

@@ -2,7 +2,13 @@
 //! against a third-party OAuth2 server: Authlib's RFC 6749 authorization server on loopback
 //! (`tests/oauth2_server/`), which checks client authentication, scope, revocation and expiry
 //! itself. Counts come from both sides: the server's `/stats` and the layer's `stats()`.
-#![cfg(feature = "test-server")]
+// Under rustls-no-provider alone the built-in client needs a provider the app installs:
+// tests/installed_provider.rs covers that build.
+#![cfg(all(
+    feature = "test-server",
+    builtin_client,
+    not(tls_provider = "installed")
+))]
 
 mod oauth2_server;
 mod support;

@@ -5,12 +5,9 @@
 //!
 //! A test binary of its own with a single test: it sets process-wide environment variables,
 //! which reqwest reads when the token client is built.
-#![cfg(any(
-    feature = "rustls",
-    feature = "rustls-ring",
-    feature = "rustls-no-provider",
-    feature = "native-tls"
-))]
+// Over the built-in client, which under rustls-no-provider alone needs a provider the app
+// installs: tests/installed_provider.rs covers that build.
+#![cfg(all(builtin_client, not(tls_provider = "installed")))]
 
 mod peers;
 

@@ -1,7 +1,9 @@
 //! A 401 refreshes the token once and sends the request once more with the newer token, body
 //! and all; never again with the token just refused (with no newer token to be had, the 401 is
 //! the answer).
-#![cfg(feature = "test-server")]
+// Under rustls-no-provider alone the built-in client needs a provider the app installs:
+// tests/installed_provider.rs covers that build.
+#![cfg(all(feature = "test-server", not(tls_provider = "installed")))]
 
 mod support;
 

@@ -1,7 +1,9 @@
 //! The layer outlives runtimes: a fetch task whose runtime shut down before it ran (or while
 //! it ran) never wedges the layer, a call outside a runtime fails clearly and harms nothing,
 //! and a layer in a `static` serves every `#[tokio::test]` that uses it.
-#![cfg(feature = "test-server")]
+// Under rustls-no-provider alone the built-in client needs a provider the app installs:
+// tests/installed_provider.rs covers that build.
+#![cfg(all(feature = "test-server", not(tls_provider = "installed")))]
 
 mod support;
 

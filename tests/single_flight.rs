@@ -1,5 +1,7 @@
 //! One token fetch serves every concurrent request, over real HTTP on loopback.
-#![cfg(feature = "test-server")]
+// Under rustls-no-provider alone the built-in client needs a provider the app installs:
+// tests/installed_provider.rs covers that build.
+#![cfg(all(feature = "test-server", not(tls_provider = "installed")))]
 
 mod support;
 
@@ -47,6 +49,7 @@ async fn clones_of_one_layer_share_the_cache() {
     assert_eq!(server.symbl().token_requests(), 1);
 }
 
+#[cfg(builtin_client)]
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn concurrent_failures_share_one_fetch_and_its_error() {
     let symbl = FakeSymbl::new().credentials(symbl_auth::Credentials::new("other", "creds"));

@@ -19,8 +19,12 @@ use peers::{Reply, TokenEndpoint};
 use symbl_auth::oauth2::ClientCredentials;
 #[cfg(feature = "test-server")]
 use symbl_auth::test_server::TestServer;
-use symbl_auth::{BoxError, Credentials, Error, ReplayBody, SymblAuthLayer, TokenSource};
-use tower::{service_fn, ServiceBuilder, ServiceExt};
+#[cfg(feature = "test-server")]
+use symbl_auth::ReplayBody;
+use symbl_auth::{BoxError, Credentials, Error, SymblAuthLayer, TokenSource};
+#[cfg(feature = "test-server")]
+use tower::ServiceBuilder;
+use tower::{service_fn, ServiceExt};
 
 const SECRET: &str = "app-secret-never-shown";
 

@@ -1,6 +1,8 @@
 //! tower-http's `TraceLayer` around the layer, logging headers at TRACE: the token never
 //! appears in the output. Its own test binary: the subscriber is process-wide.
-#![cfg(feature = "test-server")]
+// Under rustls-no-provider alone the built-in client needs a provider the app installs:
+// tests/installed_provider.rs covers that build.
+#![cfg(all(feature = "test-server", not(tls_provider = "installed")))]
 
 mod support;
 

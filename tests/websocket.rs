@@ -2,7 +2,13 @@
 //! `X-API-KEY` handshake header and never in the URL, one token request for many connections,
 //! one refresh and one retry after a 401 handshake, an error after two, the host rules, and a
 //! cache unharmed by connects dropped at any point.
-#![cfg(all(feature = "websocket", feature = "test-server"))]
+// Under rustls-no-provider alone the built-in client needs a provider the app installs:
+// tests/installed_provider.rs covers that build.
+#![cfg(all(
+    feature = "websocket",
+    feature = "test-server",
+    not(tls_provider = "installed")
+))]
 
 mod support;
 

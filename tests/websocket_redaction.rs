@@ -1,7 +1,13 @@
 //! A token the caller put in a streaming URL (`?access_token=…`, or as user info) appears in no
 //! error, `Debug` or `tracing` event that `websocket::connect` writes, whatever the outcome; nor
 //! does the layer's own token. Its own test binary: the subscriber is process-wide.
-#![cfg(all(feature = "websocket", feature = "test-server"))]
+// Under rustls-no-provider alone the built-in client needs a provider the app installs:
+// tests/installed_provider.rs covers that build.
+#![cfg(all(
+    feature = "websocket",
+    feature = "test-server",
+    not(tls_provider = "installed")
+))]
 
 mod support;
 

@@ -117,10 +117,7 @@ impl AuthServer {
             child,
             _stdin: stdin,
             base,
-            http: reqwest::Client::builder()
-                .no_proxy()
-                .build()
-                .expect("client"),
+            http: control_client(),
         }
     }
 
@@ -165,4 +162,24 @@ impl Drop for AuthServer {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
+}
+
+/// A plain-http client for the server's control routes. Under `rustls-ring` (without `rustls`)
+/// reqwest has no crypto provider of its own and would panic at `build`; it gets a config on
+/// aws-lc-rs, which the tests' own dependencies bring (it is never used: the server is plain
+/// http on loopback).
+fn control_client() -> reqwest::Client {
+    let builder = reqwest::Client::builder().no_proxy();
+    #[cfg(tls_provider = "ring")]
+    let builder = {
+        use tokio_rustls::rustls;
+        let provider = std::sync::Arc::new(rustls::crypto::aws_lc_rs::default_provider());
+        let config = rustls::ClientConfig::builder_with_provider(provider)
+            .with_safe_default_protocol_versions()
+            .expect("versions")
+            .with_root_certificates(rustls::RootCertStore::empty())
+            .with_no_client_auth();
+        builder.tls_backend_preconfigured(config)
+    };
+    builder.build().expect("client")
 }

@@ -275,8 +275,11 @@ async fn proxy(mut client: TcpStream, record: Arc<Mutex<Vec<String>>>) {
 }
 
 /// A self-signed certificate for `127.0.0.1` and `token.test`: the server's TLS acceptor, and
-/// the certificate as a root for the client.
-pub fn self_signed() -> (tokio_rustls::TlsAcceptor, reqwest::Certificate) {
+/// the certificate, to be added as a root by a client (`reqwest::Certificate::from_der`).
+pub fn self_signed() -> (
+    tokio_rustls::TlsAcceptor,
+    rustls::pki_types::CertificateDer<'static>,
+) {
     let certified =
         rcgen::generate_simple_self_signed(vec!["127.0.0.1".to_owned(), "token.test".to_owned()])
             .expect("certificate");
@@ -290,6 +293,5 @@ pub fn self_signed() -> (tokio_rustls::TlsAcceptor, reqwest::Certificate) {
         .with_no_client_auth()
         .with_single_cert(vec![der.clone()], key)
         .expect("server config");
-    let root = reqwest::Certificate::from_der(&der).expect("root");
-    (tokio_rustls::TlsAcceptor::from(Arc::new(config)), root)
+    (tokio_rustls::TlsAcceptor::from(Arc::new(config)), der)
 }
