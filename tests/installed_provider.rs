@@ -41,7 +41,10 @@ async fn the_built_in_client_runs_on_the_provider_the_app_installs() {
         .expect_err("no provider installed");
     assert_asks_for_a_provider(&err);
     let source = SymblTokenSource::new(server.token_url(), credentials.clone());
-    let err = source.fetch_token().await.expect_err("no provider installed");
+    let err = source
+        .fetch_token()
+        .await
+        .expect_err("no provider installed");
     assert_asks_for_a_provider(&err);
     let err = SymblAuthLayer::from_source(ClientCredentials::new(
         "https://auth.example/token",
