@@ -3,7 +3,8 @@
 
 For each feature set a user can build (all features, the default ones, none), reads
 `cargo metadata --locked` and walks the resolved graph from symbl-auth along normal and build
-dependencies (what a user compiles; dev-dependencies are not), on every target platform. Fails,
+dependencies (what a user compiles), on every target platform; and once more with symbl-auth's
+dev-dependencies, for what the quickstart and the tests compile. Fails,
 naming them, if any package declares a `rust-version` above symbl-auth's, or if the claim is
 below what Cargo itself needs of the manifest and build script. A package that declares none is
 listed, not judged.
@@ -23,9 +24,12 @@ import sys
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 FEATURE_SETS = [
-    ("all features", ["--all-features"]),
-    ("default features", []),
-    ("no default features", ["--no-default-features"]),
+    # (name, cargo flags, whether symbl-auth's own dev-dependencies count)
+    ("all features", ["--all-features"], False),
+    ("default features", [], False),
+    ("no default features", ["--no-default-features"], False),
+    # What the quickstart and the tests build (the README says which rustc they need).
+    ("tests and examples (all features, dev-dependencies too)", ["--all-features"], True),
 ]
 # What the manifest and build script themselves need of Cargo and rustc: `cargo::` build
 # script instructions (1.77), `cargo::rustc-check-cfg` and `[lints.rust] unexpected_cfgs`
@@ -47,8 +51,9 @@ def metadata(flags):
     return json.loads(done.stdout)
 
 
-def compiled(meta):
-    """The packages compiled when symbl-auth is built: normal and build edges from the root."""
+def compiled(meta, with_dev):
+    """The packages compiled when symbl-auth is built: normal and build edges from the root
+    (and the root's dev edges too with `with_dev`)."""
     nodes = {node["id"]: node for node in meta["resolve"]["nodes"]}
     root = meta["resolve"]["root"]
     seen, stack = set(), [root]
@@ -58,7 +63,8 @@ def compiled(meta):
             continue
         seen.add(current)
         for dep in nodes[current]["deps"]:
-            if any(kind["kind"] in (None, "build") for kind in dep["dep_kinds"]):
+            kinds = {kind["kind"] for kind in dep["dep_kinds"]}
+            if kinds & {None, "build"} or (with_dev and current == root):
                 stack.append(dep["pkg"])
     seen.discard(root)
     return seen
@@ -76,10 +82,10 @@ def main():
     failures = []
     if version(MANIFEST_NEEDS[0]) > claim:
         failures.append(f"the manifest and build script need {MANIFEST_NEEDS[0]} ({MANIFEST_NEEDS[1]})")
-    for name, flags in FEATURE_SETS:
+    for name, flags, with_dev in FEATURE_SETS:
         meta = metadata(flags)
         packages = {package["id"]: package for package in meta["packages"]}
-        tree = [packages[id] for id in compiled(meta)]
+        tree = [packages[id] for id in compiled(meta, with_dev)]
         declared = [p for p in tree if p.get("rust_version")]
         undeclared = sorted(f"{p['name']} {p['version']}" for p in tree if not p.get("rust_version"))
         above = sorted(
