@@ -43,6 +43,15 @@
 //! call that needs a fetch outside one fails with [`Error::NoRuntime`]. A cached token needs
 //! none.
 //!
+//! # The token request's HTTP client
+//!
+//! Token requests go through the built-in client (reqwest, on the TLS that the features
+//! `rustls` (default), `rustls-ring`, `rustls-no-provider` or `native-tls` choose), or through
+//! your own tower HTTP service with [`SymblAuthLayerBuilder::token_client`], such as the very
+//! hyper-util client the layer wraps. With `default-features = false` there is no HTTP client
+//! or TLS crate in the tree, and a layer needs `token_client`. The crate never installs a
+//! process-level rustls `CryptoProvider`.
+//!
 //! [RELIABILITY.md]: https://github.com/symbl-auth/symbl-auth/blob/main/RELIABILITY.md
 //!
 //! # Other front ends

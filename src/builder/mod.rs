@@ -313,9 +313,12 @@ impl SymblAuthLayerBuilder {
     /// Fails with [`Error::InvalidConfig`] for a token URL that is not an absolute http(s)
     /// URL, an `allow_host` that is not a bare host, a zero timeout, a layer
     /// [`from_source`](SymblAuthLayer::from_source) with no allowed host, a token URL or
-    /// `http_client` settings, or HTTP client settings that `reqwest` cannot build; and with
+    /// client settings, both `http_client` and `token_client`, no token client at all (a build
+    /// without a built-in one and no `token_client`), HTTP client settings that `reqwest`
+    /// cannot build, or (under `rustls-no-provider`) no installed rustls provider; and with
     /// [`Error::InsecureTransport`] for a plain `http://` token URL to a host that is not
-    /// loopback (unless allowed). A [`ClientCredentials`] source's own settings are checked too.
+    /// loopback (unless allowed). The settings of a [`ClientCredentials`] or
+    /// [`SymblTokenSource`] source are checked too.
     pub fn build(self) -> Result<SymblAuthLayer, Error> {
         self.finish(true)
     }

@@ -83,7 +83,11 @@ pub enum AuthMethod {
 /// The README's table "What token endpoints may send" lists each case.
 /// - The same limits as [`SymblTokenSource`](crate::SymblTokenSource): the body is read up to
 ///   [`MAX_RESPONSE_BYTES`](crate::MAX_RESPONSE_BYTES), redirects are never followed, and no
-///   error, log or `Debug` shows the secret or a token.
+///   error, log or `Debug` shows the secret or a token. Used on its own (not under a layer),
+///   an attempt is limited to 10 s and needs a Tokio runtime ([`Error::NoRuntime`] outside
+///   one).
+/// - The request goes through the built-in client ([`http_client`](Self::http_client)) or your
+///   own ([`token_client`](Self::token_client)).
 /// - The token URL must be `https`, or `http` to a loopback host (unless
 ///   [`allow_insecure_http`](Self::allow_insecure_http)).
 ///
