@@ -187,7 +187,8 @@ async fn each_layer_bounds_its_own_attempts_whoever_shares_the_source() {
     });
     // One source, its clones in two layers with different limits, and itself used alone.
     // Each attempt ends at the limit of whoever made it: not the first layer's, not the
-    // settings' own (an hour).
+    // settings' own (an hour), and not the 10 s a source used alone has (the second layer's is
+    // longer).
     let source = ClientCredentials::new(url, "client", SECRET)
         .http_client(|client| client.timeout(Duration::from_secs(3600)));
     let layer = |limit: Duration| {
@@ -198,12 +199,14 @@ async fn each_layer_bounds_its_own_attempts_whoever_shares_the_source() {
             .build()
             .expect("layer")
     };
-    let (short, long) = (Duration::from_millis(300), Duration::from_millis(4_500));
+    let (short, long) = (Duration::from_millis(300), Duration::from_secs(15));
     let (first, second) = (layer(short), layer(long));
     for (layer, limit) in [(&second, long), (&first, short), (&second, long)] {
         let started = tokio::time::Instant::now();
+        let before = layer.stats().token_requests;
         let err = layer.access_token().await.expect_err("no answer");
         assert_eq!(started.elapsed(), limit, "{err}");
+        assert_eq!(layer.stats().token_requests, before + 1, "one attempt: {err}");
         assert!(
             err.to_string().contains(&format!("{limit:?}")),
             "the layer's own limit ended it: {err}"
