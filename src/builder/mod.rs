@@ -22,14 +22,24 @@ use crate::{BoxError, Credentials, Error, SymblAuthLayer, SymblTokenSource, Toke
 /// Configures a [`SymblAuthLayer`]; made by [`SymblAuthLayer::builder`] (Symbl's token
 /// endpoint) or [`SymblAuthLayer::from_source`] (any [`TokenSource`]).
 ///
+/// Each setting says its unit, its default and what zero means; `build` checks them all.
+///
 /// ```
 /// use std::time::Duration;
+/// use bytes::Bytes;
+/// use http_body_util::Full;
+/// use hyper_util::client::legacy::Client;
+/// use hyper_util::rt::TokioExecutor;
 /// use symbl_auth::{Credentials, SymblAuthLayer};
 ///
+/// // A Symbl-compatible server on loopback, over plain http.
+/// let local = Client::builder(TokioExecutor::new()).build_http::<Full<Bytes>>();
 /// let layer = SymblAuthLayer::builder(Credentials::new("app-id", "app-secret"))
-///     .token_url("http://127.0.0.1:8080/oauth2/token:generate")
-///     .allow_host("localhost")
+///     .token_url("http://127.0.0.1:8080/oauth2/token:generate") // its host gets the token
+///     .allow_host("localhost")                                  // and this one too
+///     .token_client(local) // optional with a TLS feature on (the built-in client)
 ///     .refresh_window(Duration::from_secs(600))
+///     .replay_limit(256 * 1024)
 ///     .build()?;
 /// # Ok::<(), symbl_auth::Error>(())
 /// ```
@@ -131,8 +141,11 @@ impl SymblAuthLayerBuilder {
         }
     }
 
-    /// Symbl's token endpoint (default `https://api.symbl.ai/oauth2/token:generate`). Its host
-    /// is the first host that gets the token, in place of Symbl's API hosts.
+    /// Symbl's token endpoint, an absolute `https://` URL (or `http://` to loopback, or with
+    /// [`allow_insecure_http`](Self::allow_insecure_http)). Default
+    /// [`DEFAULT_TOKEN_URL`](crate::DEFAULT_TOKEN_URL),
+    /// `https://api.symbl.ai/oauth2/token:generate`. Its host is the first host that gets the
+    /// token, in place of Symbl's API hosts ([`SYMBL_API_HOSTS`](crate::SYMBL_API_HOSTS)).
     ///
     /// Only for a layer made with [`SymblAuthLayer::builder`]: a layer made
     /// [`from_source`](SymblAuthLayer::from_source) fails to build with it, since its source
@@ -195,7 +208,9 @@ impl SymblAuthLayerBuilder {
     /// Sends the token requests through `client`, your own tower HTTP service, in place of
     /// the built-in one: the hyper-util `Client` your app already has, with whatever
     /// connector, TLS and proxy it uses. Only for [`SymblAuthLayer::builder`]: a source has
-    /// its own (such as [`ClientCredentials::token_client`]).
+    /// its own (such as [`ClientCredentials::token_client`]). Default: the built-in client,
+    /// with one of the features `rustls`, `rustls-ring`, `rustls-no-provider`,
+    /// `native-tls`; without them `build` fails unless this is set.
     ///
     /// It takes any `Service<http::Request<B>>` answering `http::Response<impl Body>`, where
     /// `B` can be made from `Full<Bytes>`: `Full<Bytes>` itself, or [`ReplayBody<Full<Bytes>>`],
@@ -205,13 +220,14 @@ impl SymblAuthLayerBuilder {
     /// ```no_run
     /// use bytes::Bytes;
     /// use http_body_util::Full;
+    /// use hyper_rustls::HttpsConnector;
     /// use hyper_util::client::legacy::{connect::HttpConnector, Client};
     /// use hyper_util::rt::TokioExecutor;
     /// use symbl_auth::{Credentials, SymblAuthLayer};
     ///
-    /// # fn run(connector: HttpConnector) -> Result<(), symbl_auth::Error> {
-    /// // Any connector: your hyper-rustls or hyper-tls one for https.
-    /// let client = Client::builder(TokioExecutor::new()).build::<_, Full<Bytes>>(connector);
+    /// # fn run(https: HttpsConnector<HttpConnector>) -> Result<(), symbl_auth::Error> {
+    /// // Your app's connector: hyper-rustls here, or any other.
+    /// let client = Client::builder(TokioExecutor::new()).build::<_, Full<Bytes>>(https);
     /// let layer = SymblAuthLayer::builder(Credentials::from_env()?)
     ///     .token_client(client)
     ///     .build()?;
@@ -246,63 +262,99 @@ impl SymblAuthLayerBuilder {
         self
     }
 
-    /// Attaches the token to requests for `host` too, on any port.
+    /// Attaches the token to requests for `host` too, on any port. May be called more than
+    /// once. By default the allowed hosts are the token URL's host (for Symbl's default URL,
+    /// [`SYMBL_API_HOSTS`](crate::SYMBL_API_HOSTS)); a layer made
+    /// [`from_source`](SymblAuthLayer::from_source) has none until named here.
     ///
     /// The rules for which requests get the token, in order:
     /// 1. A request that already has an `Authorization` header is left as the caller made it.
-    /// 2. A request whose URI has no authority (a tonic `Channel` adds its origin itself) goes
-    ///    to the wrapped service's own origin: it gets the token.
-    /// 3. A request to a host that is not allowed passes through untouched.
+    /// 2. **A request whose URI has no authority gets the token**, whatever the allowed hosts:
+    ///    its URI is only a path (`/v1/conversations`, or the `/package.Service/Method` of a
+    ///    tonic client), so the layer cannot see where it goes, and takes it to go where the
+    ///    wrapped service sends everything (a tonic `Channel` adds its own origin). The wrapped
+    ///    service is trusted with the token: put the layer only in front of a service bound to
+    ///    a host you mean to authenticate to.
+    /// 3. A request to a host that is not allowed passes through untouched, without the token.
     /// 4. A request to an allowed host over plain `http://` is refused
     ///    ([`Error::InsecureTransport`]) unless the host is loopback or
     ///    [`allow_insecure_http`](Self::allow_insecure_http) is on.
     ///
-    /// `host` is a bare host name or IP address (`api.example.com`, `127.0.0.2`, `[::1]`):
-    /// `build` refuses one with a scheme, port, path or user name, which would never match.
+    /// So the token goes to the allowed hosts, and to whatever origin the wrapped service
+    /// sends authority-less requests to; nowhere else.
+    ///
+    /// `host` is a bare host name or IP address (`api.example.com`, `127.0.0.2`, `[::1]`),
+    /// compared without regard to case: `build` refuses one with a scheme, port, path, user
+    /// name or wildcard, which would never match.
     pub fn allow_host(mut self, host: impl Into<String>) -> Self {
         self.extra_hosts.push(host.into());
         self
     }
 
     /// Allows sending the token (and fetching it) over plain `http://` to hosts that are not
-    /// loopback. Off by default: anyone on the path could read the token. Loopback hosts are
-    /// always allowed, for local test servers.
+    /// loopback. Default `false`: anyone on the path could read the token. Loopback hosts are
+    /// always allowed, for local test servers. A [`ClientCredentials`] source has its own
+    /// setting for its token URL, which this one does not reach.
     pub fn allow_insecure_http(mut self, allow: bool) -> Self {
         self.allow_insecure_http = allow;
         self
     }
 
-    /// How long before expiry one background refresh starts while requests keep using the
-    /// current token (default [5 minutes](Self::DEFAULT_REFRESH_WINDOW); at most half the
-    /// token's lifetime is used).
+    /// How long before a token expires one background refresh starts, while requests keep
+    /// using the current token. A duration; default
+    /// [5 minutes](Self::DEFAULT_REFRESH_WINDOW). At most half the token's lifetime is used,
+    /// so a short-lived token is still refreshed ahead.
+    ///
+    /// Zero turns refreshing ahead off: a token is used until shortly before it expires (30 s
+    /// before, or a tenth of its lifetime if that is less), and requests made from then on
+    /// wait for the new one. A window shorter than that margin does the same.
     pub fn refresh_window(mut self, window: Duration) -> Self {
         self.timings.refresh_window = window;
         self
     }
 
-    /// The limit on one token request, connect to last byte (default
-    /// [10 s](Self::DEFAULT_TOKEN_REQUEST_TIMEOUT)).
+    /// The limit on one token request, from connecting to the answer's last byte. A
+    /// duration; default [10 s](Self::DEFAULT_TOKEN_REQUEST_TIMEOUT). An attempt that runs out
+    /// of time is retried like a network error, within the
+    /// [retry budget](Self::token_retry_budget).
+    ///
+    /// Zero is refused at `build` ([`Error::InvalidConfig`]): no token request could finish.
     pub fn token_request_timeout(mut self, timeout: Duration) -> Self {
         self.timings.attempt_timeout = timeout;
         self
     }
 
-    /// How long one fetch may keep retrying a failing token endpoint, backoff included
-    /// (default [30 s](Self::DEFAULT_TOKEN_RETRY_BUDGET)).
+    /// How long one fetch may keep trying a failing token endpoint, attempts and backoff
+    /// included: the longest a request waits for a token. A duration; default
+    /// [30 s](Self::DEFAULT_TOKEN_RETRY_BUDGET). An attempt still running when it ends is cut
+    /// short.
+    ///
+    /// Zero is refused at `build` ([`Error::InvalidConfig`]): not even one attempt would fit.
     pub fn token_retry_budget(mut self, budget: Duration) -> Self {
         self.timings.retry_budget = budget;
         self
     }
 
-    /// How long a failed fetch's error is handed out before another fetch may start (default
-    /// [5 s](Self::DEFAULT_FAILURE_COOLDOWN); longer if the endpoint sent `Retry-After`).
+    /// After a fetch fails, how long its error is handed out at once to requests that need a
+    /// token, instead of each starting a fetch (a token that is still valid is kept, and
+    /// refreshed again after it). A duration; default [5 s](Self::DEFAULT_FAILURE_COOLDOWN),
+    /// or the endpoint's `Retry-After` if that is longer (at most 10 minutes).
+    ///
+    /// Zero is refused at `build` ([`Error::InvalidConfig`]): every request after a failure
+    /// could start a fetch, the load on a failing endpoint this setting exists to bound. In
+    /// tests, a millisecond does what zero would.
     pub fn failure_cooldown(mut self, cooldown: Duration) -> Self {
         self.timings.failure_cooldown = cooldown;
         self
     }
 
-    /// The largest request body kept for a retry after a 401 (default 64 KiB). Larger bodies
-    /// are sent once, and their 401 is returned to the caller.
+    /// The largest request body kept for a retry after a 401, in bytes. Default
+    /// [64 KiB](crate::DEFAULT_REPLAY_LIMIT). A larger body is sent once, and its 401 is
+    /// returned to the caller (counted in
+    /// [`Stats::replays_skipped`](crate::Stats::replays_skipped)).
+    ///
+    /// Zero keeps no body: only requests with an empty body (a `GET`, say) are sent again
+    /// after a 401.
     pub fn replay_limit(mut self, bytes: usize) -> Self {
         self.replay_limit = bytes;
         self
@@ -311,7 +363,8 @@ impl SymblAuthLayerBuilder {
     /// Checks the settings and builds the layer.
     ///
     /// Fails with [`Error::InvalidConfig`] for a token URL that is not an absolute http(s)
-    /// URL, an `allow_host` that is not a bare host, a zero timeout, a layer
+    /// URL, an `allow_host` that is not a bare host, a zero `token_request_timeout`,
+    /// `token_retry_budget` or `failure_cooldown`, a layer
     /// [`from_source`](SymblAuthLayer::from_source) with no allowed host, a token URL or
     /// client settings, both `http_client` and `token_client`, no token client at all (a build
     /// without a built-in one and no `token_client`), HTTP client settings that `reqwest`
@@ -326,10 +379,30 @@ impl SymblAuthLayerBuilder {
     /// [`build`](Self::build); with `prepare` false, the token client is not checked before
     /// its first request (for [`SymblAuthLayer::new`], which cannot fail).
     pub(crate) fn finish(self, prepare: bool) -> Result<SymblAuthLayer, Error> {
-        if self.timings.attempt_timeout.is_zero() || self.timings.retry_budget.is_zero() {
-            return Err(Error::config(
-                "token_request_timeout and token_retry_budget must be above zero",
-            ));
+        let timings = &self.timings;
+        for (setting, value, why) in [
+            (
+                "token_request_timeout",
+                timings.attempt_timeout,
+                "no token request could finish",
+            ),
+            (
+                "token_retry_budget",
+                timings.retry_budget,
+                "no token request would fit in it",
+            ),
+            (
+                "failure_cooldown",
+                timings.failure_cooldown,
+                "it bounds how often a failing token endpoint is asked (in tests, use a \
+                 millisecond)",
+            ),
+        ] {
+            if value.is_zero() {
+                return Err(Error::config(format!(
+                    "{setting} must be above zero: {why}"
+                )));
+            }
         }
         let mut hosts = Vec::new();
         let source: Arc<dyn TokenSource> = match self.source {
