@@ -23,6 +23,43 @@ pub use reason::Reason;
 /// failed token fetch is shared by every request that waited for it.
 ///
 /// No variant, message or source ever contains the app secret or an access token.
+///
+/// ```
+/// use std::convert::Infallible;
+/// use std::time::Duration;
+///
+/// use http::{Request, Response, StatusCode};
+/// use symbl_auth::{BoxError, Error, ReplayBody, SymblAuthLayer};
+/// use tower::{service_fn, Layer, ServiceExt};
+/// # use symbl_auth::{TokenFuture, TokenSource};
+/// # #[derive(Debug)]
+/// # struct WrongSecret;
+/// # impl TokenSource for WrongSecret {
+/// #     fn fetch_token(&self) -> TokenFuture<'_> {
+/// #         Box::pin(async { Err(Error::invalid_credentials(StatusCode::UNAUTHORIZED)) })
+/// #     }
+/// # }
+///
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> Result<(), BoxError> {
+/// // A token source whose endpoint refuses the credentials.
+/// let layer = SymblAuthLayer::from_source(WrongSecret).allow_host("api.example.com").build()?;
+/// let api = service_fn(|_: Request<ReplayBody<String>>| async {
+///     Ok::<_, Infallible>(Response::new(String::new()))
+/// });
+///
+/// let request = Request::get("https://api.example.com/v1/items").body(String::new())?;
+/// let error: BoxError = layer.layer(api).oneshot(request).await.unwrap_err();
+/// # assert!(matches!(error.downcast_ref(), Some(Error::InvalidCredentials { .. })));
+/// match error.downcast_ref::<Error>() {
+///     Some(Error::InvalidCredentials { status, .. }) => eprintln!("fix the credentials ({status})"),
+///     Some(other) if other.is_retryable() => eprintln!("the token endpoint is down: {other}"),
+///     Some(other) => eprintln!("authentication failed: {other}"),
+///     None => eprintln!("the inner service failed: {error}"), // hyper-util's, tonic's error
+/// }
+/// # Ok(())
+/// # }
+/// ```
 #[derive(Clone)]
 #[non_exhaustive]
 pub enum Error {
