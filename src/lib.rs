@@ -7,28 +7,37 @@
 //!
 //! # Example
 //!
+//! A hyper-util client over HTTPS (hyper-rustls with its default features and
+//! `rustls-platform-verifier`), with the built-in token client (the default feature `rustls`):
+//!
 //! ```no_run
+//! # #[cfg(any(feature = "rustls", feature = "rustls-ring", feature = "rustls-no-provider", feature = "native-tls"))]
+//! # async fn run() -> Result<(), symbl_auth::BoxError> {
 //! use bytes::Bytes;
 //! use http_body_util::Full;
 //! use hyper_util::client::legacy::Client;
 //! use hyper_util::rt::TokioExecutor;
 //! use symbl_auth::{Credentials, ReplayBody, SymblAuthLayer};
-//! use tower::{Service, ServiceBuilder, ServiceExt};
+//! use tower::{ServiceBuilder, ServiceExt};
 //!
-//! # async fn run() -> Result<(), tower::BoxError> {
-//! # let https = hyper_util::client::legacy::connect::HttpConnector::new();
-//! // Any connector; for api.symbl.ai use an HTTPS one such as hyper-rustls.
+//! let https = hyper_rustls::HttpsConnectorBuilder::new()
+//!     .try_with_platform_verifier()?
+//!     .https_only()
+//!     .enable_http1()
+//!     .build();
+//! // The client's body type is the layer's wrapper around yours.
 //! let client = Client::builder(TokioExecutor::new()).build::<_, ReplayBody<Full<Bytes>>>(https);
-//! let mut symbl = ServiceBuilder::new()
-//!     .layer(SymblAuthLayer::new(Credentials::from_env()?))
+//! let symbl = ServiceBuilder::new()
+//!     .layer(SymblAuthLayer::new(Credentials::from_env()?)) // SYMBL_APP_ID, SYMBL_APP_SECRET
 //!     .service(client);
 //!
 //! let request = http::Request::get("https://api.symbl.ai/v1/conversations")
 //!     .body(Full::new(Bytes::new()))?;
-//! let response = symbl.ready().await?.call(request).await?;
+//! let response = symbl.oneshot(request).await?;
 //! println!("{}", response.status());
 //! # Ok(())
 //! # }
+//! # fn main() {}
 //! ```
 //!
 //! # What it guarantees
@@ -36,8 +45,10 @@
 //! One fetch at a time per layer, expiry from `expiresIn`, refresh ahead, a calm answer to a
 //! failing endpoint, one retry after a 401 with a newer token only, the token only where it
 //! belongs, no secret in any output, and a layer that outlives runtimes. Each guarantee, with
-//! the test that pins it, is in [RELIABILITY.md]; the rules for which requests get the token are
-//! on [`SymblAuthLayerBuilder::allow_host`] and in the README.
+//! the test that pins it, is in [`guarantees`] (the crate's `RELIABILITY.md`). The rules for
+//! which requests get the token are on [`SymblAuthLayerBuilder::allow_host`]: the allowed
+//! hosts, and any request whose URI has no authority (the wrapped service is trusted to send
+//! it where you mean).
 //!
 //! Fetching needs a Tokio runtime (fetches run in spawned tasks, timeouts use Tokio time); a
 //! call that needs a fetch outside one fails with [`Error::NoRuntime`]. A cached token needs
@@ -52,7 +63,27 @@
 //! or TLS crate in the tree, and a layer needs `token_client`. The crate never installs a
 //! process-level rustls `CryptoProvider`.
 //!
-//! [RELIABILITY.md]: https://github.com/symbl-auth/symbl-auth/blob/main/RELIABILITY.md
+//! One client for the token requests and the API calls, under any features:
+//!
+//! ```no_run
+//! use bytes::Bytes;
+//! use http_body_util::Full;
+//! use hyper_rustls::HttpsConnector;
+//! use hyper_util::client::legacy::{connect::HttpConnector, Client};
+//! use hyper_util::rt::TokioExecutor;
+//! use symbl_auth::{Credentials, ReplayBody, SymblAuth, SymblAuthLayer};
+//! use tower::ServiceBuilder;
+//!
+//! type SymblClient = SymblAuth<Client<HttpsConnector<HttpConnector>, ReplayBody<Full<Bytes>>>>;
+//!
+//! fn symbl_client(https: HttpsConnector<HttpConnector>) -> Result<SymblClient, symbl_auth::Error> {
+//!     let client = Client::builder(TokioExecutor::new()).build(https);
+//!     let layer = SymblAuthLayer::builder(Credentials::from_env()?)
+//!         .token_client(client.clone()) // token requests take the same pool
+//!         .build()?;
+//!     Ok(ServiceBuilder::new().layer(layer).service(client))
+//! }
+//! ```
 //!
 //! # Other front ends
 //!
@@ -107,6 +138,15 @@ pub mod websocket;
 #[doc(hidden)]
 #[path = "fuzzing.rs"]
 pub mod __fuzz;
+
+/// What the layer guarantees, each with the test that pins it.
+#[doc = include_str!("../RELIABILITY.md")]
+///
+/// ---
+///
+/// This page is the crate's `RELIABILITY.md`; the tests it names are in the crate's package,
+/// under `tests/`. The module has no items.
+pub mod guarantees {}
 
 pub use builder::SymblAuthLayerBuilder;
 pub use credentials::Credentials;

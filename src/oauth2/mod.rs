@@ -5,7 +5,11 @@
 //! single flight, refresh ahead and the retry after a 401. Only the hosts named with
 //! [`allow_host`](crate::SymblAuthLayerBuilder::allow_host) get the token.
 //!
+//! With the built-in token client (the default feature `rustls`, or another TLS feature):
+//!
 //! ```
+//! # #[cfg(any(feature = "rustls", feature = "rustls-ring", feature = "rustls-no-provider", feature = "native-tls"))]
+//! # fn main() -> Result<(), symbl_auth::Error> {
 //! use symbl_auth::oauth2::ClientCredentials;
 //! use symbl_auth::SymblAuthLayer;
 //!
@@ -15,8 +19,14 @@
 //! let layer = SymblAuthLayer::from_source(source)
 //!     .allow_host("api.example.com")
 //!     .build()?;
-//! # Ok::<(), symbl_auth::Error>(())
+//! # Ok(())
+//! # }
+//! # #[cfg(not(any(feature = "rustls", feature = "rustls-ring", feature = "rustls-no-provider", feature = "native-tls")))]
+//! # fn main() {}
 //! ```
+//!
+//! Without one (`default-features = false`), give the source your own tower HTTP client with
+//! [`ClientCredentials::token_client`].
 //!
 //! Conformance is tested against Authlib's authorization server (`tests/oauth2_conformance.rs`).
 //!
