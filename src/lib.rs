@@ -7,8 +7,8 @@
 //!
 //! # Example
 //!
-//! A hyper-util client over HTTPS (hyper-rustls with its default features and
-//! `rustls-platform-verifier`), with the built-in token client (the default feature `rustls`):
+//! A hyper-util client over HTTPS (hyper-rustls with `rustls-platform-verifier`, on the rustls
+//! provider named), with the built-in token client (the default feature `rustls`):
 //!
 //! ```no_run
 //! # #[cfg(any(feature = "rustls", feature = "rustls-ring", feature = "rustls-no-provider", feature = "native-tls"))]
@@ -20,8 +20,9 @@
 //! use symbl_auth::{Credentials, ReplayBody, SymblAuthLayer};
 //! use tower::{ServiceBuilder, ServiceExt};
 //!
+//! let provider = rustls::crypto::aws_lc_rs::default_provider();
 //! let https = hyper_rustls::HttpsConnectorBuilder::new()
-//!     .try_with_platform_verifier()?
+//!     .with_provider_and_platform_verifier(provider)?
 //!     .https_only()
 //!     .enable_http1()
 //!     .build();
