@@ -251,7 +251,7 @@ impl ClientCredentials {
     /// Checks the settings and builds the HTTP client, so that `build` reports what is wrong.
     pub(crate) fn prepare(&self) -> Result<(), Error> {
         self.check()?;
-        self.client()?.prepare()
+        self.client()?.prepare(&self.token_url)
     }
 
     /// The client the settings make, made once for this source and its clones.
