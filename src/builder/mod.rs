@@ -166,10 +166,11 @@ impl SymblAuthLayerBuilder {
     /// 1. A request that already has an `Authorization` header is left as the caller made it.
     /// 2. **A request whose URI has no authority gets the token**, whatever the allowed hosts:
     ///    its URI is only a path (`/v1/conversations`, or the `/package.Service/Method` of a
-    ///    tonic client), so the layer cannot see where it goes, and takes it to go where the
-    ///    wrapped service sends everything (a tonic `Channel` adds its own origin). The wrapped
-    ///    service is trusted with the token: put the layer only in front of a service bound to
-    ///    a host you mean to authenticate to.
+    ///    tonic client), so the layer cannot see where it goes nor over which scheme, and takes
+    ///    it to go where the wrapped service sends everything (a tonic `Channel` adds its own
+    ///    origin). The wrapped service is trusted with the token: put the layer only in front
+    ///    of a service bound to a host you mean to authenticate to, over `https://` (rule 4
+    ///    cannot apply: over an `http://` channel the token travels in clear).
     /// 3. A request to a host that is not allowed passes through untouched, without the token.
     /// 4. A request to an allowed host over plain `http://` is refused
     ///    ([`Error::InsecureTransport`]) unless the host is loopback or
