@@ -140,6 +140,18 @@ pub mod websocket;
 #[path = "fuzzing.rs"]
 pub mod __fuzz;
 
+/// The README's Rust snippets, as doctests: `cargo test --all-features` compiles each one, and
+/// runs those that are not marked `no_run`. Only with the features they use.
+#[cfg(all(
+    doctest,
+    feature = "rustls",
+    feature = "test-server",
+    feature = "websocket",
+    feature = "reqwest-middleware"
+))]
+#[doc = include_str!("../README.md")]
+pub struct ReadmeDoctests;
+
 /// What the layer guarantees, each with the test that pins it.
 #[doc = include_str!("../RELIABILITY.md")]
 ///
