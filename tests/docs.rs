@@ -1,6 +1,12 @@
-//! The crate's docs link only to places a reader can reach: no repository that does not
-//! exist, and no relative file link in what docs.rs renders (the crate docs and
-//! `RELIABILITY.md`, included as `symbl_auth::guarantees`), where it would be a 404.
+//! Claims in the docs that a test can hold to the code.
+//!
+//! - The docs link only to places a reader can reach: no repository that does not exist, and
+//!   no relative file link in what docs.rs renders (the crate docs and `RELIABILITY.md`,
+//!   included as `symbl_auth::guarantees`), where it would be a 404.
+//! - Every Rust snippet in the README is compiled: `symbl_auth::ReadmeDoctests` includes the
+//!   README in the doctests, and none of its Rust blocks is `ignore`d.
+//!
+//! (Each builder setting's documented default and zero are checked in `src/builder/tests.rs`.)
 
 use std::fs;
 use std::path::{Path, PathBuf};
@@ -43,7 +49,7 @@ fn nothing_links_to_a_repository_that_does_not_exist() {
         files_under(&Path::new(ROOT).join(dir), "rs", &mut files);
     }
     for path in files {
-        if path.ends_with("tests/doc_links.rs") {
+        if path.ends_with("tests/docs.rs") {
             continue;
         }
         let text = read(&path);
@@ -130,4 +136,41 @@ fn what_docs_rs_renders_has_no_relative_file_links() {
             );
         }
     }
+}
+
+#[test]
+fn every_rust_snippet_in_the_readme_is_compiled() {
+    let lib = read(&Path::new(ROOT).join("src/lib.rs"));
+    assert!(
+        lib.contains("#[doc = include_str!(\"../README.md\")]\npub struct ReadmeDoctests;"),
+        "the README is no longer in the doctests"
+    );
+    let readme = read(&Path::new(ROOT).join("README.md"));
+    let mut snippets = 0;
+    let mut in_block = false;
+    for (number, line) in readme.lines().enumerate() {
+        let Some(info) = line.trim_start().strip_prefix("```") else {
+            continue;
+        };
+        in_block = !in_block;
+        if !in_block {
+            continue; // a closing fence
+        }
+        // rustdoc reads an untagged block as Rust, as it reads `rust`.
+        let words: Vec<&str> = info.split(',').map(str::trim).collect();
+        if !matches!(words[0], "" | "rust" | "ignore" | "no_run" | "should_panic") {
+            continue;
+        }
+        snippets += 1;
+        assert!(
+            !words.contains(&"ignore"),
+            "README.md:{}: a Rust snippet that is not compiled: make it complete, or `no_run` \
+             if it needs the network",
+            number + 1
+        );
+    }
+    assert!(
+        snippets >= 10,
+        "only {snippets} Rust snippets found in the README"
+    );
 }
