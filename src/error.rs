@@ -85,10 +85,17 @@ pub enum Error {
         /// token URL (a layer's setting does not reach into its source).
         setting: &'static str,
     },
-    /// A credential environment variable is not set (or not valid unicode).
+    /// A credential environment variable is not set: the other half of its pair is, or
+    /// neither pair is (then the variable named is `SYMBL_APP_ID`).
     #[non_exhaustive]
     MissingCredentials {
-        /// The variable that was looked for first.
+        /// The variable that is missing.
+        variable: &'static str,
+    },
+    /// A credential environment variable is set to a value that is not valid unicode.
+    #[non_exhaustive]
+    CredentialsNotUnicode {
+        /// The variable.
         variable: &'static str,
     },
     /// No credentials in any place [`Credentials::discover`](crate::Credentials::discover)
@@ -219,6 +226,7 @@ impl Error {
             | Self::NoRuntime { reason } => Some(reason),
             Self::InsecureTransport { .. }
             | Self::MissingCredentials { .. }
+            | Self::CredentialsNotUnicode { .. }
             | Self::CredentialsNotFound { .. }
             | Self::HandshakeRejected { .. }
             | Self::SourcePanicked {} => None,
@@ -238,6 +246,7 @@ impl Error {
             | Self::NoRuntime { reason } => Some(reason),
             Self::InsecureTransport { .. }
             | Self::MissingCredentials { .. }
+            | Self::CredentialsNotUnicode { .. }
             | Self::CredentialsNotFound { .. }
             | Self::HandshakeRejected { .. }
             | Self::SourcePanicked {} => None,
@@ -321,8 +330,14 @@ impl fmt::Display for Error {
             ),
             Self::MissingCredentials { variable } => write!(
                 f,
-                "Symbl credentials not found: {variable} is not set \
-                 (APP_ID and APP_SECRET, the names Symbl's SDKs use, are read as a fallback)"
+                "Symbl credentials not found: {variable} is not set (the id and the secret \
+                 are read as a pair: SYMBL_APP_ID with SYMBL_APP_SECRET, or else APP_ID with \
+                 APP_SECRET, the names Symbl's SDKs use)"
+            ),
+            Self::CredentialsNotUnicode { variable } => write!(
+                f,
+                "cannot take Symbl credentials from the environment: {variable} is set to a \
+                 value that is not valid unicode"
             ),
             Self::CredentialsNotFound { searched } => write!(
                 f,

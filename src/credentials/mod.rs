@@ -51,8 +51,10 @@ impl Credentials {
     /// Credentials from `SYMBL_APP_ID` / `SYMBL_APP_SECRET`, or else from `APP_ID` / `APP_SECRET`
     /// (the names Symbl's own SDKs read).
     ///
-    /// Each value is taken from the first pair that sets it, so a partly set pair still falls
-    /// back. The error names the variable that is missing.
+    /// The id and the secret always come from the same pair: the first pair with either
+    /// variable set must have both, and the error ([`Error::MissingCredentials`]) names the
+    /// half that is missing. An empty variable counts as unset; a value that is not valid
+    /// unicode is [`Error::CredentialsNotUnicode`], naming the variable.
     ///
     /// It reads nothing else; [`Credentials::discover`] also looks for `symbl.conf` files.
     pub fn from_env() -> Result<Self, Error> {
@@ -126,7 +128,7 @@ impl fmt::Debug for Credentials {
 /// [`Credentials::discover`] with its inputs made explicit: the environment, the working
 /// directory and the home directory.
 fn discover_in(
-    lookup: impl Fn(&str) -> Option<String>,
+    lookup: impl Fn(&str) -> Option<std::ffi::OsString>,
     here: &Path,
     home: Option<&Path>,
 ) -> Result<Credentials, Error> {
