@@ -105,8 +105,9 @@ pub enum Error {
         /// Every place looked in, in order, in words (`"./symbl.conf (/srv/app/symbl.conf)"`).
         searched: Vec<String>,
     },
-    /// A credentials file (`symbl.conf`) is there but cannot be used: it cannot be read, it is
-    /// not valid INI, or its `[credentials]` section lacks `app_id` or `app_secret`.
+    /// A credentials file (`symbl.conf`) is there but cannot be used: it cannot be read or is
+    /// not a regular file, Python's `configparser` would refuse it, or `app_id` or
+    /// `app_secret` in its `[credentials]` section is missing, empty or cannot be interpolated.
     #[non_exhaustive]
     CredentialsFile {
         /// The file.
