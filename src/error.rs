@@ -122,10 +122,17 @@ pub enum Error {
         /// token URL (a layer's setting does not reach into its source).
         setting: &'static str,
     },
-    /// A credential environment variable is not set (or not valid unicode).
+    /// A credential environment variable is not set: the other half of its pair is, or
+    /// neither pair is (then the variable named is `SYMBL_APP_ID`).
     #[non_exhaustive]
     MissingCredentials {
-        /// The variable that was looked for first.
+        /// The variable that is missing.
+        variable: &'static str,
+    },
+    /// A credential environment variable is set to a value that is not valid unicode.
+    #[non_exhaustive]
+    CredentialsNotUnicode {
+        /// The variable.
         variable: &'static str,
     },
     /// No credentials in any place [`Credentials::discover`](crate::Credentials::discover)
@@ -135,8 +142,9 @@ pub enum Error {
         /// Every place looked in, in order, in words (`"./symbl.conf (/srv/app/symbl.conf)"`).
         searched: Vec<String>,
     },
-    /// A credentials file (`symbl.conf`) is there but cannot be used: it cannot be read, it is
-    /// not valid INI, or its `[credentials]` section lacks `app_id` or `app_secret`.
+    /// A credentials file (`symbl.conf`) is there but cannot be used: it cannot be read or is
+    /// not a regular file, Python's `configparser` would refuse it, or `app_id` or
+    /// `app_secret` in its `[credentials]` section is missing, empty or cannot be interpolated.
     #[non_exhaustive]
     CredentialsFile {
         /// The file.
@@ -256,6 +264,7 @@ impl Error {
             | Self::NoRuntime { reason } => Some(reason),
             Self::InsecureTransport { .. }
             | Self::MissingCredentials { .. }
+            | Self::CredentialsNotUnicode { .. }
             | Self::CredentialsNotFound { .. }
             | Self::HandshakeRejected { .. }
             | Self::SourcePanicked {} => None,
@@ -275,6 +284,7 @@ impl Error {
             | Self::NoRuntime { reason } => Some(reason),
             Self::InsecureTransport { .. }
             | Self::MissingCredentials { .. }
+            | Self::CredentialsNotUnicode { .. }
             | Self::CredentialsNotFound { .. }
             | Self::HandshakeRejected { .. }
             | Self::SourcePanicked {} => None,
@@ -358,8 +368,14 @@ impl fmt::Display for Error {
             ),
             Self::MissingCredentials { variable } => write!(
                 f,
-                "Symbl credentials not found: {variable} is not set \
-                 (APP_ID and APP_SECRET, the names Symbl's SDKs use, are read as a fallback)"
+                "Symbl credentials not found: {variable} is not set (the id and the secret \
+                 are read as a pair: SYMBL_APP_ID with SYMBL_APP_SECRET, or else APP_ID with \
+                 APP_SECRET, the names Symbl's SDKs use)"
+            ),
+            Self::CredentialsNotUnicode { variable } => write!(
+                f,
+                "cannot take Symbl credentials from the environment: {variable} is set to a \
+                 value that is not valid unicode"
             ),
             Self::CredentialsNotFound { searched } => write!(
                 f,
