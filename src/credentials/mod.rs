@@ -103,7 +103,9 @@ impl Credentials {
     /// ```no_run
     /// use symbl_auth::{Credentials, SymblAuthLayer};
     ///
-    /// let layer = SymblAuthLayer::new(Credentials::discover()?);
+    /// let credentials = Credentials::discover()?;
+    /// println!("app id {}", credentials.app_id());
+    /// let layer = SymblAuthLayer::builder(credentials).build()?;
     /// # Ok::<(), symbl_auth::Error>(())
     /// ```
     pub fn discover() -> Result<Self, Error> {
