@@ -127,8 +127,10 @@ enum Opened {
 fn open_regular(path: &Path) -> Result<File, Opened> {
     let mut options = std::fs::OpenOptions::new();
     options.read(true);
+    // POSIX `open`: with O_NONBLOCK, opening a FIFO returns at once. It changes nothing for a
+    // regular file; elsewhere the check below still refuses what is not one.
     #[cfg(unix)]
-    std::os::unix::fs::OpenOptionsExt::custom_flags(&mut options, O_NONBLOCK);
+    std::os::unix::fs::OpenOptionsExt::custom_flags(&mut options, libc::O_NONBLOCK);
     let file = options.open(path).map_err(Opened::Io)?;
     match file.metadata() {
         Ok(metadata) if metadata.is_file() => Ok(file),
@@ -136,32 +138,6 @@ fn open_regular(path: &Path) -> Result<File, Opened> {
         Err(error) => Err(Opened::Io(error)),
     }
 }
-
-/// `O_NONBLOCK` for `open(2)`, which makes opening a FIFO return at once (POSIX `open`). The
-/// platforms' own values (Linux `asm-generic/fcntl.h` and its mips and sparc variants, the BSDs'
-/// `sys/fcntl.h`), as `libc` is not a dependency; elsewhere none, and the check after opening
-/// still refuses what is not a regular file. It changes nothing for a regular file.
-#[cfg(unix)]
-const O_NONBLOCK: i32 = if cfg!(any(target_os = "linux", target_os = "android")) {
-    if cfg!(any(target_arch = "mips", target_arch = "mips64")) {
-        0o200
-    } else if cfg!(any(target_arch = "sparc", target_arch = "sparc64")) {
-        0x4000
-    } else {
-        0o4000
-    }
-} else if cfg!(any(
-    target_os = "macos",
-    target_os = "ios",
-    target_os = "freebsd",
-    target_os = "netbsd",
-    target_os = "openbsd",
-    target_os = "dragonfly"
-)) {
-    0x4
-} else {
-    0
-};
 
 /// The file's text: UTF-8 (after a byte order mark, if any), or UTF-16 after its byte order
 /// mark (Windows editors write it). Zeroed when dropped.
