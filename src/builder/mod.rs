@@ -42,6 +42,8 @@ pub struct SymblAuthLayerBuilder {
     allow_insecure_http: bool,
     replay_limit: usize,
     timings: CacheConfig,
+    #[cfg(feature = "websocket")]
+    handshake_timeout: Duration,
 }
 
 /// Where the layer's tokens come from.
@@ -74,6 +76,12 @@ impl SymblAuthLayerBuilder {
     /// After a failed fetch, requests get its error at once for this long instead of each
     /// starting a fetch: it bounds the load on a failing endpoint.
     pub const DEFAULT_FAILURE_COOLDOWN: Duration = Duration::from_secs(5);
+    /// The limit on each streaming handshake: 10 s, as for one token request to the same
+    /// host (and Python `websockets`' `open_timeout`); a handshake to Symbl takes well under a
+    /// second.
+    #[cfg(feature = "websocket")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "websocket")))]
+    pub const DEFAULT_HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
 
     pub(crate) fn symbl(credentials: Credentials) -> Self {
         Self::with_source(Source::Symbl {
@@ -106,6 +114,8 @@ impl SymblAuthLayerBuilder {
                 retry_budget: Self::DEFAULT_TOKEN_RETRY_BUDGET,
                 failure_cooldown: Self::DEFAULT_FAILURE_COOLDOWN,
             },
+            #[cfg(feature = "websocket")]
+            handshake_timeout: Self::DEFAULT_HANDSHAKE_TIMEOUT,
         }
     }
 
@@ -279,6 +289,19 @@ impl SymblAuthLayerBuilder {
         self
     }
 
+    /// The limit on each handshake of [`websocket::connect`](crate::websocket::connect), TCP
+    /// connect, TLS and HTTP upgrade together (default
+    /// [10 s](Self::DEFAULT_HANDSHAKE_TIMEOUT)). A connect makes at most two handshakes (one
+    /// more after a `401`), each with this limit; the token fetch between them has its own.
+    /// A handshake past it ends the connect with [`websocket::Elapsed`](crate::websocket::Elapsed).
+    /// Zero is refused by `build` ([`Error::InvalidConfig`]): it would fail every connect.
+    #[cfg(feature = "websocket")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "websocket")))]
+    pub fn handshake_timeout(mut self, timeout: Duration) -> Self {
+        self.handshake_timeout = timeout;
+        self
+    }
+
     /// The largest request body kept for a retry after a 401 (default 64 KiB). Larger bodies
     /// are sent once, and their 401 is returned to the caller.
     pub fn replay_limit(mut self, bytes: usize) -> Self {
@@ -305,6 +328,10 @@ impl SymblAuthLayerBuilder {
             return Err(Error::config(
                 "token_request_timeout and token_retry_budget must be above zero",
             ));
+        }
+        #[cfg(feature = "websocket")]
+        if self.handshake_timeout.is_zero() {
+            return Err(Error::config("handshake_timeout must be above zero"));
         }
         let mut hosts = Vec::new();
         let source: Arc<dyn TokenSource> = match self.source {
@@ -371,6 +398,8 @@ impl SymblAuthLayerBuilder {
                 cache: TokenCache::new(source, self.timings),
                 scope: Scope::new(hosts, self.allow_insecure_http),
                 replay_limit: self.replay_limit,
+                #[cfg(feature = "websocket")]
+                handshake_timeout: self.handshake_timeout,
             }),
         })
     }
