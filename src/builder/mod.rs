@@ -237,7 +237,12 @@ impl SymblAuthLayerBuilder {
     /// Attaches the token to requests for `host` too, on any port.
     ///
     /// The rules for which requests get the token, in order:
-    /// 1. A request that already has an `Authorization` header is left as the caller made it.
+    /// 1. A request that already has an `Authorization` header, the header the layer would
+    ///    set, is left as the caller made it, and costs no token fetch. The layer never
+    ///    overwrites it. Any other header, `x-api-key` included, is left alone and does not
+    ///    stop the token: an API gateway (AWS API Gateway, for one) may want an `x-api-key`
+    ///    and a bearer token both. (On a streaming handshake, where the layer sets
+    ///    `X-API-KEY`, that header counts too: see `websocket::connect`.)
     /// 2. A request whose URI has no authority (a tonic `Channel` adds its origin itself) goes
     ///    to the wrapped service's own origin: it gets the token.
     /// 3. A request to a host that is not allowed passes through untouched.
