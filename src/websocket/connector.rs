@@ -29,10 +29,10 @@ pub(super) fn default_connector(request: &Request) -> Result<Option<Connector>, 
     {
         let tls = request.uri().scheme_str() == Some("wss");
         if tls && cfg!(not(feature = "native-tls")) {
+            // `connect_with` cannot help here: this build has no TLS connector to take.
             return Err(Error::config(
                 "wss:// needs TLS: enable one of symbl-auth's features rustls, rustls-ring, \
-                 rustls-no-provider or native-tls, or bring your own connector with \
-                 websocket::connect_with",
+                 rustls-no-provider or native-tls",
             ));
         }
         Ok(None)

@@ -39,7 +39,7 @@
 //!   another `token_url`, that URL's host instead) gets the token; plain `ws://` only to a
 //!   loopback host, unless
 //!   [`allow_insecure_http`](crate::SymblAuthLayerBuilder::allow_insecure_http) (otherwise
-//!   [`Error::InsecureTransport`], before anything is sent).
+//!   [`Error::InsecureTransport`](crate::Error::InsecureTransport), before anything is sent).
 //! - A request to any other host is connected without the token.
 //! - The layer never overwrites the header it would set. On a handshake that is `X-API-KEY`,
 //!   and `Authorization` too: a request that already has either is sent as the caller made it,
@@ -51,11 +51,12 @@
 //! [`handshake_timeout`](crate::SymblAuthLayerBuilder::handshake_timeout), 10 s by default: a
 //! peer that accepts the connection and never answers ends the connect with [`Elapsed`].
 //!
-//! A second 401 (with a fresh token) is [`Error::HandshakeRejected`] with `retried: true`. A
-//! 401 when there is no newer token than the rejected one is `retried: false`, without a
-//! second handshake: its `reason` says whether the token endpoint re-served the rejected token
-//! (as Symbl does until a token nears its expiry) or the token was itself refreshed less than
-//! a second ago. Other failures are tungstenite's
+//! A second 401 (with a fresh token) is
+//! [`Error::HandshakeRejected`](crate::Error::HandshakeRejected) with `retried: true`. A 401
+//! when there is no newer token than the rejected one is `retried: false`, without a second
+//! handshake: its `reason` says whether the token endpoint re-served the rejected token (as
+//! Symbl does until a token nears its expiry) or the token was itself refreshed less than a
+//! second ago. Other failures are tungstenite's
 //! [`Error`](tokio_tungstenite::tungstenite::Error), boxed, with no URL query or user info in
 //! their text. Dropping the future at any point leaves the token cache as it was.
 //!

@@ -222,6 +222,28 @@ mod tests {
     }
 
     #[test]
+    fn a_custom_token_url_replaces_symbls_hosts() {
+        let url = "wss://api.symbl.ai/v1/streaming/abc";
+        let scope_of = |builder: crate::SymblAuthLayerBuilder| {
+            builder.finish(false).expect("layer").shared.scope.clone()
+        };
+        let builder = || crate::SymblAuthLayer::builder(crate::Credentials::new("id", "secret"));
+        let token_url = "https://auth.example.com/oauth2/token:generate";
+        assert!(matches!(
+            decision(&scope_of(builder()), url),
+            Decision::Attach
+        ));
+        let custom = scope_of(builder().token_url(token_url));
+        assert!(matches!(decision(&custom, url), Decision::PassThrough));
+        assert!(matches!(
+            decision(&custom, "wss://auth.example.com/v1/streaming/abc"),
+            Decision::Attach
+        ));
+        let named = scope_of(builder().token_url(token_url).allow_host("api.symbl.ai"));
+        assert!(matches!(decision(&named, url), Decision::Attach));
+    }
+
+    #[test]
     fn leaves_the_callers_own_credentials_alone() {
         for name in ["x-api-key", "authorization", "X-Api-Key"] {
             let mut request = "wss://api.symbl.ai/v1/streaming/abc"
