@@ -71,6 +71,8 @@ mod connector;
 mod error;
 mod handshake;
 mod request;
+#[cfg(test)]
+mod tests;
 
 use tokio::net::TcpStream;
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
