@@ -319,9 +319,8 @@ impl fmt::Display for Error {
             }
             Self::InsecureTransport { host } => write!(
                 f,
-                "refusing to send an access token unencrypted (http:// or ws://) to {host}: \
-                 use https:// (wss:// for a WebSocket), or opt in with \
-                 SymblAuthLayerBuilder::allow_insecure_http"
+                "refusing to send an access token over plain http or ws to {host}: use https \
+                 (wss for a WebSocket), or opt in with SymblAuthLayerBuilder::allow_insecure_http"
             ),
             Self::MissingCredentials { variable } => write!(
                 f,

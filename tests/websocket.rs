@@ -305,7 +305,10 @@ async fn plain_ws_to_a_remote_allowed_host_is_refused_before_connecting() {
         matches!(auth_error(&error), Error::InsecureTransport { host, .. } if host == "streaming.example"),
         "{error}"
     );
-    assert!(error.to_string().contains("wss://"), "{error}");
+    assert!(
+        error.to_string().contains("(wss for a WebSocket)"),
+        "{error}"
+    );
     assert_eq!(server.symbl().token_requests(), 0);
 }
 
