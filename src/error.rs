@@ -155,13 +155,15 @@ pub enum Error {
     },
     /// A WebSocket handshake that carried the layer's token was answered `401`, and a second
     /// handshake could not help: it was made with a fresh token and rejected too (`retried`),
-    /// or no newer token than the rejected one could be had yet.
+    /// or there was no newer token than the rejected one to make it with (`reason` says why).
     #[non_exhaustive]
     HandshakeRejected {
         /// The status of the last answer.
         status: StatusCode,
         /// Whether a second handshake, with a fresh token, was made.
         retried: bool,
+        /// Why no second handshake was made, or what to check after two, in words.
+        reason: Reason,
     },
     /// The layer's configuration is not valid.
     #[non_exhaustive]
@@ -260,13 +262,13 @@ impl Error {
             | Self::TokenEndpointUntrusted { reason }
             | Self::BadTokenResponse { reason }
             | Self::CredentialsFile { reason, .. }
+            | Self::HandshakeRejected { reason, .. }
             | Self::InvalidConfig { reason }
             | Self::NoRuntime { reason } => Some(reason),
             Self::InsecureTransport { .. }
             | Self::MissingCredentials { .. }
             | Self::CredentialsNotUnicode { .. }
             | Self::CredentialsNotFound { .. }
-            | Self::HandshakeRejected { .. }
             | Self::SourcePanicked {} => None,
         }
     }
@@ -280,13 +282,13 @@ impl Error {
             | Self::TokenEndpointUntrusted { reason }
             | Self::BadTokenResponse { reason }
             | Self::CredentialsFile { reason, .. }
+            | Self::HandshakeRejected { reason, .. }
             | Self::InvalidConfig { reason }
             | Self::NoRuntime { reason } => Some(reason),
             Self::InsecureTransport { .. }
             | Self::MissingCredentials { .. }
             | Self::CredentialsNotUnicode { .. }
             | Self::CredentialsNotFound { .. }
-            | Self::HandshakeRejected { .. }
             | Self::SourcePanicked {} => None,
         }
     }
@@ -363,8 +365,8 @@ impl fmt::Display for Error {
             }
             Self::InsecureTransport { host, setting } => write!(
                 f,
-                "refusing to send a secret over plain http to {host}: use https, or opt in \
-                 with {setting}(true)"
+                "refusing to send a secret over plain http or ws to {host}: use https (wss for \
+                 a WebSocket), or opt in with {setting}(true)"
             ),
             Self::MissingCredentials { variable } => write!(
                 f,
@@ -390,19 +392,20 @@ impl fmt::Display for Error {
             Self::HandshakeRejected {
                 status,
                 retried: true,
+                reason,
             } => write!(
                 f,
                 "the WebSocket handshake was rejected with {status} twice, with the cached \
-                 token and with a fresh one: check that the app may use this API"
+                 token and with a fresh one: {reason}"
             ),
             Self::HandshakeRejected {
                 status,
                 retried: false,
+                reason,
             } => write!(
                 f,
-                "the WebSocket handshake was rejected with {status}, and no newer token than \
-                 the one rejected could be had yet (forced refreshes are at most one a \
-                 second): try again shortly"
+                "the WebSocket handshake was rejected with {status}, and not made again: \
+                 {reason}"
             ),
             Self::InvalidConfig { reason } => {
                 write!(f, "invalid symbl-auth configuration: {reason}")

@@ -5,13 +5,11 @@ use std::fmt;
 use std::sync::Arc;
 use std::time::Duration;
 
-use http::Uri;
-
 use crate::cache::{CacheConfig, TokenCache};
 use crate::oauth2::ClientCredentials;
 use crate::redact::redact_url;
 use crate::replay::DEFAULT_REPLAY_LIMIT;
-use crate::scope::{allowed_host, may_travel, Scope};
+use crate::scope::{allowed_host, Scope};
 use crate::shared::Shared;
 use crate::token_endpoint::client::ClientSettings;
 use crate::token_endpoint::{DEFAULT_TOKEN_URL, SYMBL_API_HOSTS};
@@ -50,6 +48,8 @@ pub struct SymblAuthLayerBuilder {
     allow_insecure_http: bool,
     replay_limit: usize,
     timings: CacheConfig,
+    #[cfg(feature = "websocket")]
+    handshake_timeout: Duration,
 }
 
 /// Where the layer's tokens come from.
@@ -107,6 +107,13 @@ impl SymblAuthLayerBuilder {
     /// After a failed fetch, requests get its error at once for this long instead of each
     /// starting a fetch: it bounds the load on a failing endpoint.
     pub const DEFAULT_FAILURE_COOLDOWN: Duration = Duration::from_secs(5);
+    /// The limit on each streaming handshake: 10 s, as for one token request to the same
+    /// host (and Python `websockets`' `open_timeout`); a handshake to Symbl takes well under a
+    /// second.
+    #[cfg(feature = "websocket")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "websocket")))]
+    pub const DEFAULT_HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
+
     pub(crate) fn symbl(credentials: Credentials) -> Self {
         Self::with_source(Source::Symbl {
             credentials,
@@ -136,6 +143,8 @@ impl SymblAuthLayerBuilder {
                 retry_budget: Self::DEFAULT_TOKEN_RETRY_BUDGET,
                 failure_cooldown: Self::DEFAULT_FAILURE_COOLDOWN,
             },
+            #[cfg(feature = "websocket")]
+            handshake_timeout: Self::DEFAULT_HANDSHAKE_TIMEOUT,
         }
     }
 
@@ -163,7 +172,12 @@ impl SymblAuthLayerBuilder {
     /// [`from_source`](SymblAuthLayer::from_source) has none until named here.
     ///
     /// The rules for which requests get the token, in order:
-    /// 1. A request that already has an `Authorization` header is left as the caller made it.
+    /// 1. A request that already has an `Authorization` header, the header the layer would
+    ///    set, is left as the caller made it, and costs no token fetch. The layer never
+    ///    overwrites it. Any other header, `x-api-key` included, is left alone and does not
+    ///    stop the token: an API gateway (AWS API Gateway, for one) may want an `x-api-key`
+    ///    and a bearer token both. (On a streaming handshake, where the layer sets
+    ///    `X-API-KEY`, that header counts too: see `websocket::connect`.)
     /// 2. **A request whose URI has no authority gets the token**, whatever the allowed hosts:
     ///    its URI is only a path (`/v1/conversations`, or the `/package.Service/Method` of a
     ///    tonic client), so the layer cannot see where it goes nor over which scheme, and takes
@@ -244,6 +258,20 @@ impl SymblAuthLayerBuilder {
         self
     }
 
+    /// The limit on each handshake of [`websocket::connect`](crate::websocket::connect), TCP
+    /// connect, TLS and HTTP upgrade together. A duration; default
+    /// [10 s](Self::DEFAULT_HANDSHAKE_TIMEOUT). A connect makes at most two handshakes (one
+    /// more after a `401`), each with this limit; the token fetch between them has its own.
+    /// A handshake past it ends the connect with [`websocket::Elapsed`](crate::websocket::Elapsed).
+    ///
+    /// Zero is refused at `build` ([`Error::InvalidConfig`]): it would fail every connect.
+    #[cfg(feature = "websocket")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "websocket")))]
+    pub fn handshake_timeout(mut self, timeout: Duration) -> Self {
+        self.handshake_timeout = timeout;
+        self
+    }
+
     /// The largest request body kept for a retry after a 401, in bytes. Default
     /// [64 KiB](crate::DEFAULT_REPLAY_LIMIT). A larger body is sent once, and its 401 is
     /// returned to the caller (counted in
@@ -260,7 +288,7 @@ impl SymblAuthLayerBuilder {
     ///
     /// Fails with [`Error::InvalidConfig`] for a token URL that is not an absolute http(s)
     /// URL, an `allow_host` that is not a bare host, a zero `token_request_timeout`,
-    /// `token_retry_budget` or `failure_cooldown`, a layer
+    /// `token_retry_budget`, `failure_cooldown` or `handshake_timeout`, a layer
     /// [`from_source`](SymblAuthLayer::from_source) with no allowed host, a token URL or
     /// client settings, both `http_client` and `token_client`, no token client at all (a build
     /// without a built-in one and no `token_client`), HTTP client settings that `reqwest`
@@ -299,6 +327,10 @@ impl SymblAuthLayerBuilder {
                     "{setting} must be above zero: {why}"
                 )));
             }
+        }
+        #[cfg(feature = "websocket")]
+        if self.handshake_timeout.is_zero() {
+            return Err(Error::config("handshake_timeout must be above zero"));
         }
         let mut hosts = Vec::new();
         let source: Arc<dyn TokenSource> = match self.source {
@@ -374,43 +406,11 @@ impl SymblAuthLayerBuilder {
                 cache: TokenCache::new(source, self.timings),
                 scope: Scope::new(hosts, self.allow_insecure_http),
                 replay_limit: self.replay_limit,
+                #[cfg(feature = "websocket")]
+                handshake_timeout: self.handshake_timeout,
             }),
         })
     }
-}
-
-/// The setting [`Error::InsecureTransport`] names for what a layer sends: its token request
-/// and the requests it attaches the token to.
-pub(crate) const LAYER_INSECURE_HTTP: &str = "SymblAuthLayerBuilder::allow_insecure_http";
-
-/// The host of a valid token URL, lowercased. `setting` names the setting that would allow a
-/// plain `http://` URL to a host that is not loopback, for the error.
-pub(crate) fn check_token_url(
-    url: &str,
-    allow_insecure_http: bool,
-    setting: &'static str,
-) -> Result<String, Error> {
-    let uri: Uri = url
-        .parse()
-        .map_err(|_| Error::config("token_url is not a valid URL"))?;
-    let (Some(scheme), Some(host)) = (uri.scheme_str(), uri.host()) else {
-        return Err(Error::config(
-            "token_url must be an absolute http or https URL",
-        ));
-    };
-    if !scheme.eq_ignore_ascii_case("http") && !scheme.eq_ignore_ascii_case("https") {
-        return Err(Error::config("token_url must be an http or https URL"));
-    }
-    if uri.authority().is_some_and(|a| a.as_str().contains('@')) {
-        return Err(Error::config("token_url must not contain credentials"));
-    }
-    if !may_travel(Some(scheme), host, allow_insecure_http) {
-        return Err(Error::InsecureTransport {
-            host: host.to_owned(),
-            setting,
-        });
-    }
-    Ok(host.to_ascii_lowercase())
 }
 
 impl fmt::Debug for SymblAuthLayerBuilder {
@@ -438,3 +438,6 @@ impl fmt::Debug for SymblAuthLayerBuilder {
 mod client;
 #[cfg(test)]
 mod tests;
+mod token_url;
+
+pub(crate) use token_url::{check_token_url, LAYER_INSECURE_HTTP};

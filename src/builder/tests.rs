@@ -130,6 +130,7 @@ fn doc_of(name: &str) -> String {
         .rev()
         .skip(1) // the indentation before `pub fn`
         .map(str::trim)
+        .skip_while(|line| line.starts_with("#[")) // its attributes
         .take_while(|line| line.starts_with("///"))
         .map(|line| line.trim_start_matches('/').trim())
         .collect();
@@ -164,7 +165,8 @@ fn numeric_settings() -> Vec<(&'static str, &'static str, u64, u64, SymblAuthLay
     type B = SymblAuthLayerBuilder;
     let fresh = from_source();
     let secs = |d: Duration| d.as_secs();
-    vec![
+    #[allow(unused_mut)]
+    let mut settings = vec![
         (
             "refresh_window",
             "Self::DEFAULT_REFRESH_WINDOW",
@@ -200,7 +202,16 @@ fn numeric_settings() -> Vec<(&'static str, &'static str, u64, u64, SymblAuthLay
             fresh.replay_limit as u64,
             from_source().replay_limit(0),
         ),
-    ]
+    ];
+    #[cfg(feature = "websocket")]
+    settings.push((
+        "handshake_timeout",
+        "Self::DEFAULT_HANDSHAKE_TIMEOUT",
+        secs(B::DEFAULT_HANDSHAKE_TIMEOUT),
+        secs(fresh.handshake_timeout),
+        from_source().handshake_timeout(Duration::ZERO),
+    ));
+    settings
 }
 
 #[test]
