@@ -56,7 +56,8 @@ impl SymblAuthLayer {
     /// fetcher, a test double) instead of Symbl's token endpoint.
     ///
     /// No host gets the token until named with
-    /// [`allow_host`](SymblAuthLayerBuilder::allow_host); `build` fails without one. The layer
+    /// [`allow_host`](SymblAuthLayerBuilder::allow_host) (`build` fails without one); requests
+    /// whose URI has no authority get it, as from any layer (`allow_host`'s rule 2). The layer
     /// adds to the source what it adds to Symbl's: single flight, caching, refresh ahead,
     /// timeouts, retries with backoff, and one retry after a 401.
     ///

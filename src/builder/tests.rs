@@ -238,18 +238,24 @@ fn each_setting_documents_the_default_a_fresh_builder_uses() {
 }
 
 #[test]
-fn the_readme_table_states_the_same_defaults() {
+fn the_readme_table_states_the_same_defaults_and_zeros() {
     let readme = include_str!("../../README.md");
     for (name, constant, value, _, _) in numeric_settings() {
         let row = readme
             .lines()
             .find(|line| line.starts_with(&format!("| `{name}`")))
             .unwrap_or_else(|| panic!("no row for {name} in the README's configuration table"));
-        let default = row.split('|').nth(2).expect("a default column").trim();
+        let columns: Vec<&str> = row.split('|').map(str::trim).collect();
+        let (default, zero) = (columns[2], columns[3]);
         assert_eq!(
             amount(default),
             value,
             "the README says {name}'s default is {default:?}, but {constant} is {value}"
+        );
+        assert_eq!(
+            zero.starts_with("refused"),
+            doc_of(name).contains("Zero is refused"),
+            "the README's `0` column for {name} ({zero:?}) and its doc disagree"
         );
     }
 }

@@ -2,8 +2,9 @@
 //! behind the same layer as Symbl's.
 //!
 //! [`ClientCredentials`] is a [`TokenSource`]; [`SymblAuthLayer::from_source`] adds the cache,
-//! single flight, refresh ahead and the retry after a 401. Only the hosts named with
-//! [`allow_host`](crate::SymblAuthLayerBuilder::allow_host) get the token.
+//! single flight, refresh ahead and the retry after a 401. The token goes to the hosts named
+//! with [`allow_host`](crate::SymblAuthLayerBuilder::allow_host), and to requests whose URI
+//! has no authority (its rule 2).
 //!
 //! With the built-in token client (the default feature `rustls`, or another TLS feature):
 //!
