@@ -9,20 +9,19 @@
 //! ```no_run
 //! use futures_util::{SinkExt, StreamExt};
 //! use symbl_auth::websocket::{self, tokio_tungstenite::tungstenite::Message};
-//! use symbl_auth::{Credentials, SymblAuthLayer};
+//! use symbl_auth::SymblAuthLayer;
 //!
-//! # async fn run() -> Result<(), symbl_auth::BoxError> {
-//! let layer = SymblAuthLayer::new(Credentials::from_env()?);
-//! let url = "wss://api.symbl.ai/v1/streaming/my-connection-id";
-//! let (mut socket, _response) = websocket::connect(&layer, url).await?;
-//! socket
-//!     .send(Message::text(r#"{"type":"start_request","config":{"speechRecognition":{"encoding":"LINEAR16","sampleRateHertz":16000}}}"#))
-//!     .await?;
-//! while let Some(message) = socket.next().await {
-//!     println!("{}", message?);
+//! /// `layer`: `SymblAuthLayer::new(Credentials::from_env()?)`, say.
+//! async fn run(layer: &SymblAuthLayer) -> Result<(), symbl_auth::BoxError> {
+//!     let url = "wss://api.symbl.ai/v1/streaming/my-connection-id";
+//!     let (mut socket, _response) = websocket::connect(layer, url).await?;
+//!     let start = r#"{"type":"start_request","config":{"speechRecognition":{"encoding":"LINEAR16","sampleRateHertz":16000}}}"#;
+//!     socket.send(Message::text(start)).await?;
+//!     while let Some(message) = socket.next().await {
+//!         println!("{}", message?);
+//!     }
+//!     Ok(())
 //! }
-//! # Ok(())
-//! # }
 //! ```
 //!
 //! The request is anything tungstenite takes: `&str`, `String`, `http::Uri`, or an
