@@ -2,8 +2,36 @@
 
 use super::*;
 
+/// A builder for Symbl's endpoint; without a built-in client, with a token client that is never
+/// called (these tests build layers and fetch nothing).
 fn builder() -> SymblAuthLayerBuilder {
-    SymblAuthLayer::builder(Credentials::new("id", "secret"))
+    let builder = SymblAuthLayer::builder(Credentials::new("id", "secret"));
+    #[cfg(not(builtin_client))]
+    let builder = builder.token_client(Unused);
+    builder
+}
+
+/// A tower HTTP service for `token_client` that these tests never call.
+#[cfg(not(builtin_client))]
+#[derive(Clone)]
+struct Unused;
+
+#[cfg(not(builtin_client))]
+impl tower_service::Service<http::Request<http_body_util::Full<bytes::Bytes>>> for Unused {
+    type Response = http::Response<http_body_util::Full<bytes::Bytes>>;
+    type Error = crate::BoxError;
+    type Future = std::future::Ready<Result<Self::Response, Self::Error>>;
+
+    fn poll_ready(
+        &mut self,
+        _: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Result<(), Self::Error>> {
+        std::task::Poll::Ready(Ok(()))
+    }
+
+    fn call(&mut self, _: http::Request<http_body_util::Full<bytes::Bytes>>) -> Self::Future {
+        unreachable!("these tests fetch no token")
+    }
 }
 
 #[test]
@@ -14,7 +42,7 @@ fn token_url_host_is_allowed_by_default() {
         .build()
         .expect("valid");
     assert_eq!(layer.shared.scope.hosts(), ["127.0.0.1", "example.com"]);
-    let layer = SymblAuthLayer::new(Credentials::new("id", "secret"));
+    let layer = builder().build().expect("the defaults are valid");
     assert_eq!(
         layer.shared.scope.hosts(),
         ["api.symbl.ai", "api-labs.symbl.ai"]
