@@ -5,8 +5,10 @@
 //! ```
 //!
 //! `GET /conversations` is answered by calling Symbl's `GET /v1/conversations`. The client —
-//! a hyper-util client behind `SymblAuthLayer` — lives in the app state and is cloned per
-//! request; clones share one token cache, so one token fetch serves every inbound request.
+//! a hyper-util client over hyper-rustls behind `SymblAuthLayer` — lives in the app state and
+//! is cloned per request; clones share one token cache, so one token fetch serves every
+//! inbound request. The same client calls `https://api.symbl.ai` in production (give
+//! `Gateway::new` a layer from `SymblAuthLayer::new(Credentials::from_env()?)`).
 //!
 //! The example serves the app on loopback in front of a local Symbl-compatible server, sends
 //! it a burst of requests, and shows the token requests that cost.
@@ -21,6 +23,7 @@ use axum::routing::get;
 use axum::Router;
 use bytes::Bytes;
 use http_body_util::Full;
+use hyper_rustls::HttpsConnector;
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::client::legacy::Client;
 use hyper_util::rt::TokioExecutor;
@@ -30,7 +33,7 @@ use tokio::task::JoinSet;
 use tower::{Layer, ServiceExt};
 
 /// The authenticated client the handlers share.
-pub type SymblClient = SymblAuth<Client<HttpConnector, ReplayBody<Full<Bytes>>>>;
+pub type SymblClient = SymblAuth<Client<HttpsConnector<HttpConnector>, ReplayBody<Full<Bytes>>>>;
 
 /// What every handler sees.
 #[derive(Clone, Debug)]
@@ -43,12 +46,19 @@ pub struct Gateway {
 
 impl Gateway {
     /// A gateway to `base_url` that authenticates with `layer`.
-    pub fn new(layer: &SymblAuthLayer, base_url: String) -> Self {
-        let client = Client::builder(TokioExecutor::new()).build_http();
-        Self {
+    pub fn new(layer: &SymblAuthLayer, base_url: String) -> std::io::Result<Self> {
+        // https for Symbl; plain http too, for the local server here (the layer itself sends
+        // its token over plain http only to loopback).
+        let https = hyper_rustls::HttpsConnectorBuilder::new()
+            .with_provider_and_platform_verifier(rustls::crypto::aws_lc_rs::default_provider())?
+            .https_or_http()
+            .enable_http1()
+            .build();
+        let client = Client::builder(TokioExecutor::new()).build(https);
+        Ok(Self {
             symbl: layer.layer(client),
             base_url,
-        }
+        })
     }
 }
 
@@ -76,7 +86,7 @@ async fn conversations(State(gateway): State<Gateway>) -> Response {
 
 async fn run() -> Result<(), BoxError> {
     let symbl = TestServer::start().await?;
-    let gateway = Gateway::new(&symbl.layer(), symbl.url(""));
+    let gateway = Gateway::new(&symbl.layer(), symbl.url(""))?;
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
     let addr = listener.local_addr()?;
     let server = tokio::spawn(async move { axum::serve(listener, app(gateway)).await });

@@ -2,12 +2,15 @@
 //!
 //! ```sh
 //! export SYMBL_APP_ID=… SYMBL_APP_SECRET=…
-//! curl -H "Authorization: Bearer $(cargo run -q --example token)" \
+//! token=$(cargo run -q --example token) && curl -H "Authorization: Bearer $token" \
 //!     https://api.symbl.ai/v1/conversations
 //! ```
 //!
-//! The token goes to stdout, alone; how long it has left goes to stderr. Symbl re-serves a
-//! cached token until near its expiry, so running this again soon prints the same token.
+//! The token goes to stdout, alone; how long it has left goes to stderr. Without credentials
+//! (`SYMBL_APP_ID` and `SYMBL_APP_SECRET`, or `APP_ID` and `APP_SECRET`) it prints the error to
+//! stderr and nothing to stdout, and exits with a failure, which the `&&` above stops at. Symbl
+//! re-serves a cached token until near its expiry, so running this again soon prints the same
+//! token.
 
 use std::process::ExitCode;
 

@@ -13,9 +13,12 @@
 //! ```
 //!
 //! A generated client sends requests with no authority in their URI (the channel adds its
-//! origin), and the layer attaches the token to such requests: the channel's origin is where
-//! they go. A trailers-only answer with `grpc-status: 16` (UNAUTHENTICATED) is gRPC's 401: the
-//! layer refreshes the token and sends the call once more.
+//! origin), so the layer cannot check their host: it attaches the token to every such request,
+//! whatever `allow_host` says, and the channel's origin is where the token goes. Put the layer
+//! only in front of a channel to a host you mean to authenticate to with this token (here, a
+//! loopback server that checks the fake Symbl's tokens). A trailers-only answer with
+//! `grpc-status: 16` (UNAUTHENTICATED) is gRPC's 401: the layer refreshes the token and sends
+//! the call once more.
 //!
 //! This example serves the standard gRPC health service on loopback, guarded by tokens from a
 //! local Symbl-compatible server, calls it, revokes the token, and calls it again.
@@ -43,7 +46,8 @@ pub type AuthenticatedChannel = SymblAuth<MapRequest<Channel, ToTonicBody>>;
 /// The body mapping between the layer and the channel.
 pub type ToTonicBody = fn(Request<ReplayBody<tonic::body::Body>>) -> Request<tonic::body::Body>;
 
-/// Puts `layer` in front of `channel`.
+/// Puts `layer` in front of `channel`: every call on it carries the layer's token to the
+/// channel's origin.
 pub fn authenticated(channel: Channel, layer: SymblAuthLayer) -> AuthenticatedChannel {
     let to_tonic_body: ToTonicBody = |request| request.map(tonic::body::Body::new);
     ServiceBuilder::new()

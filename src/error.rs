@@ -23,6 +23,43 @@ pub use reason::Reason;
 /// failed token fetch is shared by every request that waited for it.
 ///
 /// No variant, message or source ever contains the app secret or an access token.
+///
+/// ```
+/// use std::convert::Infallible;
+/// use std::time::Duration;
+///
+/// use http::{Request, Response, StatusCode};
+/// use symbl_auth::{BoxError, Error, ReplayBody, SymblAuthLayer};
+/// use tower::{service_fn, Layer, ServiceExt};
+/// # use symbl_auth::{TokenFuture, TokenSource};
+/// # #[derive(Debug)]
+/// # struct WrongSecret;
+/// # impl TokenSource for WrongSecret {
+/// #     fn fetch_token(&self) -> TokenFuture<'_> {
+/// #         Box::pin(async { Err(Error::invalid_credentials(StatusCode::UNAUTHORIZED)) })
+/// #     }
+/// # }
+///
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> Result<(), BoxError> {
+/// // A token source whose endpoint refuses the credentials.
+/// let layer = SymblAuthLayer::from_source(WrongSecret).allow_host("api.example.com").build()?;
+/// let api = service_fn(|_: Request<ReplayBody<String>>| async {
+///     Ok::<_, Infallible>(Response::new(String::new()))
+/// });
+///
+/// let request = Request::get("https://api.example.com/v1/items").body(String::new())?;
+/// let error: BoxError = layer.layer(api).oneshot(request).await.unwrap_err();
+/// # assert!(matches!(error.downcast_ref(), Some(Error::InvalidCredentials { .. })));
+/// match error.downcast_ref::<Error>() {
+///     Some(Error::InvalidCredentials { status, .. }) => eprintln!("fix the credentials ({status})"),
+///     Some(other) if other.is_retryable() => eprintln!("the token endpoint is down: {other}"),
+///     Some(other) => eprintln!("authentication failed: {other}"),
+///     None => eprintln!("the inner service failed: {error}"), // hyper-util's, tonic's error
+/// }
+/// # Ok(())
+/// # }
+/// ```
 #[derive(Clone)]
 #[non_exhaustive]
 pub enum Error {
@@ -85,10 +122,17 @@ pub enum Error {
         /// token URL (a layer's setting does not reach into its source).
         setting: &'static str,
     },
-    /// A credential environment variable is not set (or not valid unicode).
+    /// A credential environment variable is not set: the other half of its pair is, or
+    /// neither pair is (then the variable named is `SYMBL_APP_ID`).
     #[non_exhaustive]
     MissingCredentials {
-        /// The variable that was looked for first.
+        /// The variable that is missing.
+        variable: &'static str,
+    },
+    /// A credential environment variable is set to a value that is not valid unicode.
+    #[non_exhaustive]
+    CredentialsNotUnicode {
+        /// The variable.
         variable: &'static str,
     },
     /// No credentials in any place [`Credentials::discover`](crate::Credentials::discover)
@@ -98,8 +142,9 @@ pub enum Error {
         /// Every place looked in, in order, in words (`"./symbl.conf (/srv/app/symbl.conf)"`).
         searched: Vec<String>,
     },
-    /// A credentials file (`symbl.conf`) is there but cannot be used: it cannot be read, it is
-    /// not valid INI, or its `[credentials]` section lacks `app_id` or `app_secret`.
+    /// A credentials file (`symbl.conf`) is there but cannot be used: it cannot be read or is
+    /// not a regular file, Python's `configparser` would refuse it, or `app_id` or
+    /// `app_secret` in its `[credentials]` section is missing, empty or cannot be interpolated.
     #[non_exhaustive]
     CredentialsFile {
         /// The file.
@@ -110,13 +155,15 @@ pub enum Error {
     },
     /// A WebSocket handshake that carried the layer's token was answered `401`, and a second
     /// handshake could not help: it was made with a fresh token and rejected too (`retried`),
-    /// or no newer token than the rejected one could be had yet.
+    /// or there was no newer token than the rejected one to make it with (`reason` says why).
     #[non_exhaustive]
     HandshakeRejected {
         /// The status of the last answer.
         status: StatusCode,
         /// Whether a second handshake, with a fresh token, was made.
         retried: bool,
+        /// Why no second handshake was made, or what to check after two, in words.
+        reason: Reason,
     },
     /// The layer's configuration is not valid.
     #[non_exhaustive]
@@ -215,12 +262,13 @@ impl Error {
             | Self::TokenEndpointUntrusted { reason }
             | Self::BadTokenResponse { reason }
             | Self::CredentialsFile { reason, .. }
+            | Self::HandshakeRejected { reason, .. }
             | Self::InvalidConfig { reason }
             | Self::NoRuntime { reason } => Some(reason),
             Self::InsecureTransport { .. }
             | Self::MissingCredentials { .. }
+            | Self::CredentialsNotUnicode { .. }
             | Self::CredentialsNotFound { .. }
-            | Self::HandshakeRejected { .. }
             | Self::SourcePanicked {} => None,
         }
     }
@@ -234,12 +282,13 @@ impl Error {
             | Self::TokenEndpointUntrusted { reason }
             | Self::BadTokenResponse { reason }
             | Self::CredentialsFile { reason, .. }
+            | Self::HandshakeRejected { reason, .. }
             | Self::InvalidConfig { reason }
             | Self::NoRuntime { reason } => Some(reason),
             Self::InsecureTransport { .. }
             | Self::MissingCredentials { .. }
+            | Self::CredentialsNotUnicode { .. }
             | Self::CredentialsNotFound { .. }
-            | Self::HandshakeRejected { .. }
             | Self::SourcePanicked {} => None,
         }
     }
@@ -316,13 +365,19 @@ impl fmt::Display for Error {
             }
             Self::InsecureTransport { host, setting } => write!(
                 f,
-                "refusing to send a secret over plain http to {host}: use https, or opt in \
-                 with {setting}(true)"
+                "refusing to send a secret over plain http or ws to {host}: use https (wss for \
+                 a WebSocket), or opt in with {setting}(true)"
             ),
             Self::MissingCredentials { variable } => write!(
                 f,
-                "Symbl credentials not found: {variable} is not set \
-                 (APP_ID and APP_SECRET, the names Symbl's SDKs use, are read as a fallback)"
+                "Symbl credentials not found: {variable} is not set (the id and the secret \
+                 are read as a pair: SYMBL_APP_ID with SYMBL_APP_SECRET, or else APP_ID with \
+                 APP_SECRET, the names Symbl's SDKs use)"
+            ),
+            Self::CredentialsNotUnicode { variable } => write!(
+                f,
+                "cannot take Symbl credentials from the environment: {variable} is set to a \
+                 value that is not valid unicode"
             ),
             Self::CredentialsNotFound { searched } => write!(
                 f,
@@ -337,19 +392,20 @@ impl fmt::Display for Error {
             Self::HandshakeRejected {
                 status,
                 retried: true,
+                reason,
             } => write!(
                 f,
                 "the WebSocket handshake was rejected with {status} twice, with the cached \
-                 token and with a fresh one: check that the app may use this API"
+                 token and with a fresh one: {reason}"
             ),
             Self::HandshakeRejected {
                 status,
                 retried: false,
+                reason,
             } => write!(
                 f,
-                "the WebSocket handshake was rejected with {status}, and no newer token than \
-                 the one rejected could be had yet (forced refreshes are at most one a \
-                 second): try again shortly"
+                "the WebSocket handshake was rejected with {status}, and not made again: \
+                 {reason}"
             ),
             Self::InvalidConfig { reason } => {
                 write!(f, "invalid symbl-auth configuration: {reason}")

@@ -56,7 +56,8 @@ impl SymblAuthLayer {
     /// fetcher, a test double) instead of Symbl's token endpoint.
     ///
     /// No host gets the token until named with
-    /// [`allow_host`](SymblAuthLayerBuilder::allow_host); `build` fails without one. The layer
+    /// [`allow_host`](SymblAuthLayerBuilder::allow_host) (`build` fails without one); requests
+    /// whose URI has no authority get it, as from any layer (`allow_host`'s rule 2). The layer
     /// adds to the source what it adds to Symbl's: single flight, caching, refresh ahead,
     /// timeouts, retries with backoff, and one retry after a 401.
     ///
@@ -80,15 +81,59 @@ impl SymblAuthLayer {
     }
 
     /// The current access token from the shared cache, fetched if need be, with the lifetime it
-    /// has left. For handing a token to tools outside the layer (curl, a CLI); requests sent
-    /// through the layer never need it.
+    /// has left ([`AccessToken::expires_in`] counts from the moment this returns). For handing
+    /// a token to tools outside the layer (curl, a CLI); requests sent through the layer never
+    /// need it. Fails as a request would: with the fetch's [`Error`], or [`Error::NoRuntime`]
+    /// outside a Tokio runtime when there is no cached token.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use symbl_auth::SymblAuthLayer;
+    /// # use symbl_auth::{AccessToken, TokenFuture, TokenSource};
+    /// # #[derive(Debug)]
+    /// # struct OneHourTokens;
+    /// # impl TokenSource for OneHourTokens {
+    /// #     fn fetch_token(&self) -> TokenFuture<'_> {
+    /// #         Box::pin(async { AccessToken::new("token-1", Duration::from_secs(3600)) })
+    /// #     }
+    /// # }
+    ///
+    /// # #[tokio::main(flavor = "current_thread", start_paused = true)]
+    /// # async fn main() -> Result<(), symbl_auth::Error> {
+    /// // Any source; `SymblAuthLayer::new(credentials)` for Symbl's.
+    /// let layer = SymblAuthLayer::from_source(OneHourTokens)
+    ///     .allow_host("api.example.com")
+    ///     .build()?;
+    ///
+    /// let token = layer.access_token().await?; // fetched: granted for an hour
+    /// assert_eq!(token.secret(), "token-1");
+    /// assert_eq!(token.expires_in(), Duration::from_secs(3600));
+    ///
+    /// tokio::time::advance(Duration::from_secs(600)).await;
+    /// let token = layer.access_token().await?; // the cached one: 50 minutes left
+    /// assert_eq!(token.expires_in(), Duration::from_secs(3000));
+    /// assert_eq!(layer.stats().token_requests, 1);
+    /// # Ok(())
+    /// # }
+    /// ```
     pub async fn access_token(&self) -> Result<AccessToken, Error> {
         let (token, expires_at) = self.shared.cache.get_with_expiry().await?;
         let left = expires_at.saturating_duration_since(tokio::time::Instant::now());
         Ok(AccessToken::from_header(token.header, left))
     }
 
-    /// What the layer has done so far: token requests, failures, refreshes, retries.
+    /// What the layer has done so far: token requests, failures, refreshes, retries. Counted
+    /// by every clone of the layer and every service made from it; reading them is a few atomic
+    /// loads. [`Stats`] says what each counter counts, with an example.
+    ///
+    /// ```
+    /// # fn export(layer: &symbl_auth::SymblAuthLayer) {
+    /// let stats = layer.stats();
+    /// println!("symbl_token_requests_total {}", stats.token_requests);
+    /// println!("symbl_token_failures_total {}", stats.token_failures);
+    /// println!("symbl_401_retries_total {}", stats.retries);
+    /// # }
+    /// ```
     pub fn stats(&self) -> Stats {
         self.shared.cache.counters().snapshot()
     }

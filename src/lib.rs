@@ -7,28 +7,38 @@
 //!
 //! # Example
 //!
+//! A hyper-util client over HTTPS (hyper-rustls with `rustls-platform-verifier`, on the rustls
+//! provider named), with the built-in token client (the default feature `rustls`):
+//!
 //! ```no_run
+//! # #[cfg(any(feature = "rustls", feature = "rustls-ring", feature = "rustls-no-provider", feature = "native-tls"))]
+//! # async fn run() -> Result<(), symbl_auth::BoxError> {
 //! use bytes::Bytes;
 //! use http_body_util::Full;
 //! use hyper_util::client::legacy::Client;
 //! use hyper_util::rt::TokioExecutor;
 //! use symbl_auth::{Credentials, ReplayBody, SymblAuthLayer};
-//! use tower::{Service, ServiceBuilder, ServiceExt};
+//! use tower::{ServiceBuilder, ServiceExt};
 //!
-//! # async fn run() -> Result<(), tower::BoxError> {
-//! # let https = hyper_util::client::legacy::connect::HttpConnector::new();
-//! // Any connector; for api.symbl.ai use an HTTPS one such as hyper-rustls.
+//! let provider = rustls::crypto::aws_lc_rs::default_provider();
+//! let https = hyper_rustls::HttpsConnectorBuilder::new()
+//!     .with_provider_and_platform_verifier(provider)?
+//!     .https_only()
+//!     .enable_http1()
+//!     .build();
+//! // The client's body type is the layer's wrapper around yours.
 //! let client = Client::builder(TokioExecutor::new()).build::<_, ReplayBody<Full<Bytes>>>(https);
-//! let mut symbl = ServiceBuilder::new()
-//!     .layer(SymblAuthLayer::new(Credentials::from_env()?))
+//! let symbl = ServiceBuilder::new()
+//!     .layer(SymblAuthLayer::new(Credentials::from_env()?)) // SYMBL_APP_ID, SYMBL_APP_SECRET
 //!     .service(client);
 //!
 //! let request = http::Request::get("https://api.symbl.ai/v1/conversations")
 //!     .body(Full::new(Bytes::new()))?;
-//! let response = symbl.ready().await?.call(request).await?;
+//! let response = symbl.oneshot(request).await?;
 //! println!("{}", response.status());
 //! # Ok(())
 //! # }
+//! # fn main() {}
 //! ```
 //!
 //! # What it guarantees
@@ -36,14 +46,45 @@
 //! One fetch at a time per layer, expiry from `expiresIn`, refresh ahead, a calm answer to a
 //! failing endpoint, one retry after a 401 with a newer token only, the token only where it
 //! belongs, no secret in any output, and a layer that outlives runtimes. Each guarantee, with
-//! the test that pins it, is in [RELIABILITY.md]; the rules for which requests get the token are
-//! on [`SymblAuthLayerBuilder::allow_host`] and in the README.
+//! the test that pins it, is in [`guarantees`] (the crate's `RELIABILITY.md`). The rules for
+//! which requests get the token are on [`SymblAuthLayerBuilder::allow_host`]: the allowed
+//! hosts, and any request whose URI has no authority (the wrapped service is trusted to send
+//! it where you mean).
 //!
 //! Fetching needs a Tokio runtime (fetches run in spawned tasks, timeouts use Tokio time); a
 //! call that needs a fetch outside one fails with [`Error::NoRuntime`]. A cached token needs
 //! none.
 //!
-//! [RELIABILITY.md]: https://github.com/symbl-auth/symbl-auth/blob/main/RELIABILITY.md
+//! # The token request's HTTP client
+//!
+//! Token requests go through the built-in client (reqwest, on the TLS that the features
+//! `rustls` (default), `rustls-ring`, `rustls-no-provider` or `native-tls` choose), or through
+//! your own tower HTTP service with [`SymblAuthLayerBuilder::token_client`], such as the very
+//! hyper-util client the layer wraps. With `default-features = false` there is no HTTP client
+//! or TLS crate in the tree, and a layer needs `token_client`. The crate never installs a
+//! process-level rustls `CryptoProvider`.
+//!
+//! One client for the token requests and the API calls, under any features:
+//!
+//! ```no_run
+//! use bytes::Bytes;
+//! use http_body_util::Full;
+//! use hyper_rustls::HttpsConnector;
+//! use hyper_util::client::legacy::{connect::HttpConnector, Client};
+//! use hyper_util::rt::TokioExecutor;
+//! use symbl_auth::{Credentials, ReplayBody, SymblAuth, SymblAuthLayer};
+//! use tower::ServiceBuilder;
+//!
+//! type SymblClient = SymblAuth<Client<HttpsConnector<HttpConnector>, ReplayBody<Full<Bytes>>>>;
+//!
+//! fn symbl_client(https: HttpsConnector<HttpConnector>) -> Result<SymblClient, symbl_auth::Error> {
+//!     let client = Client::builder(TokioExecutor::new()).build(https);
+//!     let layer = SymblAuthLayer::builder(Credentials::from_env()?)
+//!         .token_client(client.clone()) // token requests take the same pool
+//!         .build()?;
+//!     Ok(ServiceBuilder::new().layer(layer).service(client))
+//! }
+//! ```
 //!
 //! # Other front ends
 //!
@@ -98,6 +139,27 @@ pub mod websocket;
 #[doc(hidden)]
 #[path = "fuzzing.rs"]
 pub mod __fuzz;
+
+/// The README's Rust snippets, as doctests: `cargo test --all-features` compiles each one, and
+/// runs those that are not marked `no_run`. Only with the features they use.
+#[cfg(all(
+    doctest,
+    feature = "rustls",
+    feature = "test-server",
+    feature = "websocket",
+    feature = "reqwest-middleware"
+))]
+#[doc = include_str!("../README.md")]
+pub struct ReadmeDoctests;
+
+/// What the layer guarantees, each with the test that pins it.
+#[doc = include_str!("../RELIABILITY.md")]
+///
+/// ---
+///
+/// This page is the crate's `RELIABILITY.md`; the tests it names are in the crate's package,
+/// under `tests/`. The module has no items.
+pub mod guarantees {}
 
 pub use builder::SymblAuthLayerBuilder;
 pub use credentials::Credentials;

@@ -23,12 +23,15 @@ use crate::SymblAuthLayer;
 /// unchanged) and its body is within the layer's replay limit.
 ///
 /// ```
-/// use symbl_auth::{Credentials, SymblAuthLayer, SymblAuthMiddleware};
+/// use reqwest_middleware::{ClientBuilder, ClientWithMiddleware};
+/// use symbl_auth::{SymblAuthLayer, SymblAuthMiddleware};
 ///
-/// let layer = SymblAuthLayer::new(Credentials::new("app-id", "app-secret"));
-/// let client = reqwest_middleware::ClientBuilder::new(reqwest::Client::new())
-///     .with(SymblAuthMiddleware::from(layer.clone())) // one cache for both front ends
-///     .build();
+/// /// `layer`: `SymblAuthLayer::new(credentials)`, say, also used for tower services.
+/// fn symbl_client(layer: &SymblAuthLayer) -> ClientWithMiddleware {
+///     ClientBuilder::new(reqwest::Client::new())
+///         .with(SymblAuthMiddleware::from(layer.clone())) // one cache for both front ends
+///         .build()
+/// }
 /// ```
 #[derive(Clone)]
 pub struct SymblAuthMiddleware {

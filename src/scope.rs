@@ -9,12 +9,14 @@
 //! 4. A request to an allowed host over plain `http://` is refused unless the host is loopback
 //!    or plain http was allowed explicitly.
 
+use std::borrow::Cow;
 use std::net::IpAddr;
 
 use http::uri::Scheme;
 use http::Uri;
 
 use crate::builder::LAYER_INSECURE_HTTP;
+use crate::redact::redact_url;
 use crate::Error;
 
 #[derive(Clone, Debug)]
@@ -110,13 +112,13 @@ impl Scope {
 ///
 /// Only a host name or IP address is taken: a scheme, port, path or userinfo would build a
 /// rule that never matches, so each is refused with what to write instead. The message quotes
-/// the argument only when it cannot hold a secret (no `@`).
+/// the argument as [`quotable`] makes it, without what may be a secret.
 pub(crate) fn allowed_host(host: &str) -> Result<String, Error> {
     let host = host.trim();
     let refuse = |what: &str| {
-        let shown = if host.contains('@') { "" } else { host };
         Err(Error::config(format!(
-            "allow_host({shown:?}) takes a bare host name or IP address: {what}"
+            "allow_host({:?}) takes a bare host name or IP address: {what}",
+            quotable(host)
         )))
     };
     if host.is_empty() {
@@ -155,6 +157,23 @@ pub(crate) fn allowed_host(host: &str) -> Result<String, Error> {
         return refuse("it has characters a host name cannot have");
     }
     Ok(host.to_ascii_lowercase())
+}
+
+/// An `allow_host` argument as an error may quote it: everything before its last `@` (a user
+/// name and password, whichever characters they hold: `user:p@ss/w?rd@host`) and any query or
+/// fragment replaced by `[redacted]`; a scheme in front is kept.
+fn quotable(host: &str) -> Cow<'_, str> {
+    let Some(at) = host.rfind('@') else {
+        return redact_url(host);
+    };
+    let scheme = host
+        .find("://")
+        .filter(|&end| end < at)
+        .map_or("", |end| &host[..end + 3]);
+    Cow::Owned(format!(
+        "{scheme}[redacted]@{}",
+        redact_url(&host[at + 1..])
+    ))
 }
 
 /// The same as `Uri::host`, by plain byte scans: it runs on every request, and `http`'s
@@ -353,6 +372,28 @@ mod tests {
             let error = allowed_host(given).expect_err(given).to_string();
             assert!(error.contains(says), "{given}: {error}");
             assert!(!error.contains("secret"), "{error}");
+        }
+    }
+
+    #[test]
+    fn a_refused_host_is_quoted_without_its_user_name_and_password() {
+        for (given, shown) in [
+            ("user@host", r#"allow_host("[redacted]@host")"#),
+            ("user:secret@host", r#"allow_host("[redacted]@host")"#),
+            ("user:se@cr/et?x@host", r#"allow_host("[redacted]@host")"#),
+            (
+                "https://user:secret@host/v1",
+                r#"allow_host("https://[redacted]@host/v1")"#,
+            ),
+            ("host/v1?key=secret", r#"allow_host("host/v1?[redacted]")"#),
+            ("host:8080", r#"allow_host("host:8080")"#),
+        ] {
+            let error = allowed_host(given).expect_err(given).to_string();
+            assert!(error.contains(shown), "{given}: {error}");
+            assert!(
+                !error.contains("secret") && !error.contains("user@") && !error.contains("user:"),
+                "{error}"
+            );
         }
     }
 

@@ -21,6 +21,47 @@ use crate::ReplayBody;
 /// Made by [`SymblAuthLayer`](crate::SymblAuthLayer). It takes requests with any body `B` and
 /// hands the inner service a [`ReplayBody<B>`]; the response is the inner service's, unchanged.
 /// Errors are a [`BoxError`]: the inner service's error, or a [`crate::Error`] to downcast.
+/// Clones share the layer's token cache; each is driven by the tower readiness contract like
+/// the service it wraps, and needs a Tokio runtime to fetch tokens.
+///
+/// ```
+/// use std::convert::Infallible;
+/// use std::time::Duration;
+///
+/// use http::{header::AUTHORIZATION, Request, Response};
+/// use symbl_auth::{ReplayBody, SymblAuth, SymblAuthLayer};
+/// use tower::{service_fn, ServiceBuilder, ServiceExt};
+/// # use symbl_auth::{AccessToken, TokenFuture, TokenSource};
+/// # #[derive(Debug)]
+/// # struct Tokens;
+/// # impl TokenSource for Tokens {
+/// #     fn fetch_token(&self) -> TokenFuture<'_> {
+/// #         Box::pin(async { AccessToken::new("token-1", Duration::from_secs(3600)) })
+/// #     }
+/// # }
+///
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> Result<(), symbl_auth::BoxError> {
+/// let layer = SymblAuthLayer::from_source(Tokens).allow_host("api.example.com").build()?;
+/// // Any inner service: a hyper-util `Client`, a tonic `Channel`; here, one that echoes the
+/// // `Authorization` header it got.
+/// let echo = service_fn(|request: Request<ReplayBody<String>>| async move {
+///     let authorization = request.headers().get(AUTHORIZATION).cloned();
+///     Ok::<_, Infallible>(Response::new(authorization))
+/// });
+/// let service: SymblAuth<_> = ServiceBuilder::new().layer(layer).service(echo);
+///
+/// let request = Request::get("https://api.example.com/v1/items").body(String::new())?;
+/// let response = service.clone().oneshot(request).await?;
+/// assert_eq!(response.body().as_ref().unwrap(), "Bearer token-1");
+///
+/// // Another host passes through untouched.
+/// let request = Request::get("https://elsewhere.example/").body(String::new())?;
+/// let response = service.oneshot(request).await?;
+/// assert!(response.body().is_none());
+/// # Ok(())
+/// # }
+/// ```
 pub struct SymblAuth<S> {
     inner: S,
     shared: Arc<Shared>,

@@ -12,4 +12,7 @@ pub(crate) struct Shared {
     pub(crate) scope: Scope,
     /// The largest request body kept for a retry after a 401.
     pub(crate) replay_limit: usize,
+    /// The limit on each streaming handshake.
+    #[cfg(feature = "websocket")]
+    pub(crate) handshake_timeout: std::time::Duration,
 }

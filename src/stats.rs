@@ -6,6 +6,55 @@ use std::sync::atomic::{AtomicU64, Ordering};
 ///
 /// Counts are since the layer was built and shared by all its clones (and by a
 /// `SymblAuthMiddleware` made from it). Only slow paths count, so the hot path pays nothing.
+///
+/// An API that rejects the first token with a 401 costs one refresh and one retry:
+///
+/// ```
+/// use std::convert::Infallible;
+/// use std::sync::atomic::{AtomicU32, Ordering};
+/// use std::time::Duration;
+///
+/// use http::{header::AUTHORIZATION, Request, Response, StatusCode};
+/// use symbl_auth::{AccessToken, ReplayBody, SymblAuthLayer, TokenFuture, TokenSource};
+/// use tower::{service_fn, Layer, ServiceExt};
+///
+/// /// Grants `token-1`, `token-2`, …
+/// #[derive(Debug, Default)]
+/// struct Numbered(AtomicU32);
+///
+/// impl TokenSource for Numbered {
+///     fn fetch_token(&self) -> TokenFuture<'_> {
+///         let n = self.0.fetch_add(1, Ordering::SeqCst) + 1;
+///         Box::pin(async move { AccessToken::new(&format!("token-{n}"), Duration::from_secs(3600)) })
+///     }
+/// }
+///
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> Result<(), symbl_auth::BoxError> {
+/// let layer = SymblAuthLayer::from_source(Numbered::default())
+///     .allow_host("api.example.com")
+///     .build()?;
+/// // An API that has revoked `token-1`.
+/// let api = service_fn(|request: Request<ReplayBody<String>>| async move {
+///     let mut response = Response::new(String::new());
+///     if request.headers()[AUTHORIZATION] == "Bearer token-1" {
+///         *response.status_mut() = StatusCode::UNAUTHORIZED;
+///     }
+///     Ok::<_, Infallible>(response)
+/// });
+///
+/// let request = Request::get("https://api.example.com/v1/items").body(String::new())?;
+/// let response = layer.layer(api).oneshot(request).await?;
+/// assert_eq!(response.status(), StatusCode::OK);
+///
+/// let stats = layer.stats();
+/// assert_eq!(stats.token_requests, 2); // token-1, then token-2 after the 401
+/// assert_eq!(stats.refreshes, 1);      // token-2 replaced token-1
+/// assert_eq!(stats.retries, 1);        // the request, sent again with token-2
+/// assert_eq!(stats.token_failures + stats.replays_skipped + stats.retries_declined, 0);
+/// # Ok(())
+/// # }
+/// ```
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct Stats {

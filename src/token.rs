@@ -24,6 +24,26 @@ pub const MAX_LIFETIME: Duration = Duration::from_secs(365 * 24 * 60 * 60);
 ///
 /// It holds the ready-made `Authorization: Bearer …` header value, marked sensitive, so the hot
 /// path only clones it. `Debug` never shows the token.
+///
+/// A [`TokenSource`] makes one with [`AccessToken::new`];
+/// [`SymblAuthLayer::access_token`](crate::SymblAuthLayer::access_token) hands one out.
+///
+/// ```
+/// use std::time::Duration;
+/// use symbl_auth::AccessToken;
+///
+/// let token = AccessToken::new("eyJhbGciOiJIUzI1NiJ9.e30.sig", Duration::from_secs(86_400))?;
+/// assert_eq!(token.header_value(), "Bearer eyJhbGciOiJIUzI1NiJ9.e30.sig");
+/// assert!(token.header_value().is_sensitive()); // printed as `Sensitive` by http and tracing
+/// assert_eq!(token.secret(), "eyJhbGciOiJIUzI1NiJ9.e30.sig");
+/// assert_eq!(token.expires_in(), Duration::from_secs(86_400));
+/// assert!(!format!("{token:?}").contains("eyJ"));
+///
+/// // A token that cannot go in a header, or a lifetime of zero, is an error:
+/// assert!(AccessToken::new("two words", Duration::from_secs(60)).is_err());
+/// assert!(AccessToken::new("t", Duration::ZERO).is_err());
+/// # Ok::<(), symbl_auth::Error>(())
+/// ```
 #[derive(Clone)]
 pub struct AccessToken {
     header: HeaderValue,
@@ -74,7 +94,17 @@ impl AccessToken {
         Self { header, expires_in }
     }
 
-    /// How long the token is valid, counted from when it was requested.
+    /// How long the token is valid. What that is counted from depends on where the token
+    /// came from:
+    ///
+    /// - from [`AccessToken::new`] (what a [`TokenSource`] returns): the lifetime as granted,
+    ///   clamped to [`MAX_LIFETIME`]. The layer counts it from the moment the token request
+    ///   was sent, on Tokio's clock.
+    /// - from [`SymblAuthLayer::access_token`](crate::SymblAuthLayer::access_token): the
+    ///   lifetime the token has *left*, counted from the moment `access_token` returned. Asked
+    ///   again later for the same cached token, it is shorter. It runs to the token's expiry
+    ///   (the layer itself stops using a token shortly before that), and is `Duration::ZERO`
+    ///   if the token was replaced by a newer one while it was being handed out.
     pub fn expires_in(&self) -> Duration {
         self.expires_in
     }

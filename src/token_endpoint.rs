@@ -156,7 +156,7 @@ impl SymblTokenSource {
 
     /// Checks the settings and builds the HTTP client now, so that `build` reports a failure.
     pub(crate) fn prepare(&self) -> Result<(), Error> {
-        self.client()?.prepare()
+        self.client()?.prepare(&self.inner.url)
     }
 
     /// The client, once the token URL is found fit to carry the secret.

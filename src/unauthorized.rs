@@ -6,7 +6,7 @@ use std::fmt;
 use http::header::{HeaderName, CONTENT_TYPE};
 use http::{HeaderMap, StatusCode, Version};
 
-use crate::cache::{Token, TokenCache};
+use crate::cache::{Invalidated, Token, TokenCache};
 use crate::stats::Event;
 use crate::Error;
 
@@ -39,22 +39,46 @@ pub(crate) fn is_unauthorized(status: StatusCode, version: Version, headers: &He
 /// token if it is still the cached one (so a burst of 401s for one token costs one refresh),
 /// and returns the token to send again with.
 ///
-/// `Ok(None)` when no newer token is to be had (forced refreshes are rate-limited, or the
-/// endpoint re-served the rejected token): sending again would resend the token just refused,
-/// so the caller returns the 401 instead.
+/// `Ok(None)` when no newer token is to be had (see [`NoNewerToken`]): sending again would
+/// resend the token just refused, so the caller returns the 401 instead.
 pub(crate) async fn token_for_retry(
     cache: &TokenCache,
     rejected: u64,
 ) -> Result<Option<Token>, Error> {
-    cache.invalidate(rejected);
+    Ok(retry_token(cache, rejected).await?.ok())
+}
+
+/// Why a 401 gets no retry: the cache has no token but the one rejected.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum NoNewerToken {
+    /// Asked for a new token, the endpoint handed back the one rejected: Symbl re-serves its
+    /// token until near its expiry.
+    Reserved,
+    /// The token rejected is the one a forced refresh brought less than a second ago, and
+    /// forced refreshes are at most one a second.
+    TooSoon,
+}
+
+/// [`token_for_retry`], saying why there is no token to retry with.
+pub(crate) async fn retry_token(
+    cache: &TokenCache,
+    rejected: u64,
+) -> Result<Result<Token, NoNewerToken>, Error> {
+    let invalidated = cache.invalidate(rejected);
     let token = cache.get().await?;
     if token.generation == rejected {
+        // Dropped or replaced, and the same token came back: a fetch re-served it.
+        let why = match invalidated {
+            Invalidated::Kept => NoNewerToken::TooSoon,
+            Invalidated::Dropped | Invalidated::Replaced => NoNewerToken::Reserved,
+        };
         cache.counters().count(Event::RetryDeclined);
         tracing::debug!(
             generation = rejected,
+            ?why,
             "401 returned without a retry: no newer token than the one rejected"
         );
-        return Ok(None);
+        return Ok(Err(why));
     }
     cache.counters().count(Event::Retry);
     tracing::debug!(
@@ -62,7 +86,7 @@ pub(crate) async fn token_for_retry(
         generation = token.generation,
         "retrying once after a 401"
     );
-    Ok(Some(token))
+    Ok(Ok(token))
 }
 
 /// A 401 that cannot be retried, because the request cannot be sent again (`why`): the token

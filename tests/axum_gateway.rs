@@ -21,7 +21,7 @@ use support::body_text;
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn one_token_fetch_serves_many_inbound_requests() {
     let symbl = TestServer::start().await.expect("server");
-    let app = app(Gateway::new(&symbl.layer(), symbl.url("")));
+    let app = app(Gateway::new(&symbl.layer(), symbl.url("")).expect("gateway"));
 
     let mut calls = JoinSet::new();
     for _ in 0..100 {
@@ -47,7 +47,7 @@ async fn auth_failures_become_a_clear_bad_gateway() {
         .token_url(symbl.token_url())
         .build()
         .expect("layer");
-    let app = app(Gateway::new(&layer, symbl.url("")));
+    let app = app(Gateway::new(&layer, symbl.url("")).expect("gateway"));
     let request = Request::get("/conversations")
         .body(Body::empty())
         .expect("request");

@@ -67,8 +67,8 @@ async fn reads_symbl_conf_as_symbls_python_sdk_writes_it() {
     let path = dir.file(
         "symbl.conf",
         &format!(
-            "# from platform.symbl.ai\n[credentials]\napp_id={TEST_APP_ID} #Update with your app_id\n\
-             app_secret = {TEST_APP_SECRET}   ; without any quotes\n"
+            "# from platform.symbl.ai\n[credentials]\napp_id={TEST_APP_ID}\n\
+             ; without any quotes\napp_secret = {TEST_APP_SECRET}\n"
         ),
     );
     let credentials = Credentials::from_symbl_conf(&path).expect("credentials");
@@ -121,13 +121,6 @@ fn a_missing_file_is_an_error_naming_it() {
 fn an_unreadable_file_is_an_error_naming_it() {
     let dir = TempDir::new();
 
-    // A folder where the file should be: unreadable as a file for every user, root included.
-    let folder = dir.0.join("symbl.conf");
-    fs::create_dir(&folder).expect("folder");
-    let error = file_error(&folder);
-    assert!(error.to_string().contains("cannot be read"), "{error}");
-    assert!(error.source().is_some());
-
     // A file without read permission, where permissions apply (not for root, which reads all).
     #[cfg(unix)]
     {
@@ -138,9 +131,10 @@ fn an_unreadable_file_is_an_error_naming_it() {
         );
         fs::set_permissions(&path, fs::Permissions::from_mode(0o000)).expect("chmod");
         if fs::read(&path).is_ok() {
-            eprintln!("running as a user who reads mode 000 files (root): checked the folder only");
+            eprintln!("running as a user who reads mode 000 files (root): not checked");
         } else {
             let error = file_error(&path);
+            assert!(error.to_string().contains("cannot be read"), "{error}");
             let source = error.source().expect("the I/O error");
             let io = source.downcast_ref::<std::io::Error>().expect("io::Error");
             assert_eq!(io.kind(), std::io::ErrorKind::PermissionDenied);
@@ -150,10 +144,45 @@ fn an_unreadable_file_is_an_error_naming_it() {
 }
 
 #[test]
+fn only_a_regular_file_is_read() {
+    let dir = TempDir::new();
+    let folder = dir.0.join("symbl.conf");
+    fs::create_dir(&folder).expect("folder");
+    let error = file_error(&folder);
+    assert!(error.to_string().contains("not a regular file"), "{error}");
+}
+
+/// A FIFO with no writer: a plain `open` of it waits for a writer forever. The read must
+/// refuse it at once; if it hangs, a writer is opened to free it and the test fails.
+#[cfg(unix)]
+#[test]
+fn a_fifo_is_refused_without_blocking() {
+    let dir = TempDir::new();
+    let fifo = dir.0.join("symbl.conf");
+    let made = std::process::Command::new("mkfifo")
+        .arg(&fifo)
+        .status()
+        .expect("mkfifo runs");
+    assert!(made.success(), "mkfifo failed");
+
+    let (done, finished) = std::sync::mpsc::channel();
+    let path = fifo.clone();
+    std::thread::spawn(move || {
+        let _ = done.send(Credentials::from_symbl_conf(&path).map(|_| ()));
+    });
+    let Ok(outcome) = finished.recv_timeout(std::time::Duration::from_secs(10)) else {
+        let _writer = fs::OpenOptions::new().write(true).open(&fifo);
+        panic!("reading a FIFO blocked: it must be refused without being opened blocking");
+    };
+    let error = outcome.expect_err("a FIFO is not a symbl.conf");
+    assert!(error.to_string().contains("not a regular file"), "{error}");
+}
+
+#[test]
 fn a_file_that_is_not_a_symbl_conf_is_refused() {
     let dir = TempDir::new();
     let path = dir.0.join("binary.conf");
-    fs::write(&path, [0xff, 0xfe, 0x00, 0x80]).expect("write");
+    fs::write(&path, b"[credentials]\napp_id=\xc3\x28\n").expect("write");
     assert!(file_error(&path).to_string().contains("UTF-8"));
 
     let big = format!(

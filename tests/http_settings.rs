@@ -35,6 +35,10 @@ fn remote(port: u16, path: &str) -> String {
     format!("http://token.invalid:{port}{path}")
 }
 
+fn oauth2_builder(source: ClientCredentials) -> symbl_auth::SymblAuthLayerBuilder {
+    SymblAuthLayer::from_source(source).allow_host("api.example.com")
+}
+
 fn oauth2_layer(source: ClientCredentials) -> SymblAuthLayer {
     SymblAuthLayer::from_source(source)
         .allow_host("api.example.com")
@@ -193,7 +197,8 @@ async fn each_layer_bounds_its_own_attempts_whoever_shares_the_source() {
     });
     // One source, its clones in two layers with different limits, and itself used alone.
     // Each attempt ends at the limit of whoever made it: not the first layer's, not the
-    // settings' own (an hour).
+    // settings' own (an hour), and not the 10 s a source used alone has (the second layer's is
+    // longer).
     let source = ClientCredentials::new(url, "client", SECRET)
         .http_client(|client| client.timeout(Duration::from_secs(3600)));
     let layer = |limit: Duration| {
@@ -204,12 +209,18 @@ async fn each_layer_bounds_its_own_attempts_whoever_shares_the_source() {
             .build()
             .expect("layer")
     };
-    let (short, long) = (Duration::from_millis(300), Duration::from_millis(4_500));
+    let (short, long) = (Duration::from_millis(300), Duration::from_secs(15));
     let (first, second) = (layer(short), layer(long));
     for (layer, limit) in [(&second, long), (&first, short), (&second, long)] {
         let started = tokio::time::Instant::now();
+        let before = layer.stats().token_requests;
         let err = layer.access_token().await.expect_err("no answer");
         assert_eq!(started.elapsed(), limit, "{err}");
+        assert_eq!(
+            layer.stats().token_requests,
+            before + 1,
+            "one attempt: {err}"
+        );
         assert!(
             err.to_string().contains(&format!("{limit:?}")),
             "the layer's own limit ended it: {err}"
@@ -268,4 +279,51 @@ async fn build_reports_settings_that_cannot_make_a_client() {
         .build()
         .expect_err("plain http to a remote host");
     assert!(matches!(err, Error::InsecureTransport { .. }), "{err}");
+}
+
+#[test]
+fn settings_that_refuse_the_token_url_fail_at_build_inside_a_runtime_or_not() {
+    let endpoint_port = {
+        // A port that answers nothing: the check must not send anything anyway.
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+        listener.local_addr().expect("addr").port()
+    };
+    let url = format!("http://127.0.0.1:{endpoint_port}/token");
+    let check = || {
+        let err = SymblAuthLayer::builder(Credentials::new("app", SECRET))
+            .token_url(&url)
+            .http_client(|client| client.https_only(true))
+            .build()
+            .expect_err("https_only with an http token URL");
+        assert!(matches!(err, Error::InvalidConfig { .. }), "{err}");
+        assert!(err.to_string().contains("https_only"), "{err}");
+        let source = ClientCredentials::new(&url, "client", SECRET)
+            .http_client(|client| client.https_only(true));
+        let err = oauth2_builder(source)
+            .build()
+            .expect_err("the same for a source");
+        assert!(err.to_string().contains("https_only"), "{err}");
+        // Settings that do not refuse it build.
+        SymblAuthLayer::builder(Credentials::new("app", SECRET))
+            .token_url(&url)
+            .http_client(|client| client.https_only(false))
+            .build()
+            .expect("layer");
+    };
+    check();
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("runtime")
+        .block_on(async { check() });
+}
+
+#[tokio::test]
+async fn the_settings_check_sends_nothing() {
+    let endpoint = TokenEndpoint::start(Reply::token("t", 60)).await;
+    let source = ClientCredentials::new(endpoint.url("/token"), "client", SECRET)
+        .http_client(|client| client.https_only(false));
+    oauth2_builder(source).build().expect("layer");
+    tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    assert_eq!(endpoint.requests(), 0);
 }

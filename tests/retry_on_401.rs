@@ -191,6 +191,26 @@ async fn a_body_over_the_cap_is_sent_once_and_its_401_returned() {
 }
 
 #[tokio::test]
+async fn a_zero_replay_limit_retries_only_requests_with_an_empty_body() {
+    let server = TestServer::start().await.expect("server");
+    let (layer, service) = replaying_at_most(&server, 0);
+    let url = server.url("/v1/process/text");
+    assert_eq!(answered(&service, post(&url, "x")).await, StatusCode::OK);
+
+    server.symbl().revoke_tokens();
+    let status = answered(&service, get(&server.url("/v1/conversations"))).await;
+    assert_eq!(status, StatusCode::OK, "an empty body is retried");
+    assert_eq!(layer.stats().retries, 1);
+
+    server.symbl().revoke_tokens();
+    let status = answered(&service, post(&url, "x")).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED, "a 1-byte body is over 0");
+    assert_eq!(layer.stats().replays_skipped, 1);
+    assert_eq!(layer.stats().retries, 1);
+    assert_eq!(server.symbl().api_requests(), 4);
+}
+
+#[tokio::test]
 async fn a_streamed_body_over_the_cap_is_not_replayed() {
     let server = TestServer::start().await.expect("server");
     let (_, service) = replaying_at_most(&server, 4_000);

@@ -1,5 +1,6 @@
 //! The token goes only where it belongs: to the allowed hosts, over https (or plain http to
-//! loopback, or where opted in), and never in place of a caller's own `Authorization`.
+//! loopback, or where opted in), and never in place of a caller's own `Authorization`; a
+//! caller's `x-api-key` does not stop it.
 #![cfg(feature = "test-server")]
 // Some tests need a built-in client that works without the app's help (a TLS feature, not
 // rustls-no-provider alone): what only they use is unused without it.
@@ -195,6 +196,32 @@ async fn a_callers_own_authorization_is_kept() {
         "Bearer callers-token"
     );
     assert_eq!(fake.token_requests(), 0);
+}
+
+/// The layer never overwrites the header it sets, `Authorization`; any other header, an
+/// `x-api-key` included, is left alone and does not stop the token (API gateways such as AWS
+/// API Gateway want an `x-api-key` and a bearer token both).
+#[tokio::test]
+async fn a_callers_own_x_api_key_is_kept_and_the_token_added_over_real_http() {
+    let fake = FakeSymbl::new();
+    let peer = RawPeer::start(&[Reply::Raw(ANSWER_200)]).await;
+    let service = SymblAuthLayer::from_source(fake.clone())
+        .allow_host("127.0.0.1")
+        .build()
+        .expect("layer")
+        .layer(http1_client());
+    let request = Request::get(peer.url("http", "/v1/conversations"))
+        .header("x-api-key", "mine")
+        .body(Full::<Bytes>::default())
+        .expect("request");
+    assert_eq!(answered(&service, request).await, StatusCode::OK);
+
+    let head = &peer.heads()[0];
+    assert_eq!(header_values(head, "x-api-key"), ["mine"], "{head}");
+    let authorization = header_values(head, "authorization");
+    assert_eq!(authorization.len(), 1, "{head}");
+    assert!(authorization[0].starts_with("Bearer fake-token-"), "{head}");
+    assert_eq!(fake.token_requests(), 1);
 }
 
 #[cfg(not(tls_provider = "installed"))]

@@ -336,3 +336,41 @@ async fn expiry_counts_from_when_the_token_was_requested() {
     assert_eq!(second.await.expect("task").expect("call"), StatusCode::OK);
     assert_eq!(source.started(), 2);
 }
+
+#[tokio::test(start_paused = true)]
+async fn a_zero_refresh_window_fetches_only_when_the_token_is_nearly_expired() {
+    let fake = FakeSymbl::new().token_lifetime(HOUR).reissue_before(HOUR);
+    let source = ScriptedSource::new(fake.clone()).gated();
+    let layer = SymblAuthLayer::from_source(source.clone())
+        .allow_host("api.symbl.ai")
+        .refresh_window(Duration::ZERO)
+        .build()
+        .expect("zero is a valid refresh window");
+    let service = service(&layer, &fake);
+    source.open(1);
+    assert_eq!(call(&service).await.expect("call"), StatusCode::OK);
+
+    // Inside the default five-minute window, and up to the 30 s expiry margin: no refresh.
+    advance(HOUR - Duration::from_secs(200)).await;
+    for _ in 0..169 {
+        assert_eq!(call(&service).await.expect("call"), StatusCode::OK);
+        settle().await;
+        advance(Duration::from_secs(1)).await;
+    }
+    assert_eq!(source.started(), 1, "no refresh ahead with a zero window");
+
+    // 30 s before expiry the token is no longer used: the next call waits for a new one.
+    advance(Duration::from_secs(1)).await;
+    let waiting = tokio::spawn({
+        let service = service.clone();
+        async move { call(&service).await }
+    });
+    settle().await;
+    assert!(
+        !waiting.is_finished(),
+        "the call did not wait for a new token"
+    );
+    source.open(1);
+    assert_eq!(waiting.await.expect("task").expect("call"), StatusCode::OK);
+    assert_eq!(source.started(), 2);
+}

@@ -1,7 +1,8 @@
 //! `websocket::connect` over real WebSocket connections on loopback: the token in an
 //! `X-API-KEY` handshake header and never in the URL, one token request for many connections,
-//! one refresh and one retry after a 401 handshake, an error after two, the host rules, and a
-//! cache unharmed by connects dropped at any point.
+//! one refresh and one retry after a 401 handshake, an error after two that says why, the host
+//! rules, and a cache unharmed by connects dropped at any point. What a connect takes and
+//! sends is in `websocket_requests.rs`; its time bounds are in `websocket_bounds.rs`.
 // Under rustls-no-provider alone the built-in client needs a provider the app installs:
 // tests/installed_provider.rs covers that build.
 #![cfg(all(
@@ -16,16 +17,14 @@ use std::future::Future;
 use std::time::Duration;
 
 use futures_util::{SinkExt, StreamExt};
-use http::{header, HeaderValue, StatusCode};
+use http::{HeaderValue, StatusCode};
 use symbl_auth::test_server::{FakeSymbl, TestServer, TokenFault};
-use symbl_auth::websocket::tokio_tungstenite::tungstenite::client::IntoClientRequest;
 use symbl_auth::websocket::tokio_tungstenite::tungstenite::{Error as WsError, Message};
 use symbl_auth::websocket::tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
 use symbl_auth::{websocket, BoxError, Error, SymblAuthLayer, TokenSource};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 
-use support::{auth_error, until, ScriptedSource};
+use support::{auth_error, header_values, until, RawPeer, Reply, ScriptedSource, ANSWER_503};
 
 type Socket = WebSocketStream<MaybeTlsStream<TcpStream>>;
 
@@ -95,34 +94,12 @@ async fn streams_a_conversation_with_the_token_in_the_handshake() {
     assert_eq!(symbl.handshake_targets(), ["/v1/streaming/conversation-1"]);
 }
 
-/// Accepts one connection, keeps its request head, and answers `503`.
-async fn record_one_handshake(listener: TcpListener) -> String {
-    let (mut stream, _) = listener.accept().await.expect("accept");
-    let mut head = Vec::new();
-    let mut chunk = [0u8; 4096];
-    while !head.ends_with(b"\r\n\r\n") {
-        let read = stream.read(&mut chunk).await.expect("read");
-        if read == 0 {
-            break;
-        }
-        head.extend_from_slice(&chunk[..read]);
-    }
-    let answer =
-        b"HTTP/1.1 503 Service Unavailable\r\ncontent-length: 0\r\nconnection: close\r\n\r\n";
-    stream.write_all(answer).await.expect("answer");
-    String::from_utf8(head).expect("ascii head")
-}
-
 #[tokio::test]
 async fn the_handshake_carries_the_raw_token_in_x_api_key_and_nothing_in_the_url() {
     let server = TestServer::start().await.expect("server");
     let layer = server.layer();
-    let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
-    let url = format!(
-        "ws://{}/v1/streaming/recorded",
-        listener.local_addr().expect("addr")
-    );
-    let recorder = tokio::spawn(record_one_handshake(listener));
+    let recorder = RawPeer::start(&[Reply::Raw(ANSWER_503)]).await;
+    let url = recorder.url("ws", "/v1/streaming/recorded");
 
     let error = bounded(websocket::connect(&layer, url.as_str()))
         .await
@@ -132,17 +109,13 @@ async fn the_handshake_carries_the_raw_token_in_x_api_key_and_nothing_in_the_url
     };
     assert_eq!(response.status(), StatusCode::SERVICE_UNAVAILABLE);
 
-    let head = recorder.await.expect("recorder");
+    let head = &recorder.heads()[0];
     let token = layer.access_token().await.expect("cached token");
-    let lines: Vec<&str> = head.lines().collect();
-    assert_eq!(lines[0], "GET /v1/streaming/recorded HTTP/1.1", "{head}");
-    let api_keys: Vec<_> = lines
-        .iter()
-        .filter_map(|line| line.split_once(": "))
-        .filter(|(name, _)| name.eq_ignore_ascii_case("x-api-key"))
-        .map(|(_, value)| value)
-        .collect();
-    assert_eq!(api_keys, [token.secret()], "{head}");
+    assert!(
+        head.starts_with("GET /v1/streaming/recorded HTTP/1.1\r\n"),
+        "{head}"
+    );
+    assert_eq!(header_values(head, "x-api-key"), [token.secret()], "{head}");
     assert!(
         !head.to_ascii_lowercase().contains("authorization"),
         "{head}"
@@ -249,42 +222,62 @@ async fn a_401_with_no_newer_token_is_returned_without_a_second_handshake() {
         ),
         "{error}"
     );
+    // What happened, as it happened: the endpoint handed the same token back.
+    let text = error.to_string();
+    assert!(text.contains("handed back the one rejected"), "{text}");
+    assert!(!text.contains("second ago"), "{text}");
     assert_eq!(symbl.handshakes_rejected(), 1);
     assert_eq!(symbl.handshakes_accepted(), 1);
+    assert_eq!(
+        symbl.token_requests(),
+        2,
+        "one refresh, which re-served the token"
+    );
     let stats = layer.stats();
     assert_eq!((stats.retries, stats.retries_declined), (0, 1), "{stats:?}");
 }
 
 #[tokio::test]
-async fn a_request_with_its_own_credentials_is_sent_as_it_is() {
+async fn a_401_right_after_a_forced_refresh_says_the_token_is_that_fresh() {
     let server = TestServer::start().await.expect("server");
+    let symbl = server.symbl();
     let layer = server.layer();
-    for (name, value) in [
-        (
-            header::HeaderName::from_static("x-api-key"),
-            "callers-own-key",
+    let url = server.streaming_url("too-soon");
+    bounded(websocket::connect(&layer, url.as_str()))
+        .await
+        .expect("first connection");
+
+    // A new token is to be had once: the first connect refreshes and is rejected twice; the
+    // second, within the same second, meets a 401 for the token just fetched.
+    symbl.revoke_tokens();
+    symbl.reject_handshakes(3);
+    let twice = bounded(websocket::connect(&layer, url.as_str()))
+        .await
+        .expect_err("rejected twice");
+    assert!(
+        matches!(
+            auth_error(&twice),
+            Error::HandshakeRejected { retried: true, .. }
         ),
-        (header::AUTHORIZATION, "Bearer callers-own-token"),
-    ] {
-        let mut request = server
-            .streaming_url("own")
-            .into_client_request()
-            .expect("request");
-        request
-            .headers_mut()
-            .insert(name.clone(), HeaderValue::from_static(value));
-        let error = bounded(websocket::connect(&layer, request))
-            .await
-            .expect_err("the fake knows neither");
-        // The server's 401 as tungstenite reports it: not retried, not refreshed.
-        let WsError::Http(response) = ws_error(&error) else {
-            panic!("{error:?}");
-        };
-        assert_eq!(response.status(), StatusCode::UNAUTHORIZED, "{name}");
-    }
-    assert_eq!(server.symbl().handshakes_rejected(), 2);
-    assert_eq!(server.symbl().token_requests(), 0);
-    assert_eq!(layer.stats().retries, 0);
+        "{twice}"
+    );
+    let error = bounded(websocket::connect(&layer, url.as_str()))
+        .await
+        .expect_err("rejected");
+    assert!(
+        matches!(
+            auth_error(&error),
+            Error::HandshakeRejected { retried: false, .. }
+        ),
+        "{error}"
+    );
+    let text = error.to_string();
+    assert!(text.contains("fetched less than a second ago"), "{text}");
+    assert!(!text.contains("handed back"), "{text}");
+    assert_eq!(symbl.handshakes_rejected(), 3);
+    assert_eq!(symbl.token_requests(), 2, "no second forced refresh");
+    let stats = layer.stats();
+    assert_eq!((stats.retries, stats.retries_declined), (1, 1), "{stats:?}");
 }
 
 #[tokio::test]
@@ -316,6 +309,10 @@ async fn plain_ws_to_a_remote_allowed_host_is_refused_before_connecting() {
     .expect_err("refused");
     assert!(
         matches!(auth_error(&error), Error::InsecureTransport { host, .. } if host == "streaming.example"),
+        "{error}"
+    );
+    assert!(
+        error.to_string().contains("(wss for a WebSocket)"),
         "{error}"
     );
     assert_eq!(server.symbl().token_requests(), 0);

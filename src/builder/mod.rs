@@ -5,31 +5,37 @@ use std::fmt;
 use std::sync::Arc;
 use std::time::Duration;
 
-use bytes::Bytes;
-use http::{Request, Response, Uri};
-use http_body_util::Full;
-
 use crate::cache::{CacheConfig, TokenCache};
 use crate::oauth2::ClientCredentials;
 use crate::redact::redact_url;
 use crate::replay::DEFAULT_REPLAY_LIMIT;
-use crate::scope::{allowed_host, may_travel, Scope};
+use crate::scope::{allowed_host, Scope};
 use crate::shared::Shared;
-use crate::token_endpoint::client::{ClientSettings, TokenService};
+use crate::token_endpoint::client::ClientSettings;
 use crate::token_endpoint::{DEFAULT_TOKEN_URL, SYMBL_API_HOSTS};
-use crate::{BoxError, Credentials, Error, SymblAuthLayer, SymblTokenSource, TokenSource};
+use crate::{Credentials, Error, SymblAuthLayer, SymblTokenSource, TokenSource};
 
 /// Configures a [`SymblAuthLayer`]; made by [`SymblAuthLayer::builder`] (Symbl's token
 /// endpoint) or [`SymblAuthLayer::from_source`] (any [`TokenSource`]).
 ///
+/// Each setting says its unit, its default and what zero means; `build` checks them all.
+///
 /// ```
 /// use std::time::Duration;
+/// use bytes::Bytes;
+/// use http_body_util::Full;
+/// use hyper_util::client::legacy::Client;
+/// use hyper_util::rt::TokioExecutor;
 /// use symbl_auth::{Credentials, SymblAuthLayer};
 ///
+/// // A Symbl-compatible server on loopback, over plain http.
+/// let local = Client::builder(TokioExecutor::new()).build_http::<Full<Bytes>>();
 /// let layer = SymblAuthLayer::builder(Credentials::new("app-id", "app-secret"))
-///     .token_url("http://127.0.0.1:8080/oauth2/token:generate")
-///     .allow_host("localhost")
+///     .token_url("http://127.0.0.1:8080/oauth2/token:generate") // its host gets the token
+///     .allow_host("localhost")                                  // and this one too
+///     .token_client(local) // optional with a TLS feature on (the built-in client)
 ///     .refresh_window(Duration::from_secs(600))
+///     .replay_limit(256 * 1024)
 ///     .build()?;
 /// # Ok::<(), symbl_auth::Error>(())
 /// ```
@@ -42,6 +48,8 @@ pub struct SymblAuthLayerBuilder {
     allow_insecure_http: bool,
     replay_limit: usize,
     timings: CacheConfig,
+    #[cfg(feature = "websocket")]
+    handshake_timeout: Duration,
 }
 
 /// Where the layer's tokens come from.
@@ -99,6 +107,13 @@ impl SymblAuthLayerBuilder {
     /// After a failed fetch, requests get its error at once for this long instead of each
     /// starting a fetch: it bounds the load on a failing endpoint.
     pub const DEFAULT_FAILURE_COOLDOWN: Duration = Duration::from_secs(5);
+    /// The limit on each streaming handshake: 10 s, as for one token request to the same
+    /// host (and Python `websockets`' `open_timeout`); a handshake to Symbl takes well under a
+    /// second.
+    #[cfg(feature = "websocket")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "websocket")))]
+    pub const DEFAULT_HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
+
     pub(crate) fn symbl(credentials: Credentials) -> Self {
         Self::with_source(Source::Symbl {
             credentials,
@@ -128,11 +143,16 @@ impl SymblAuthLayerBuilder {
                 retry_budget: Self::DEFAULT_TOKEN_RETRY_BUDGET,
                 failure_cooldown: Self::DEFAULT_FAILURE_COOLDOWN,
             },
+            #[cfg(feature = "websocket")]
+            handshake_timeout: Self::DEFAULT_HANDSHAKE_TIMEOUT,
         }
     }
 
-    /// Symbl's token endpoint (default `https://api.symbl.ai/oauth2/token:generate`). Its host
-    /// is the first host that gets the token, in place of Symbl's API hosts.
+    /// Symbl's token endpoint, an absolute `https://` URL (or `http://` to loopback, or with
+    /// [`allow_insecure_http`](Self::allow_insecure_http)). Default
+    /// [`DEFAULT_TOKEN_URL`](crate::DEFAULT_TOKEN_URL),
+    /// `https://api.symbl.ai/oauth2/token:generate`. Its host is the first host that gets the
+    /// token, in place of Symbl's API hosts ([`SYMBL_API_HOSTS`](crate::SYMBL_API_HOSTS)).
     ///
     /// Only for a layer made with [`SymblAuthLayer::builder`]: a layer made
     /// [`from_source`](SymblAuthLayer::from_source) fails to build with it, since its source
@@ -146,163 +166,119 @@ impl SymblAuthLayerBuilder {
         self
     }
 
-    /// Sends the token request through your own `reqwest` settings (a proxy, root
-    /// certificates): `configure` changes the built-in client's builder. Only with a
-    /// built-in client (features `rustls`, `rustls-ring`, `rustls-no-provider`,
-    /// `native-tls`), and only for [`SymblAuthLayer::builder`]: a source has its own (such as
-    /// [`ClientCredentials::http_client`]).
-    ///
-    /// ```no_run
-    /// use symbl_auth::{reqwest, Credentials, SymblAuthLayer};
-    ///
-    /// let proxy = reqwest::Proxy::https("http://proxy.internal:3128")?;
-    /// let roots = reqwest::Certificate::from_pem_bundle(&std::fs::read("corp-roots.pem")?)?;
-    /// let layer = SymblAuthLayer::builder(Credentials::new("app-id", "app-secret"))
-    ///     .http_client(move |client| client.proxy(proxy.clone()).tls_certs_merge(roots.clone()))
-    ///     .build()?;
-    /// # Ok::<(), Box<dyn std::error::Error>>(())
-    /// ```
-    ///
-    /// The crate then forces its own settings over yours: no redirects (the secret must not
-    /// follow one), no connection logging, and no proxy at all for a token URL on loopback
-    /// (the request may be plain http, and need not leave the machine). Each attempt is
-    /// bounded by [`token_request_timeout`](Self::token_request_timeout). `build` builds the
-    /// client, so an error in your settings shows there. Without this, reqwest's defaults
-    /// apply, which honour `HTTPS_PROXY`, `HTTP_PROXY`, `ALL_PROXY` and `NO_PROXY`.
-    ///
-    /// Under `rustls-ring` (without `rustls`), reqwest takes the crate's ring config whole,
-    /// and ignores the TLS settings made here (roots, versions, a client identity): for
-    /// those, pass your own client with [`token_client`](Self::token_client). Setting both
-    /// `http_client` and `token_client` is an [`Error::InvalidConfig`] at `build`.
-    #[cfg(builtin_client)]
-    #[cfg_attr(
-        docsrs,
-        doc(cfg(any(
-            feature = "rustls",
-            feature = "rustls-ring",
-            feature = "rustls-no-provider",
-            feature = "native-tls"
-        )))
-    )]
-    pub fn http_client<F>(mut self, configure: F) -> Self
-    where
-        F: Fn(reqwest::ClientBuilder) -> reqwest::ClientBuilder + Send + Sync + 'static,
-    {
-        self.client.configure = Some(Arc::new(configure));
-        self
-    }
-
-    /// Sends the token requests through `client`, your own tower HTTP service, in place of
-    /// the built-in one: the hyper-util `Client` your app already has, with whatever
-    /// connector, TLS and proxy it uses. Only for [`SymblAuthLayer::builder`]: a source has
-    /// its own (such as [`ClientCredentials::token_client`]).
-    ///
-    /// It takes any `Service<http::Request<B>>` answering `http::Response<impl Body>`, where
-    /// `B` can be made from `Full<Bytes>`: `Full<Bytes>` itself, or [`ReplayBody<Full<Bytes>>`],
-    /// so that the client the layer wraps can carry the token requests too (one pool). It is
-    /// cloned for each request, which is sent once it is ready.
-    ///
-    /// ```no_run
-    /// use bytes::Bytes;
-    /// use http_body_util::Full;
-    /// use hyper_util::client::legacy::{connect::HttpConnector, Client};
-    /// use hyper_util::rt::TokioExecutor;
-    /// use symbl_auth::{Credentials, SymblAuthLayer};
-    ///
-    /// # fn run(connector: HttpConnector) -> Result<(), symbl_auth::Error> {
-    /// // Any connector: your hyper-rustls or hyper-tls one for https.
-    /// let client = Client::builder(TokioExecutor::new()).build::<_, Full<Bytes>>(connector);
-    /// let layer = SymblAuthLayer::builder(Credentials::from_env()?)
-    ///     .token_client(client)
-    ///     .build()?;
-    /// # Ok(()) }
-    /// ```
-    ///
-    /// The crate's rules hold as with the built-in client: each attempt is bounded by
-    /// [`token_request_timeout`](Self::token_request_timeout) and the fetch by the
-    /// [`token_retry_budget`](Self::token_retry_budget); the answer is read up to
-    /// [`MAX_RESPONSE_BYTES`](crate::MAX_RESPONSE_BYTES); a `3xx` is an error naming the token
-    /// URL (a redirect is never followed, so do not put `FollowRedirect` in this client);
-    /// failures are sorted as for the built-in client (a refused certificate is permanent,
-    /// other transport errors are retried). Your client's errors become the `source()` of the
-    /// crate's [`Error`], with any URL in their text redacted. The proxy, if your connector
-    /// has one, is yours to scope: the crate cannot see it.
-    ///
-    /// [`ReplayBody<Full<Bytes>>`]: crate::ReplayBody
-    pub fn token_client<S, ReqBody, ResBody>(mut self, client: S) -> Self
-    where
-        S: tower_service::Service<Request<ReqBody>, Response = Response<ResBody>>
-            + Clone
-            + Send
-            + 'static,
-        S::Future: Send + 'static,
-        S::Error: Into<BoxError>,
-        ReqBody: From<Full<Bytes>> + 'static,
-        ResBody: http_body::Body + Send + 'static,
-        ResBody::Data: Send,
-        ResBody::Error: Into<BoxError>,
-    {
-        self.client.service = Some(TokenService::new(client));
-        self
-    }
-
-    /// Attaches the token to requests for `host` too, on any port.
+    /// Attaches the token to requests for `host` too, on any port. May be called more than
+    /// once. By default the allowed hosts are the token URL's host (for Symbl's default URL,
+    /// [`SYMBL_API_HOSTS`](crate::SYMBL_API_HOSTS)); a layer made
+    /// [`from_source`](SymblAuthLayer::from_source) has none until named here.
     ///
     /// The rules for which requests get the token, in order:
-    /// 1. A request that already has an `Authorization` header is left as the caller made it.
-    /// 2. A request whose URI has no authority (a tonic `Channel` adds its origin itself) goes
-    ///    to the wrapped service's own origin: it gets the token.
-    /// 3. A request to a host that is not allowed passes through untouched.
+    /// 1. A request that already has an `Authorization` header, the header the layer would
+    ///    set, is left as the caller made it, and costs no token fetch. The layer never
+    ///    overwrites it. Any other header, `x-api-key` included, is left alone and does not
+    ///    stop the token: an API gateway (AWS API Gateway, for one) may want an `x-api-key`
+    ///    and a bearer token both. (On a streaming handshake, where the layer sets
+    ///    `X-API-KEY`, that header counts too: see `websocket::connect`.)
+    /// 2. **A request whose URI has no authority gets the token**, whatever the allowed hosts:
+    ///    its URI is only a path (`/v1/conversations`, or the `/package.Service/Method` of a
+    ///    tonic client), so the layer cannot see where it goes nor over which scheme, and takes
+    ///    it to go where the wrapped service sends everything (a tonic `Channel` adds its own
+    ///    origin). The wrapped service is trusted with the token: put the layer only in front
+    ///    of a service bound to a host you mean to authenticate to, over `https://` (rule 4
+    ///    cannot apply: over an `http://` channel the token travels in clear).
+    /// 3. A request to a host that is not allowed passes through untouched, without the token.
     /// 4. A request to an allowed host over plain `http://` is refused
     ///    ([`Error::InsecureTransport`]) unless the host is loopback or
     ///    [`allow_insecure_http`](Self::allow_insecure_http) is on.
     ///
-    /// `host` is a bare host name or IP address (`api.example.com`, `127.0.0.2`, `[::1]`):
-    /// `build` refuses one with a scheme, port, path or user name, which would never match.
+    /// So the token goes to the allowed hosts, and to whatever origin the wrapped service
+    /// sends authority-less requests to; nowhere else.
+    ///
+    /// `host` is a bare host name or IP address (`api.example.com`, `127.0.0.2`, `[::1]`),
+    /// compared without regard to case: `build` refuses one with a scheme, port, path, user
+    /// name or wildcard, which would never match.
     pub fn allow_host(mut self, host: impl Into<String>) -> Self {
         self.extra_hosts.push(host.into());
         self
     }
 
     /// Allows sending the token (and fetching it) over plain `http://` to hosts that are not
-    /// loopback. Off by default: anyone on the path could read the token. Loopback hosts are
-    /// always allowed, for local test servers.
+    /// loopback. Default `false`: anyone on the path could read the token. Loopback hosts are
+    /// always allowed, for local test servers. A [`ClientCredentials`] source has its own
+    /// setting for its token URL, which this one does not reach.
     pub fn allow_insecure_http(mut self, allow: bool) -> Self {
         self.allow_insecure_http = allow;
         self
     }
 
-    /// How long before expiry one background refresh starts while requests keep using the
-    /// current token (default [5 minutes](Self::DEFAULT_REFRESH_WINDOW); at most half the
-    /// token's lifetime is used).
+    /// How long before a token expires one background refresh starts, while requests keep
+    /// using the current token. A duration; default
+    /// [5 minutes](Self::DEFAULT_REFRESH_WINDOW). At most half the token's lifetime is used,
+    /// so a short-lived token is still refreshed ahead.
+    ///
+    /// Zero turns refreshing ahead off: a token is used until shortly before it expires (30 s
+    /// before, or a tenth of its lifetime if that is less), and requests made from then on
+    /// wait for the new one. A window shorter than that margin does the same.
     pub fn refresh_window(mut self, window: Duration) -> Self {
         self.timings.refresh_window = window;
         self
     }
 
-    /// The limit on one token request, connect to last byte (default
-    /// [10 s](Self::DEFAULT_TOKEN_REQUEST_TIMEOUT)).
+    /// The limit on one token request, from connecting to the answer's last byte. A
+    /// duration; default [10 s](Self::DEFAULT_TOKEN_REQUEST_TIMEOUT). An attempt that runs out
+    /// of time is retried like a network error, within the
+    /// [retry budget](Self::token_retry_budget).
+    ///
+    /// Zero is refused at `build` ([`Error::InvalidConfig`]): no token request could finish.
     pub fn token_request_timeout(mut self, timeout: Duration) -> Self {
         self.timings.attempt_timeout = timeout;
         self
     }
 
-    /// How long one fetch may keep retrying a failing token endpoint, backoff included
-    /// (default [30 s](Self::DEFAULT_TOKEN_RETRY_BUDGET)).
+    /// How long one fetch may keep trying a failing token endpoint, attempts and backoff
+    /// included: the longest a request waits for a token. A duration; default
+    /// [30 s](Self::DEFAULT_TOKEN_RETRY_BUDGET). An attempt still running when it ends is cut
+    /// short.
+    ///
+    /// Zero is refused at `build` ([`Error::InvalidConfig`]): not even one attempt would fit.
     pub fn token_retry_budget(mut self, budget: Duration) -> Self {
         self.timings.retry_budget = budget;
         self
     }
 
-    /// How long a failed fetch's error is handed out before another fetch may start (default
-    /// [5 s](Self::DEFAULT_FAILURE_COOLDOWN); longer if the endpoint sent `Retry-After`).
+    /// After a fetch fails, how long its error is handed out at once to requests that need a
+    /// token, instead of each starting a fetch (a token that is still valid is kept, and
+    /// refreshed again after it). A duration; default [5 s](Self::DEFAULT_FAILURE_COOLDOWN),
+    /// or the endpoint's `Retry-After` if that is longer (at most 10 minutes).
+    ///
+    /// Zero is refused at `build` ([`Error::InvalidConfig`]): every request after a failure
+    /// could start a fetch, the load on a failing endpoint this setting exists to bound. In
+    /// tests, a millisecond does what zero would.
     pub fn failure_cooldown(mut self, cooldown: Duration) -> Self {
         self.timings.failure_cooldown = cooldown;
         self
     }
 
-    /// The largest request body kept for a retry after a 401 (default 64 KiB). Larger bodies
-    /// are sent once, and their 401 is returned to the caller.
+    /// The limit on each handshake of [`websocket::connect`](crate::websocket::connect), TCP
+    /// connect, TLS and HTTP upgrade together. A duration; default
+    /// [10 s](Self::DEFAULT_HANDSHAKE_TIMEOUT). A connect makes at most two handshakes (one
+    /// more after a `401`), each with this limit; the token fetch between them has its own.
+    /// A handshake past it ends the connect with [`websocket::Elapsed`](crate::websocket::Elapsed).
+    ///
+    /// Zero is refused at `build` ([`Error::InvalidConfig`]): it would fail every connect.
+    #[cfg(feature = "websocket")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "websocket")))]
+    pub fn handshake_timeout(mut self, timeout: Duration) -> Self {
+        self.handshake_timeout = timeout;
+        self
+    }
+
+    /// The largest request body kept for a retry after a 401, in bytes. Default
+    /// [64 KiB](crate::DEFAULT_REPLAY_LIMIT). A larger body is sent once, and its 401 is
+    /// returned to the caller (counted in
+    /// [`Stats::replays_skipped`](crate::Stats::replays_skipped)).
+    ///
+    /// Zero keeps no body: only requests with an empty body (a `GET`, say) are sent again
+    /// after a 401.
     pub fn replay_limit(mut self, bytes: usize) -> Self {
         self.replay_limit = bytes;
         self
@@ -311,11 +287,15 @@ impl SymblAuthLayerBuilder {
     /// Checks the settings and builds the layer.
     ///
     /// Fails with [`Error::InvalidConfig`] for a token URL that is not an absolute http(s)
-    /// URL, an `allow_host` that is not a bare host, a zero timeout, a layer
+    /// URL, an `allow_host` that is not a bare host, a zero `token_request_timeout`,
+    /// `token_retry_budget`, `failure_cooldown` or `handshake_timeout`, a layer
     /// [`from_source`](SymblAuthLayer::from_source) with no allowed host, a token URL or
-    /// `http_client` settings, or HTTP client settings that `reqwest` cannot build; and with
+    /// client settings, both `http_client` and `token_client`, no token client at all (a build
+    /// without a built-in one and no `token_client`), HTTP client settings that `reqwest`
+    /// cannot build, or (under `rustls-no-provider`) no installed rustls provider; and with
     /// [`Error::InsecureTransport`] for a plain `http://` token URL to a host that is not
-    /// loopback (unless allowed). A [`ClientCredentials`] source's own settings are checked too.
+    /// loopback (unless allowed). The settings of a [`ClientCredentials`] or
+    /// [`SymblTokenSource`] source are checked too.
     pub fn build(self) -> Result<SymblAuthLayer, Error> {
         self.finish(true)
     }
@@ -323,10 +303,34 @@ impl SymblAuthLayerBuilder {
     /// [`build`](Self::build); with `prepare` false, the token client is not checked before
     /// its first request (for [`SymblAuthLayer::new`], which cannot fail).
     pub(crate) fn finish(self, prepare: bool) -> Result<SymblAuthLayer, Error> {
-        if self.timings.attempt_timeout.is_zero() || self.timings.retry_budget.is_zero() {
-            return Err(Error::config(
-                "token_request_timeout and token_retry_budget must be above zero",
-            ));
+        let timings = &self.timings;
+        for (setting, value, why) in [
+            (
+                "token_request_timeout",
+                timings.attempt_timeout,
+                "no token request could finish",
+            ),
+            (
+                "token_retry_budget",
+                timings.retry_budget,
+                "no token request would fit in it",
+            ),
+            (
+                "failure_cooldown",
+                timings.failure_cooldown,
+                "it bounds how often a failing token endpoint is asked (in tests, use a \
+                 millisecond)",
+            ),
+        ] {
+            if value.is_zero() {
+                return Err(Error::config(format!(
+                    "{setting} must be above zero: {why}"
+                )));
+            }
+        }
+        #[cfg(feature = "websocket")]
+        if self.handshake_timeout.is_zero() {
+            return Err(Error::config("handshake_timeout must be above zero"));
         }
         let mut hosts = Vec::new();
         let source: Arc<dyn TokenSource> = match self.source {
@@ -402,43 +406,11 @@ impl SymblAuthLayerBuilder {
                 cache: TokenCache::new(source, self.timings),
                 scope: Scope::new(hosts, self.allow_insecure_http),
                 replay_limit: self.replay_limit,
+                #[cfg(feature = "websocket")]
+                handshake_timeout: self.handshake_timeout,
             }),
         })
     }
-}
-
-/// The setting [`Error::InsecureTransport`] names for what a layer sends: its token request
-/// and the requests it attaches the token to.
-pub(crate) const LAYER_INSECURE_HTTP: &str = "SymblAuthLayerBuilder::allow_insecure_http";
-
-/// The host of a valid token URL, lowercased. `setting` names the setting that would allow a
-/// plain `http://` URL to a host that is not loopback, for the error.
-pub(crate) fn check_token_url(
-    url: &str,
-    allow_insecure_http: bool,
-    setting: &'static str,
-) -> Result<String, Error> {
-    let uri: Uri = url
-        .parse()
-        .map_err(|_| Error::config("token_url is not a valid URL"))?;
-    let (Some(scheme), Some(host)) = (uri.scheme_str(), uri.host()) else {
-        return Err(Error::config(
-            "token_url must be an absolute http or https URL",
-        ));
-    };
-    if !scheme.eq_ignore_ascii_case("http") && !scheme.eq_ignore_ascii_case("https") {
-        return Err(Error::config("token_url must be an http or https URL"));
-    }
-    if uri.authority().is_some_and(|a| a.as_str().contains('@')) {
-        return Err(Error::config("token_url must not contain credentials"));
-    }
-    if !may_travel(Some(scheme), host, allow_insecure_http) {
-        return Err(Error::InsecureTransport {
-            host: host.to_owned(),
-            setting,
-        });
-    }
-    Ok(host.to_ascii_lowercase())
 }
 
 impl fmt::Debug for SymblAuthLayerBuilder {
@@ -463,5 +435,9 @@ impl fmt::Debug for SymblAuthLayerBuilder {
     }
 }
 
+mod client;
 #[cfg(test)]
 mod tests;
+mod token_url;
+
+pub(crate) use token_url::{check_token_url, LAYER_INSECURE_HTTP};

@@ -48,6 +48,17 @@ pub(crate) struct Token {
     pub(crate) generation: u64,
 }
 
+/// What [`TokenCache::invalidate`] did with a token rejected with a 401.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Invalidated {
+    /// It was the cached token, and is dropped: the next `get` fetches.
+    Dropped,
+    /// The cache holds another token, or none: it was replaced or dropped already.
+    Replaced,
+    /// It is the cached token, and is kept: a forced refresh was made less than a second ago.
+    Kept,
+}
+
 /// A wait for the fetch in flight.
 pub(crate) type TokenWait = Pin<Box<dyn Future<Output = Result<Token, Error>> + Send>>;
 
@@ -186,8 +197,8 @@ impl TokenCache {
     }
 
     /// After a 401: drops the token of `generation` if it is still the cached one, so a burst
-    /// of 401s for one token causes one refresh. Returns whether it did.
-    pub(crate) fn invalidate(&self, generation: u64) -> bool {
+    /// of 401s for one token causes one refresh. Returns what it did.
+    pub(crate) fn invalidate(&self, generation: u64) -> Invalidated {
         let shared = &self.shared;
         let mut state = shared.lock();
         let is_current = shared
@@ -196,17 +207,17 @@ impl TokenCache {
             .as_deref()
             .is_some_and(|cached| cached.token.generation == generation);
         if !is_current {
-            return false;
+            return Invalidated::Replaced;
         }
         let now = Instant::now();
         if !may_force_refresh(now, state.last_forced_refresh) {
             tracing::debug!("401 for the current token right after a forced refresh; keeping it");
-            return false;
+            return Invalidated::Kept;
         }
         state.last_forced_refresh = Some(now);
         shared.current.store(None);
         tracing::info!(generation, "access token rejected with 401; dropped");
-        true
+        Invalidated::Dropped
     }
 }
 

@@ -2,10 +2,15 @@
 //! behind the same layer as Symbl's.
 //!
 //! [`ClientCredentials`] is a [`TokenSource`]; [`SymblAuthLayer::from_source`] adds the cache,
-//! single flight, refresh ahead and the retry after a 401. Only the hosts named with
-//! [`allow_host`](crate::SymblAuthLayerBuilder::allow_host) get the token.
+//! single flight, refresh ahead and the retry after a 401. The token goes to the hosts named
+//! with [`allow_host`](crate::SymblAuthLayerBuilder::allow_host), and to requests whose URI
+//! has no authority (its rule 2).
+//!
+//! With the built-in token client (the default feature `rustls`, or another TLS feature):
 //!
 //! ```
+//! # #[cfg(any(feature = "rustls", feature = "rustls-ring", feature = "rustls-no-provider", feature = "native-tls"))]
+//! # fn main() -> Result<(), symbl_auth::Error> {
 //! use symbl_auth::oauth2::ClientCredentials;
 //! use symbl_auth::SymblAuthLayer;
 //!
@@ -15,8 +20,14 @@
 //! let layer = SymblAuthLayer::from_source(source)
 //!     .allow_host("api.example.com")
 //!     .build()?;
-//! # Ok::<(), symbl_auth::Error>(())
+//! # Ok(())
+//! # }
+//! # #[cfg(not(any(feature = "rustls", feature = "rustls-ring", feature = "rustls-no-provider", feature = "native-tls")))]
+//! # fn main() {}
 //! ```
+//!
+//! Without one (`default-features = false`), give the source your own tower HTTP client with
+//! [`ClientCredentials::token_client`].
 //!
 //! Conformance is tested against Authlib's authorization server (`tests/oauth2_conformance.rs`).
 //!
@@ -83,7 +94,11 @@ pub enum AuthMethod {
 /// The README's table "What token endpoints may send" lists each case.
 /// - The same limits as [`SymblTokenSource`](crate::SymblTokenSource): the body is read up to
 ///   [`MAX_RESPONSE_BYTES`](crate::MAX_RESPONSE_BYTES), redirects are never followed, and no
-///   error, log or `Debug` shows the secret or a token.
+///   error, log or `Debug` shows the secret or a token. Used on its own (not under a layer),
+///   an attempt is limited to 10 s and needs a Tokio runtime ([`Error::NoRuntime`] outside
+///   one).
+/// - The request goes through the built-in client ([`http_client`](Self::http_client)) or your
+///   own ([`token_client`](Self::token_client)).
 /// - The token URL must be `https`, or `http` to a loopback host (unless
 ///   [`allow_insecure_http`](Self::allow_insecure_http)).
 ///
@@ -237,7 +252,7 @@ impl ClientCredentials {
     /// Checks the settings and builds the HTTP client, so that `build` reports what is wrong.
     pub(crate) fn prepare(&self) -> Result<(), Error> {
         self.check()?;
-        self.client()?.prepare()
+        self.client()?.prepare(&self.token_url)
     }
 
     /// The client the settings make, made once for this source and its clones.

@@ -103,6 +103,7 @@ fn settings_are_checked() {
     assert!(check(ok().default_lifetime(Duration::ZERO)).is_err());
 }
 
+#[cfg(builtin_client)]
 #[test]
 fn debug_hides_the_secret_and_parameter_values() {
     let source = ClientCredentials::new("https://u:pw@auth.example/token?k=KEY", "id", "SECRET-1")

@@ -30,6 +30,31 @@ pin_project! {
     ///
     /// Its data is `Bytes`, its error `B::Error`, and it keeps `B`'s size hint, so transports
     /// set the same `content-length`. It is `Unpin` when `B` is, as hyper-util's client needs.
+    ///
+    /// You meet it in the inner service's request type: a hyper-util client behind the layer
+    /// is a `Client<_, ReplayBody<B>>` for your body type `B`. A request you send to that
+    /// client yourself, outside the layer, wraps its body with [`ReplayBody::new`]:
+    ///
+    /// ```
+    /// use bytes::Bytes;
+    /// use http_body::Body as _;
+    /// use http_body_util::{BodyExt, Full};
+    /// use hyper_util::client::legacy::{connect::HttpConnector, Client};
+    /// use hyper_util::rt::TokioExecutor;
+    /// use symbl_auth::ReplayBody;
+    ///
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), std::convert::Infallible> {
+    /// // The client the layer wraps (any connector; an https one for Symbl).
+    /// type Inner = Client<HttpConnector, ReplayBody<Full<Bytes>>>;
+    /// let _client: Inner = Client::builder(TokioExecutor::new()).build_http();
+    ///
+    /// let body = ReplayBody::new(Full::new(Bytes::from_static(b"{\"text\":\"hi\"}")));
+    /// assert_eq!(body.size_hint().exact(), Some(13)); // the same content-length
+    /// assert_eq!(body.collect().await?.to_bytes(), r#"{"text":"hi"}"#);
+    /// # Ok(())
+    /// # }
+    /// ```
     pub struct ReplayBody<B> {
         #[pin]
         state: State<B>,

@@ -145,12 +145,16 @@ pub(crate) enum TokenClient {
 }
 
 impl TokenClient {
-    /// Checks what can be checked before the first request, so that `build` reports it.
-    pub(crate) fn prepare(&self) -> Result<(), Error> {
+    /// Checks what can be checked before the first request to `url`, so that `build`
+    /// reports it.
+    pub(crate) fn prepare(&self, url: &str) -> Result<(), Error> {
         match self {
             #[cfg(builtin_client)]
-            Self::Builtin(builtin) => builtin.prepare(),
-            Self::Service(_) => Ok(()),
+            Self::Builtin(builtin) => builtin.prepare(url),
+            Self::Service(_) => {
+                let _ = url; // an app's own client has no settings the crate can read
+                Ok(())
+            }
         }
     }
 

@@ -6,6 +6,8 @@
 //! - [`recording`]: [`RecordingService`] (in memory) and [`recording_server`]'s
 //!   [`RecordingServer`] (loopback), which record every request and answer as the test says
 //!   (a status, or a redirect);
+//! - [`raw_peer`]: [`RawPeer`], a TCP peer on loopback that records request heads and answers
+//!   raw bytes, or nothing at all;
 //! - [`rng`]: [`SeededRng`], the same sequence for a seed on every machine;
 //! - [`trace`]: [`Captured`] `tracing` output, error chains, and the scan for secrets.
 #![allow(dead_code, unreachable_pub)]
@@ -13,6 +15,7 @@
 #![allow(unused_imports)]
 
 pub mod clients;
+pub mod raw_peer;
 pub mod recording;
 pub mod recording_server;
 pub mod rng;
@@ -20,6 +23,7 @@ pub mod sources;
 pub mod trace;
 
 pub use clients::{authed_http1, http1_client, http2_client, in_memory_layer, HttpClient};
+pub use raw_peer::{header_values, RawPeer, Reply, ANSWER_200, ANSWER_401, ANSWER_503};
 pub use recording::{redirect, status, RecordingService, Seen};
 pub use recording_server::{CrossHostRedirect, RecordingServer};
 pub use rng::SeededRng;

@@ -4,6 +4,8 @@
 use std::fmt;
 use std::sync::{Arc, OnceLock};
 
+use std::future::Future;
+
 use bytes::Bytes;
 use http::Request;
 use http_body_util::BodyExt;
@@ -43,8 +45,11 @@ impl Builtin {
     /// Checks the settings where that costs little: a client with the user's settings is
     /// built now, to report their errors; the default one on first use (building it reads
     /// the system's CA store, which a host without TLS need not have).
-    pub(super) fn prepare(&self) -> Result<(), Error> {
-        if self.configure.is_some() {
+    pub(super) fn prepare(&self, url: &str) -> Result<(), Error> {
+        if let Some(configure) = &self.configure {
+            if self.plain_http {
+                self.refused_by_settings(configure, url)?;
+            }
             return self.client().map(drop);
         }
         #[cfg(tls_provider = "installed")]
@@ -63,11 +68,21 @@ impl Builtin {
     }
 
     fn build(&self) -> Result<reqwest::Client, Error> {
+        self.builder(self.configure.as_ref())?
+            .build()
+            .map_err(|err| {
+                Error::config("could not build the token request's HTTP client from its settings")
+                    .with_source(err.without_url())
+            })
+    }
+
+    /// A builder with `configure` (the user's settings), and the crate's forced over them.
+    fn builder(&self, configure: Option<&Configure>) -> Result<reqwest::ClientBuilder, Error> {
         let mut builder = tls_backend(
             reqwest::Client::builder()
                 .user_agent(concat!("symbl-auth/", env!("CARGO_PKG_VERSION"))),
         )?;
-        if let Some(configure) = &self.configure {
+        if let Some(configure) = configure {
             builder = configure(builder);
         }
         // Forced after the user's settings, whatever they say: the secret never follows a
@@ -79,10 +94,36 @@ impl Builtin {
         if self.direct {
             builder = builder.no_proxy();
         }
-        builder.build().map_err(|err| {
-            Error::config("could not build the token request's HTTP client from its settings")
-                .with_source(err.without_url())
-        })
+        Ok(builder)
+    }
+
+    /// Fails if the user's settings refuse every request to `url` before sending anything
+    /// (`https_only` with a plain-http token URL), so that `build` says so rather than each
+    /// fetch. reqwest has no getter for it: a throwaway client with the same settings, whose
+    /// connector fails at once, is asked to send one request and polled once. A refusal by
+    /// the settings is ready at once; any other request reaches the failing connector, so
+    /// nothing leaves the process, and no runtime is needed.
+    fn refused_by_settings(&self, configure: &Configure, url: &str) -> Result<(), Error> {
+        let Ok(probe) = self
+            .builder(Some(configure))?
+            .connector_layer(Unreachable)
+            .build()
+        else {
+            return Ok(()); // reported by the real build, next
+        };
+        let Ok(request) = probe.post(url).build() else {
+            return Ok(());
+        };
+        let mut sent = std::pin::pin!(probe.execute(request));
+        let mut cx = std::task::Context::from_waker(std::task::Waker::noop());
+        match sent.as_mut().poll(&mut cx) {
+            std::task::Poll::Ready(Err(err)) if err.is_builder() => Err(Error::config(
+                "the http_client settings refuse every request to the token URL (https_only \
+                 with a plain-http token URL?)",
+            )
+            .with_source(err.without_url())),
+            _ => Ok(()),
+        }
     }
 
     pub(super) async fn send(&self, request: Request<Bytes>) -> Result<Answer, Error> {
@@ -109,6 +150,47 @@ impl fmt::Debug for Builtin {
                 },
             )
             .finish()
+    }
+}
+
+/// A connector layer whose service fails every connection at once, for the probe above.
+#[derive(Clone, Copy)]
+struct Unreachable;
+
+impl<S> tower_layer::Layer<S> for Unreachable {
+    type Service = UnreachableService<S>;
+
+    fn layer(&self, _inner: S) -> Self::Service {
+        UnreachableService(std::marker::PhantomData)
+    }
+}
+
+/// Answers like the connector it replaces (`S`), but only with an error.
+struct UnreachableService<S>(std::marker::PhantomData<fn() -> S>);
+
+impl<S> Clone for UnreachableService<S> {
+    fn clone(&self) -> Self {
+        Self(std::marker::PhantomData)
+    }
+}
+
+impl<S, R> tower_service::Service<R> for UnreachableService<S>
+where
+    S: tower_service::Service<R>,
+{
+    type Response = S::Response;
+    type Error = crate::BoxError;
+    type Future = std::future::Ready<Result<S::Response, crate::BoxError>>;
+
+    fn poll_ready(
+        &mut self,
+        _: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Result<(), Self::Error>> {
+        std::task::Poll::Ready(Ok(()))
+    }
+
+    fn call(&mut self, _: R) -> Self::Future {
+        std::future::ready(Err("the settings probe connects nowhere".into()))
     }
 }
 
