@@ -9,7 +9,14 @@
 //! The app id is compared as it is; the secret, which the crate never shows, by a token request
 //! to a fake Symbl that accepts only Python's secret. Its own test binary, as it changes the
 //! working directory and `HOME`.
-#![cfg(all(unix, feature = "test-server"))]
+// Each secret is checked by a token request over the built-in client, which under
+// rustls-no-provider alone needs a provider the app installs.
+#![cfg(all(
+    unix,
+    feature = "test-server",
+    builtin_client,
+    not(tls_provider = "installed")
+))]
 
 #[path = "symbl_conf/corpus.rs"]
 mod corpus;

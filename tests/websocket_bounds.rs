@@ -1,7 +1,13 @@
 //! Every streaming connect is bounded: each handshake (TCP connect, TLS, upgrade) ends at the
 //! layer's `handshake_timeout`, measured on paused time against real silent peers on
 //! loopback, and the token cache is left as it was.
-#![cfg(all(feature = "websocket", feature = "test-server"))]
+// Under rustls-no-provider alone the built-in client needs a provider the app installs:
+// tests/installed_provider.rs covers that build.
+#![cfg(all(
+    feature = "websocket",
+    feature = "test-server",
+    not(tls_provider = "installed")
+))]
 
 mod support;
 

@@ -2,7 +2,13 @@
 //! gets the handshake headers it lacks and keeps its own; a URL that is not `ws://` or
 //! `wss://` is refused before any token is fetched; a handshake that carries its own
 //! `X-API-KEY` or `Authorization` goes as the caller made it, with no fetch.
-#![cfg(all(feature = "websocket", feature = "test-server"))]
+// Under rustls-no-provider alone the built-in client needs a provider the app installs:
+// tests/installed_provider.rs covers that build.
+#![cfg(all(
+    feature = "websocket",
+    feature = "test-server",
+    not(tls_provider = "installed")
+))]
 
 mod support;
 
