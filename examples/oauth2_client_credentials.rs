@@ -34,7 +34,7 @@ type Api = SymblAuth<Client<Https, ReplayBody<Full<Bytes>>>>;
 #[tokio::main]
 async fn main() -> Result<(), BoxError> {
     let https = hyper_rustls::HttpsConnectorBuilder::new()
-        .try_with_platform_verifier()?
+        .with_provider_and_platform_verifier(rustls::crypto::aws_lc_rs::default_provider())?
         .https_or_http()
         .enable_http1()
         .build();

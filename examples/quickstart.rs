@@ -137,7 +137,7 @@ async fn against_symbl() -> Result<(), BoxError> {
         credentials.app_id()
     );
     let https = hyper_rustls::HttpsConnectorBuilder::new()
-        .try_with_platform_verifier()?
+        .with_provider_and_platform_verifier(rustls::crypto::aws_lc_rs::default_provider())?
         .https_only()
         .enable_http1()
         .enable_http2()

@@ -6,17 +6,17 @@ use super::*;
 /// called (these tests build layers and fetch nothing).
 fn builder() -> SymblAuthLayerBuilder {
     let builder = SymblAuthLayer::builder(Credentials::new("id", "secret"));
-    #[cfg(not(builtin_client))]
+    #[cfg(any(not(builtin_client), tls_provider = "installed"))]
     let builder = builder.token_client(Unused);
     builder
 }
 
 /// A tower HTTP service for `token_client` that these tests never call.
-#[cfg(not(builtin_client))]
+#[cfg(any(not(builtin_client), tls_provider = "installed"))]
 #[derive(Clone)]
 struct Unused;
 
-#[cfg(not(builtin_client))]
+#[cfg(any(not(builtin_client), tls_provider = "installed"))]
 impl tower_service::Service<http::Request<http_body_util::Full<bytes::Bytes>>> for Unused {
     type Response = http::Response<http_body_util::Full<bytes::Bytes>>;
     type Error = crate::BoxError;

@@ -112,7 +112,7 @@ impl TestServer {
     pub fn layer(&self) -> SymblAuthLayer {
         self.layer_builder()
             .build()
-            .unwrap_or_else(|_| unreachable!("a loopback http URL is always valid"))
+            .unwrap_or_else(|err| panic!("the test server's layer cannot be built: {err}"))
     }
 
     /// A builder with this server's token URL and accepted credentials, to change further.
@@ -122,12 +122,16 @@ impl TestServer {
     pub fn layer_builder(&self) -> crate::SymblAuthLayerBuilder {
         let builder =
             SymblAuthLayer::builder(self.symbl.accepted_credentials()).token_url(self.token_url());
-        #[cfg(not(builtin_client))]
-        let builder = builder.token_client(
+        // Without a built-in client, or under `rustls-no-provider` before the app installed a
+        // provider, the built-in one cannot be used: a plain hyper-util client stands in.
+        #[cfg(builtin_client)]
+        if !cfg!(tls_provider = "installed") || crate::token_endpoint::client::builtin_ready() {
+            return builder;
+        }
+        builder.token_client(
             hyper_util::client::legacy::Client::builder(TokioExecutor::new())
                 .build_http::<Full<Bytes>>(),
-        );
-        builder
+        )
     }
 }
 

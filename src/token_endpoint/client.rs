@@ -24,6 +24,16 @@ mod service;
 
 #[cfg(builtin_client)]
 pub(crate) use builtin::Configure;
+
+/// Whether the built-in client can be built now: always, but under `rustls-no-provider`
+/// before the app installed a provider.
+#[cfg(all(builtin_client, feature = "test-server"))]
+pub(crate) fn builtin_ready() -> bool {
+    #[cfg(tls_provider = "installed")]
+    return crate::tls::provider().is_ok();
+    #[cfg(not(tls_provider = "installed"))]
+    return true;
+}
 pub(crate) use service::TokenService;
 
 /// A token endpoint's answer, its body not read yet.

@@ -157,7 +157,7 @@ fn decode(bytes: &[u8]) -> Result<Zeroizing<String>, &'static str> {
 /// of UTF-8, a surrogate pair four), so it never moves.
 fn decode_utf16(bytes: &[u8], unit: fn([u8; 2]) -> u16) -> Result<Zeroizing<String>, &'static str> {
     const INVALID: &str = "it is not valid UTF-16 text";
-    if bytes.len() % 2 != 0 {
+    if !bytes.len().is_multiple_of(2) {
         return Err(INVALID);
     }
     let units = bytes.chunks_exact(2).map(|pair| unit([pair[0], pair[1]]));

@@ -63,8 +63,25 @@ impl Builtin {
         if let Some(client) = self.client.get() {
             return Ok(client);
         }
-        let client = self.build()?;
+        let client = match self.configure {
+            Some(_) => self.build()?,
+            None => self.shared()?,
+        };
         Ok(self.client.get_or_init(|| client))
+    }
+
+    /// The client without user settings, which is the same for every source whose token URL
+    /// is alike (on loopback or not, plain http or not): built once per process and shared,
+    /// pool included, as reqwest advises. Each build reads the system's CA store (tens of
+    /// milliseconds), on whichever runtime thread asks first.
+    fn shared(&self) -> Result<reqwest::Client, Error> {
+        static SHARED: [OnceLock<reqwest::Client>; 4] = [const { OnceLock::new() }; 4];
+        let slot = &SHARED[usize::from(self.direct) * 2 + usize::from(self.plain_http)];
+        if let Some(client) = slot.get() {
+            return Ok(client.clone());
+        }
+        let client = self.build()?;
+        Ok(slot.get_or_init(|| client).clone())
     }
 
     fn build(&self) -> Result<reqwest::Client, Error> {
