@@ -5,14 +5,13 @@
 //! - `tls_provider = "aws-lc-rs" | "ring" | "installed"`: the rustls crypto provider, the first
 //!   of `rustls`, `rustls-ring`, `rustls-no-provider` that is on (features are additive, so
 //!   several may be).
-//! - `tls_rustls`: any of those three, so rustls is the TLS.
-//! - `tls_configs`: the crate builds rustls configs itself (with the provider above): for
-//!   reqwest under ring, which cannot take a provider otherwise, for a plain-http token URL
-//!   (no CA store read), and for the WebSocket. Today the same as `tls_rustls`.
+//! - `tls_rustls`: any of those three, so rustls is the TLS, and the crate builds rustls
+//!   configs itself (with the provider above): for reqwest under ring, which cannot take a
+//!   provider otherwise, for a plain-http token URL (no CA store read), and for the WebSocket.
 
 fn main() {
     println!("cargo::rerun-if-changed=build.rs");
-    println!("cargo::rustc-check-cfg=cfg(builtin_client, tls_rustls, tls_configs)");
+    println!("cargo::rustc-check-cfg=cfg(builtin_client, tls_rustls)");
     println!(
         "cargo::rustc-check-cfg=cfg(tls_provider, values(\"aws-lc-rs\", \"ring\", \"installed\"))"
     );
@@ -34,6 +33,5 @@ fn main() {
     if let Some(provider) = provider {
         println!("cargo::rustc-cfg=tls_rustls");
         println!("cargo::rustc-cfg=tls_provider=\"{provider}\"");
-        println!("cargo::rustc-cfg=tls_configs");
     }
 }

@@ -122,7 +122,7 @@ mod token;
 mod token_endpoint;
 mod unauthorized;
 
-#[cfg(any(tls_configs, tls_provider = "installed"))]
+#[cfg(tls_rustls)]
 mod tls;
 
 #[cfg(feature = "reqwest-middleware")]

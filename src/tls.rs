@@ -12,10 +12,8 @@ use rustls::crypto::CryptoProvider;
 
 use crate::Error;
 
-#[cfg(tls_configs)]
 mod config;
 
-#[cfg(tls_configs)]
 pub(crate) use config::client_config;
 
 /// The provider the features choose, the same one on every call; with several on, the first of
