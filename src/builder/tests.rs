@@ -146,13 +146,13 @@ fn from_source() -> SymblAuthLayerBuilder {
 }
 
 /// This file's source, whose doc comments the tests below hold to the code.
-const SOURCE: &str = include_str!("mod.rs");
+const SOURCE: &str = include_str!("settings.rs");
 
 /// The doc comment of `pub fn {name}` in this module, its lines joined with spaces.
 fn doc_of(name: &str) -> String {
     let at = SOURCE
         .find(&format!("pub fn {name}("))
-        .unwrap_or_else(|| panic!("no `pub fn {name}` in builder/mod.rs"));
+        .unwrap_or_else(|| panic!("no `pub fn {name}` in builder/settings.rs"));
     let mut lines: Vec<&str> = SOURCE[..at]
         .lines()
         .rev()

@@ -35,6 +35,7 @@
 //! [`SymblAuthLayer::from_source`]: crate::SymblAuthLayer::from_source
 
 mod answer;
+mod form;
 
 use std::fmt;
 use std::sync::{Arc, OnceLock};
@@ -44,9 +45,9 @@ use base64::Engine as _;
 use bytes::Bytes;
 use http::{header, HeaderValue, Request};
 use http_body_util::Full;
-use percent_encoding::{utf8_percent_encode, AsciiSet, NON_ALPHANUMERIC};
 use secrecy::{ExposeSecret, SecretString};
 
+use self::form::{encode, Form};
 use crate::builder::check_token_url;
 use crate::redact::redact_url;
 use crate::token_endpoint::client::{self, ClientSettings, TokenClient, TokenService};
@@ -366,34 +367,6 @@ impl fmt::Debug for ClientCredentials {
             .field("allow_insecure_http", &self.allow_insecure_http)
             .field("token_client", &self.settings)
             .finish()
-    }
-}
-
-/// What `application/x-www-form-urlencoded` leaves as it is: the unreserved characters. A space
-/// becomes `%20`, not `+`: form decoders read both, but servers that percent-decode the Basic
-/// credentials (Authlib does) read `+` as a plus, so `%20` is the one both kinds agree on.
-const FORM: &AsciiSet = &NON_ALPHANUMERIC
-    .remove(b'-')
-    .remove(b'.')
-    .remove(b'_')
-    .remove(b'~');
-
-fn encode(value: &str) -> String {
-    utf8_percent_encode(value, FORM).to_string()
-}
-
-/// An `application/x-www-form-urlencoded` body.
-#[derive(Default)]
-struct Form(String);
-
-impl Form {
-    fn pair(&mut self, name: &str, value: &str) {
-        if !self.0.is_empty() {
-            self.0.push('&');
-        }
-        self.0.extend(utf8_percent_encode(name, FORM));
-        self.0.push('=');
-        self.0.extend(utf8_percent_encode(value, FORM));
     }
 }
 
