@@ -201,17 +201,8 @@ async fn no_redirect_is_followed_whatever_the_settings_say() {
 
 #[tokio::test(start_paused = true)]
 async fn each_layer_bounds_its_own_attempts_whoever_shares_the_source() {
-    // Accepts and never answers.
-    let silent = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .expect("bind");
-    let url = format!("http://{}/token", silent.local_addr().expect("addr"));
-    let _held = tokio::spawn(async move {
-        let mut open = Vec::new();
-        while let Ok((stream, _)) = silent.accept().await {
-            open.push(stream);
-        }
-    });
+    let silent = peers::SilentPeer::start().await;
+    let url = silent.url("/token");
     // One source, its clones in two layers with different limits, and itself used alone.
     // Each attempt ends at the limit of whoever made it: not the first layer's, not the
     // settings' own (an hour), and not the 10 s a source used alone has (the second layer's is
@@ -338,11 +329,19 @@ fn settings_that_refuse_the_token_url_fail_at_build_inside_a_runtime_or_not() {
 }
 
 #[tokio::test]
-async fn the_settings_check_sends_nothing() {
-    let endpoint = TokenEndpoint::start(Reply::token("t", 60)).await;
-    let source = ClientCredentials::new(endpoint.url("/token"), "client", SECRET)
+async fn the_settings_check_opens_no_connection() {
+    // A listener nobody accepts from: a connection the check opened would wait in its queue
+    // (on loopback the handshake completes in the kernel, whatever the client does next).
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    listener.set_nonblocking(true).expect("nonblocking");
+    let url = format!("http://{}/token", listener.local_addr().expect("addr"));
+    let source = ClientCredentials::new(url, "client", SECRET)
         .http_client(|client| client.https_only(false));
     oauth2_builder(source).build().expect("layer");
-    tokio::time::sleep(std::time::Duration::from_millis(100)).await;
-    assert_eq!(endpoint.requests(), 0);
+    tokio::task::yield_now().await;
+    let queued = listener.accept();
+    assert!(
+        matches!(&queued, Err(err) if err.kind() == std::io::ErrorKind::WouldBlock),
+        "the check connected: {queued:?}"
+    );
 }

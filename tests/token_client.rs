@@ -129,17 +129,8 @@ async fn both_built_in_sources_take_a_token_client() {
 
 #[tokio::test(start_paused = true)]
 async fn each_attempt_is_bounded_and_the_budget_ends_the_fetch() {
-    // Accepts and never answers.
-    let silent = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .expect("bind");
-    let url = format!("http://{}/token", silent.local_addr().expect("addr"));
-    let _held = tokio::spawn(async move {
-        let mut open = Vec::new();
-        while let Ok((stream, _)) = silent.accept().await {
-            open.push(stream);
-        }
-    });
+    let silent = peers::SilentPeer::start().await;
+    let url = silent.url("/token");
     let layer = symbl_layer(url);
     let started = tokio::time::Instant::now();
     let err = layer.access_token().await.expect_err("no answer");

@@ -54,6 +54,36 @@ impl Reply {
     }
 }
 
+/// A peer on 127.0.0.1 that accepts connections, holds them open and never answers.
+pub struct SilentPeer {
+    pub addr: std::net::SocketAddr,
+    task: JoinHandle<()>,
+}
+
+impl SilentPeer {
+    pub async fn start() -> Self {
+        let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let addr = listener.local_addr().expect("addr");
+        let task = tokio::spawn(async move {
+            let mut open = Vec::new();
+            while let Ok((stream, _)) = listener.accept().await {
+                open.push(stream);
+            }
+        });
+        Self { addr, task }
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("http://{}{path}", self.addr)
+    }
+}
+
+impl Drop for SilentPeer {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
 /// A token endpoint on 127.0.0.1 that answers every request with `reply`.
 pub struct TokenEndpoint {
     pub port: u16,
