@@ -9,12 +9,15 @@ use std::time::Duration;
 
 use http::StatusCode;
 
-use crate::token_endpoint::transport::MAX_RETRY_AFTER;
-
 mod display;
 mod reason;
 
 pub use reason::Reason;
+
+/// The longest `Retry-After` honoured, from a server or a source. A server asking for more (a
+/// typo, a broken proxy, a date years ahead) would otherwise hold the failure, and stop all
+/// token requests, for as long as it said.
+pub(crate) const MAX_RETRY_AFTER: Duration = Duration::from_secs(10 * 60);
 
 /// Why authenticating a request failed.
 ///

@@ -8,7 +8,7 @@ use crate::{AccessToken, Error, ReplayBody};
 
 /// The token endpoint's response parser, as `SymblTokenSource` runs it on a body.
 pub fn parse_token_response(body: &[u8]) -> Result<AccessToken, Error> {
-    crate::token_endpoint::parse_token_response(body)
+    crate::symbl::parse_token_response(body)
 }
 
 /// A body being recorded for a retry, as the layer records a request's body.

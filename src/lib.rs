@@ -100,45 +100,74 @@
 //! - [`SymblAuthLayer::access_token`] hands the token to tools outside the layer;
 //!   [`SymblAuthLayer::stats`] counts what the layer did.
 //!
+//! # How the crate is built
+//!
+//! Six floors, each using only the floors below it (no module imports one that imports it
+//! back; `module-cycles` checks it):
+//!
+//! 1. **The layer**: the builder, [`SymblAuthLayer`] (whose constructors live beside the
+//!    builder), and the front ends that take a layer: `SymblAuthMiddleware`, `websocket`,
+//!    and the `test_server`.
+//! 2. **The request path**: [`SymblAuth`], its [`ResponseFuture`], the 401 policy
+//!    (`unauthorized`) and the resend of a request after a 401 (`resend`).
+//! 3. **The host rule and the cache**: which requests get the token (`scope`); single flight,
+//!    refresh ahead and cool-downs for any [`TokenSource`] (`cache`), knowing no source and
+//!    no transport.
+//! 4. **The token sources**: Symbl's ([`SymblTokenSource`]), OAuth2's
+//!    ([`oauth2::ClientCredentials`]) and credentials discovery ([`Credentials`]).
+//! 5. **The token request transport**: the built-in client or the app's `token_client`, the
+//!    token URL rules, the response cap and reading, the sorting of failures (`transport`, on
+//!    `tls`).
+//! 6. **The ground**: [`Error`], [`AccessToken`] and [`TokenSource`], who bounds an attempt
+//!    (`attempt`), where a secret may travel in clear (`cleartext`), redaction, [`Stats`],
+//!    and the [`ReplayBody`].
+//!
 //! [Tower]: https://docs.rs/tower
 //! [Symbl.ai]: https://symbl.ai
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
-mod builder;
-mod cache;
-mod credentials;
-mod error;
-mod future;
-mod layer;
-pub mod oauth2;
-mod redact;
-mod replay;
-mod resend;
-mod scope;
-mod service;
-mod shared;
-mod stats;
-mod token;
-mod token_endpoint;
-mod unauthorized;
-
-#[cfg(tls_rustls)]
-mod tls;
-
-#[cfg(feature = "reqwest-middleware")]
-mod reqwest_middleware;
-
-#[cfg(feature = "test-server")]
-pub mod test_server;
-
-#[cfg(feature = "websocket")]
-#[cfg_attr(docsrs, doc(cfg(feature = "websocket")))]
-pub mod websocket;
-
+// The floors, top to bottom (the crate docs' "How the crate is built"): each module uses only
+// the floors below it, never one above.
+//
+// The layer: the builder, `SymblAuthLayer`, the front ends that take a layer, and tools on top.
 #[cfg(feature = "fuzzing")]
 #[doc(hidden)]
 #[path = "fuzzing.rs"]
 pub mod __fuzz;
+mod builder;
+mod layer;
+#[cfg(feature = "reqwest-middleware")]
+mod reqwest_middleware;
+#[cfg(feature = "test-server")]
+pub mod test_server;
+#[cfg(feature = "websocket")]
+#[cfg_attr(docsrs, doc(cfg(feature = "websocket")))]
+pub mod websocket;
+// The request path: the service, its future, the 401 policy, the resend.
+mod future;
+mod resend;
+mod service;
+mod shared;
+mod unauthorized;
+// The host rule and the token cache.
+mod cache;
+mod scope;
+// The token sources.
+mod credentials;
+pub mod oauth2;
+mod symbl;
+// The token request transport, and the TLS it (and the WebSocket) is built on.
+#[cfg(tls_rustls)]
+mod tls;
+mod transport;
+// The ground.
+mod attempt;
+mod cleartext;
+mod error;
+mod redact;
+mod replay;
+mod stats;
+mod token;
 
 /// The README's Rust snippets, as doctests: `cargo test --all-features` compiles each one, and
 /// runs those that are not marked `no_run`. Only with the features they use.
@@ -172,10 +201,9 @@ pub use stats::Stats;
 
 #[cfg(feature = "reqwest-middleware")]
 pub use self::reqwest_middleware::SymblAuthMiddleware;
+pub use symbl::{SymblTokenSource, DEFAULT_TOKEN_URL, SYMBL_API_HOSTS};
 pub use token::{AccessToken, TokenFuture, TokenSource, MAX_LIFETIME, MAX_TOKEN_LEN};
-pub use token_endpoint::{
-    SymblTokenSource, DEFAULT_TOKEN_URL, MAX_RESPONSE_BYTES, SYMBL_API_HOSTS,
-};
+pub use transport::MAX_RESPONSE_BYTES;
 
 /// The `reqwest` this crate sends token requests with, for the settings passed to
 /// `SymblAuthLayerBuilder::http_client` and `oauth2::ClientCredentials::http_client`

@@ -69,7 +69,7 @@ pub(crate) struct RedactedError {
 
 impl RedactedError {
     pub(crate) fn new(error: &(dyn StdError + 'static)) -> Self {
-        let links: Vec<String> = crate::token_endpoint::causes(error)
+        let links: Vec<String> = causes(error)
             .map(|cause| redact_urls_in(&cause.to_string()).into_owned())
             .collect();
         let mut chain = None;
@@ -108,6 +108,22 @@ impl StdError for RedactedError {
             .as_deref()
             .map(|s| s as &(dyn StdError + 'static))
     }
+}
+
+/// `error` and its causes, including what an `io::Error` wraps (whose `source()` skips it).
+pub(crate) fn causes<'a>(
+    error: &'a (dyn StdError + 'static),
+) -> impl Iterator<Item = &'a (dyn StdError + 'static)> {
+    let mut next = Some(error);
+    std::iter::from_fn(move || {
+        let current = next?;
+        let wrapped = current
+            .downcast_ref::<std::io::Error>()
+            .and_then(|io| io.get_ref())
+            .map(|inner| inner as &(dyn StdError + 'static));
+        next = wrapped.or_else(|| current.source());
+        Some(current)
+    })
 }
 
 #[cfg(test)]

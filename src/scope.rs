@@ -10,14 +10,17 @@
 //!    or plain http was allowed explicitly.
 
 use std::borrow::Cow;
-use std::net::IpAddr;
 
 use http::uri::Scheme;
 use http::Uri;
 
-use crate::builder::LAYER_INSECURE_HTTP;
+use crate::cleartext::may_travel;
 use crate::redact::redact_url;
 use crate::Error;
+
+/// The setting [`Error::InsecureTransport`] names for what a layer sends: its token request
+/// and the requests it attaches the token to.
+pub(crate) const LAYER_INSECURE_HTTP: &str = "SymblAuthLayerBuilder::allow_insecure_http";
 
 #[derive(Clone, Debug)]
 pub(crate) struct Scope {
@@ -198,30 +201,6 @@ fn host_of(authority: &str) -> &str {
     };
     // Every split is at an ASCII byte, so always a char boundary.
     authority.get(start..start + len).unwrap_or(authority)
-}
-
-/// Whether a token (or the secret that buys one) may travel over `scheme` to `host`.
-pub(crate) fn may_travel(scheme: Option<&str>, host: &str, allow_insecure_http: bool) -> bool {
-    let encrypted = scheme.is_some_and(|scheme| {
-        scheme.eq_ignore_ascii_case("https") || scheme.eq_ignore_ascii_case("wss")
-    });
-    encrypted || allow_insecure_http || is_loopback(host)
-}
-
-/// `localhost`, `*.localhost`, `127.0.0.0/8` and `[::1]`.
-pub(crate) fn is_loopback(host: &str) -> bool {
-    let host = host.trim_end_matches('.');
-    // Compared in place: lowering a copy would allocate on every request to a loopback host.
-    let subdomain = host
-        .len()
-        .checked_sub(".localhost".len())
-        .and_then(|start| host.get(start..))
-        .is_some_and(|tail| tail.eq_ignore_ascii_case(".localhost"));
-    if host.eq_ignore_ascii_case("localhost") || subdomain {
-        return true;
-    }
-    let bare = host.trim_start_matches('[').trim_end_matches(']');
-    bare.parse::<IpAddr>().is_ok_and(|ip| ip.is_loopback())
 }
 
 #[cfg(test)]

@@ -5,7 +5,7 @@ use http::{Request, Response};
 use http_body_util::Full;
 
 use super::SymblAuthLayerBuilder;
-use crate::token_endpoint::client::TokenService;
+use crate::transport::TokenService;
 use crate::BoxError;
 #[cfg(doc)]
 use crate::{oauth2::ClientCredentials, Error, SymblAuthLayer};

@@ -9,10 +9,10 @@ use crate::cache::{CacheConfig, TokenCache};
 use crate::oauth2::ClientCredentials;
 use crate::redact::redact_url;
 use crate::replay::DEFAULT_REPLAY_LIMIT;
-use crate::scope::{allowed_host, Scope};
+use crate::scope::{allowed_host, Scope, LAYER_INSECURE_HTTP};
 use crate::shared::Shared;
-use crate::token_endpoint::client::ClientSettings;
-use crate::token_endpoint::{DEFAULT_TOKEN_URL, SYMBL_API_HOSTS};
+use crate::symbl::{DEFAULT_TOKEN_URL, SYMBL_API_HOSTS};
+use crate::transport::{check_token_url, ClientSettings};
 use crate::{Credentials, Error, SymblAuthLayer, SymblTokenSource, TokenSource};
 
 /// Configures a [`SymblAuthLayer`]; made by [`SymblAuthLayer::builder`] (Symbl's token
@@ -101,7 +101,7 @@ impl SymblAuthLayerBuilder {
     pub const DEFAULT_REFRESH_WINDOW: Duration = Duration::from_secs(5 * 60);
     /// Symbl answers in well under a second; a hung connection must not hold every waiting
     /// request for long.
-    pub const DEFAULT_TOKEN_REQUEST_TIMEOUT: Duration = Duration::from_secs(10);
+    pub const DEFAULT_TOKEN_REQUEST_TIMEOUT: Duration = crate::attempt::DEFAULT_ATTEMPT_TIMEOUT;
     /// The longest a request without a valid token waits while the endpoint keeps failing.
     pub const DEFAULT_TOKEN_RETRY_BUDGET: Duration = Duration::from_secs(30);
     /// After a failed fetch, requests get its error at once for this long instead of each
@@ -362,9 +362,7 @@ impl fmt::Debug for SymblAuthLayerBuilder {
 }
 
 mod client;
+mod layer;
 mod settings;
 #[cfg(test)]
 mod tests;
-mod token_url;
-
-pub(crate) use token_url::{check_token_url, LAYER_INSECURE_HTTP};

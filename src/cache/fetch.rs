@@ -7,8 +7,8 @@ use std::time::Duration;
 use tokio::time::Instant;
 
 use super::schedule::{later, CacheConfig};
+use crate::attempt::bounded_by_layer;
 use crate::stats::{Counters, Event};
-use crate::token_endpoint::client::bounded_by_layer;
 use crate::{AccessToken, Error, TokenSource};
 
 const FIRST_BACKOFF: Duration = Duration::from_millis(100);

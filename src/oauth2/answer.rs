@@ -9,7 +9,7 @@ use http::{HeaderMap, StatusCode};
 use serde_json::{Map, Value};
 
 use crate::error::Reason;
-use crate::token_endpoint::{lifetime, transport};
+use crate::transport::answer::{json_object, lifetime, unavailable};
 use crate::{AccessToken, Error};
 
 /// What an OAuth2 client's user should check when its credentials are refused.
@@ -33,7 +33,7 @@ pub(super) fn token(
     body: &[u8],
     default_lifetime: Duration,
 ) -> Result<AccessToken, Error> {
-    let fields = transport::json_object(body)?;
+    let fields = json_object(body)?;
     if let Some(code) = error_code(&fields) {
         return Err(by_code(StatusCode::OK, headers, code));
     }
@@ -67,7 +67,7 @@ fn error_code(fields: &Map<String, Value>) -> Option<&str> {
 
 /// Sorts a refusal that is not transient by its §5.2 `error` code, else by its status.
 pub(super) fn refusal(status: StatusCode, headers: &HeaderMap, body: Option<&[u8]>) -> Error {
-    let fields = body.and_then(|body| transport::json_object(body).ok());
+    let fields = body.and_then(|body| json_object(body).ok());
     if let Some(code) = fields.as_ref().and_then(error_code) {
         return by_code(status, headers, code);
     }
@@ -96,7 +96,7 @@ fn by_code(status: StatusCode, headers: &HeaderMap, code: &str) -> Error {
         // §4.1.2.1 codes some servers also send from the token endpoint, with a 400.
         "temporarily_unavailable" | "server_error" => Error::TokenEndpointUnavailable {
             status: Some(status),
-            retry_after: transport::unavailable(status, headers).retry_after(),
+            retry_after: unavailable(status, headers).retry_after(),
             reason: Reason::new(format!("answered {status} ({code})")),
         },
         "invalid_scope" => Error::rejected(status).with_reason(

@@ -48,10 +48,9 @@ use http_body_util::Full;
 use secrecy::{ExposeSecret, SecretString};
 
 use self::form::{encode, Form};
-use crate::builder::check_token_url;
+use crate::attempt::attempt;
 use crate::redact::redact_url;
-use crate::token_endpoint::client::{self, ClientSettings, TokenClient, TokenService};
-use crate::token_endpoint::transport;
+use crate::transport::{self, check_token_url, ClientSettings, TokenClient, TokenService};
 use crate::{AccessToken, BoxError, Error, TokenFuture, TokenSource};
 
 /// How the client proves its identity to the token endpoint ([RFC 6749 §2.3.1]); the names are
@@ -333,22 +332,22 @@ impl ClientCredentials {
         let status = answer.status();
         if status.is_success() {
             let headers = answer.headers().clone();
-            let body = client::read_body(answer).await?;
+            let body = transport::read_body(answer).await?;
             return answer::token(&headers, &body, self.default_lifetime);
         }
-        if let Some(transient) = transport::transient(status, answer.headers()) {
+        if let Some(transient) = transport::answer::transient(status, answer.headers()) {
             return Err(transient);
         }
         let headers = answer.headers().clone();
         // An error body that cannot be read still leaves the status to go by.
-        let body = client::read_body(answer).await.ok();
+        let body = transport::read_body(answer).await.ok();
         Err(answer::refusal(status, &headers, body.as_deref()))
     }
 }
 
 impl TokenSource for ClientCredentials {
     fn fetch_token(&self) -> TokenFuture<'_> {
-        Box::pin(client::attempt(self.fetch()))
+        Box::pin(attempt(self.fetch()))
     }
 }
 

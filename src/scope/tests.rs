@@ -1,4 +1,5 @@
 use super::*;
+use crate::cleartext::is_loopback;
 
 fn scope(allow_insecure_http: bool) -> Scope {
     Scope::new(

@@ -125,7 +125,7 @@ impl TestServer {
         // Without a built-in client, or under `rustls-no-provider` before the app installed a
         // provider, the built-in one cannot be used: a plain hyper-util client stands in.
         #[cfg(builtin_client)]
-        if !cfg!(tls_provider = "installed") || crate::token_endpoint::client::builtin_ready() {
+        if !cfg!(tls_provider = "installed") || crate::transport::builtin_ready() {
             return builder;
         }
         builder.token_client(

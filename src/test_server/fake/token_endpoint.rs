@@ -9,7 +9,7 @@ use http::{header, StatusCode};
 use tokio::time::Instant;
 
 use super::{json, Answer, FakeSymbl};
-use crate::token_endpoint::token_from_answer;
+use crate::symbl::token_from_answer;
 use crate::{Error, TokenFuture, TokenSource};
 
 /// A fault the token endpoint shows instead of answering normally.

@@ -10,8 +10,9 @@ use bytes::Bytes;
 use http::Request;
 use http_body_util::BodyExt;
 
-use super::{failure_with, Answer};
-use crate::scope::is_loopback;
+use super::failure::failure_with;
+use super::Answer;
+use crate::cleartext::is_loopback;
 use crate::Error;
 
 /// The user's changes to the built-in client: a proxy, root certificates.

@@ -1,6 +1,6 @@
 //! Reading a token endpoint's answer, shared by the built-in sources ([`SymblTokenSource`] and
-//! [`ClientCredentials`]): the body as a JSON object, and the statuses that mean "try again
-//! later".
+//! [`ClientCredentials`]): the body as a JSON object, the statuses that mean "try again
+//! later", and the lifetime rule every built-in source reads lifetimes by.
 //!
 //! [`SymblTokenSource`]: crate::SymblTokenSource
 //! [`ClientCredentials`]: crate::oauth2::ClientCredentials
@@ -9,8 +9,10 @@ use std::time::{Duration, SystemTime};
 
 use http::{header, HeaderMap, StatusCode};
 
-use crate::error::Reason;
-use crate::Error;
+use serde_json::Value;
+
+use crate::error::{Reason, MAX_RETRY_AFTER};
+use crate::{Error, MAX_LIFETIME};
 
 /// A token endpoint's answer as a JSON object, after a UTF-8 byte order mark if there is one
 /// (some Windows-hosted servers send it; RFC 8259 §8.1 lets a parser ignore it). The error says
@@ -54,11 +56,6 @@ pub(crate) fn unavailable(status: StatusCode, headers: &HeaderMap) -> Error {
     }
 }
 
-/// The longest `Retry-After` honoured. A server asking for more (a typo, a broken proxy, a
-/// date years ahead) would otherwise hold the failure, and stop all token requests, for as long
-/// as it said.
-pub(crate) const MAX_RETRY_AFTER: Duration = Duration::from_secs(10 * 60);
-
 /// `Retry-After` as delay-seconds or as an HTTP date, relative to `now`, at most
 /// [`MAX_RETRY_AFTER`].
 pub(crate) fn parse_retry_after(value: &str, now: SystemTime) -> Option<Duration> {
@@ -71,6 +68,58 @@ pub(crate) fn parse_retry_after(value: &str, now: SystemTime) -> Option<Duration
         }
     };
     Some(delay.min(MAX_RETRY_AFTER))
+}
+
+/// A token's lifetime from the answer's `field` (`expiresIn`, `expires_in`), read as servers
+/// send it:
+///
+/// - a JSON number of seconds, whole or fractional, or a string holding one, surrounding
+///   spaces allowed (`"3600"`, `" 3600.0 "`: PayPal and Azure AD v1 send strings);
+/// - 0, `null` or no field at all: no lifetime given (RFC 6749 §5.1 makes `expires_in`
+///   optional, and golang.org/x/oauth2 and Authlib read 0 as "none given"), so `default`;
+/// - longer than [`MAX_LIFETIME`], however long (`2147483647`, `1e300`): clamped to it, as
+///   x/oauth2 clamps to 2^31−1 s. A huge finite number is a server saying "long-lived", not
+///   garbage.
+///
+/// Errors, naming the field and never quoting it: a negative number (`-5`, `"-5"`), a string
+/// that is not a JSON number (`"soon"`, `"NaN"`, `""`, `"1e999"`, which no finite number
+/// holds), and any other JSON type (`true`, `{}`).
+///
+/// Where golang.org/x/oauth2 (`internal/token.go`) and Authlib differ: x/oauth2 reads only
+/// whole numbers (a number or a string), so it refuses `3600.0`, `"3600.0"` and `1e12`, all
+/// read here; Authlib takes `int()` of the value, so it truncates `3600.5` and refuses
+/// `"3600.0"`, and keeps any length. Both take a negative lifetime as a token that has
+/// already expired, which would have the layer ask again at once, on every request: here it
+/// is an error, held for the failure cool-down.
+pub(crate) fn lifetime(
+    value: Option<&Value>,
+    field: &str,
+    default: Duration,
+) -> Result<Duration, Error> {
+    let not_a_number = || Error::bad_token_response(format!("{field} is not a number"));
+    let number = match value {
+        None | Some(Value::Null) => return Ok(default),
+        Some(Value::Number(number)) => number.clone(),
+        Some(Value::String(text)) => {
+            serde_json::from_str::<serde_json::Number>(text.trim()).map_err(|_| not_a_number())?
+        }
+        Some(_) => return Err(not_a_number()),
+    };
+    let lifetime = match (number.as_u64(), number.as_f64()) {
+        (Some(whole), _) => Duration::from_secs(whole),
+        (None, Some(secs)) if secs < 0.0 => {
+            return Err(Error::bad_token_response(format!("{field} is negative")))
+        }
+        (None, Some(0.0)) => Duration::ZERO,
+        (None, Some(secs)) if secs >= MAX_LIFETIME.as_secs_f64() => MAX_LIFETIME,
+        (None, Some(secs)) => Duration::try_from_secs_f64(secs).map_err(|_| not_a_number())?,
+        (None, None) => return Err(not_a_number()),
+    };
+    // Zero, or too small to count in nanoseconds: none given.
+    if lifetime.is_zero() {
+        return Ok(default);
+    }
+    Ok(lifetime.min(MAX_LIFETIME))
 }
 
 #[cfg(test)]

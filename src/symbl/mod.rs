@@ -7,17 +7,14 @@ use bytes::Bytes;
 use http::{header, HeaderValue, Request, StatusCode};
 use http_body_util::Full;
 
-use crate::builder::check_token_url;
+use crate::attempt::attempt;
 use crate::redact::redact_url;
+use crate::transport::{self, check_token_url, ClientSettings, TokenClient, TokenService};
 use crate::{AccessToken, BoxError, Credentials, Error, TokenFuture, TokenSource};
 
 mod answer;
-pub(crate) mod client;
-pub(crate) mod transport;
 
-pub(crate) use answer::{lifetime, parse_token_response};
-pub(crate) use client::causes;
-use client::{ClientSettings, TokenClient, TokenService};
+pub(crate) use answer::parse_token_response;
 
 /// Symbl's token endpoint.
 pub const DEFAULT_TOKEN_URL: &str = "https://api.symbl.ai/oauth2/token:generate";
@@ -30,17 +27,12 @@ pub const SYMBL_API_HOSTS: [&str; 2] = ["api.symbl.ai", "api-labs.symbl.ai"];
 const CHECK_CREDENTIALS: &str =
     "check the Symbl app id and secret (SYMBL_APP_ID and SYMBL_APP_SECRET)";
 
-/// The largest token response read, by every built-in source. Symbl's is ~1 KiB, an OAuth2
-/// server's rarely more than a few; a larger body is a broken endpoint, and reading it whole
-/// would let it exhaust memory.
-pub const MAX_RESPONSE_BYTES: usize = 64 * 1024;
-
 /// Fetches access tokens from Symbl's token endpoint: `POST {"type":"application","appId",
 /// "appSecret"}` → `{"accessToken","expiresIn"}`.
 ///
 /// One call is one attempt; the layer adds timeouts, retries and caching. Redirects are not
 /// followed (they could carry the secret elsewhere), the body is read up to
-/// [`MAX_RESPONSE_BYTES`], and no error ever quotes the body or the URL. Used on its own
+/// [`MAX_RESPONSE_BYTES`](crate::MAX_RESPONSE_BYTES), and no error ever quotes the body or the URL. Used on its own
 /// (not under a layer), an attempt is limited to
 /// [10 s](crate::SymblAuthLayerBuilder::DEFAULT_TOKEN_REQUEST_TIMEOUT) and needs a Tokio
 /// runtime ([`Error::NoRuntime`] outside one).
@@ -187,13 +179,13 @@ impl SymblTokenSource {
         if !status.is_success() {
             return Err(status_error(status, answer.headers()));
         }
-        parse_token_response(&client::read_body(answer).await?)
+        parse_token_response(&transport::read_body(answer).await?)
     }
 }
 
 impl TokenSource for SymblTokenSource {
     fn fetch_token(&self) -> TokenFuture<'_> {
-        Box::pin(client::attempt(self.fetch()))
+        Box::pin(attempt(self.fetch()))
     }
 }
 
@@ -214,7 +206,9 @@ fn status_error(status: StatusCode, headers: &http::HeaderMap) -> Error {
         StatusCode::BAD_REQUEST | StatusCode::UNAUTHORIZED | StatusCode::FORBIDDEN => {
             Error::invalid_credentials(status).with_reason(CHECK_CREDENTIALS)
         }
-        status => transport::transient(status, headers).unwrap_or_else(|| Error::rejected(status)),
+        status => {
+            transport::answer::transient(status, headers).unwrap_or_else(|| Error::rejected(status))
+        }
     }
 }
 
@@ -229,8 +223,8 @@ pub(crate) fn token_from_answer(
     if !status.is_success() {
         return Err(status_error(status, headers));
     }
-    if body.len() > MAX_RESPONSE_BYTES {
-        return Err(client::too_large());
+    if body.len() > transport::MAX_RESPONSE_BYTES {
+        return Err(transport::too_large());
     }
     parse_token_response(body)
 }

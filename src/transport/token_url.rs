@@ -1,13 +1,10 @@
-//! The checks on a token URL, shared by the builder and the built-in sources.
+//! The checks on a token URL, shared by the builder and the built-in sources: a URL the
+//! credentials may be sent to.
 
 use http::Uri;
 
-use crate::scope::may_travel;
+use crate::cleartext::may_travel;
 use crate::Error;
-
-/// The setting [`Error::InsecureTransport`] names for what a layer sends: its token request
-/// and the requests it attaches the token to.
-pub(crate) const LAYER_INSECURE_HTTP: &str = "SymblAuthLayerBuilder::allow_insecure_http";
 
 /// The host of a valid token URL, lowercased. `setting` names the setting that would allow a
 /// plain `http://` URL to a host that is not loopback, for the error.
