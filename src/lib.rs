@@ -114,6 +114,7 @@ pub mod oauth2;
 mod redact;
 mod replay;
 mod resend;
+mod runtime;
 mod scope;
 mod service;
 mod shared;

@@ -328,6 +328,63 @@ fn settings_that_refuse_the_token_url_fail_at_build_inside_a_runtime_or_not() {
         .block_on(async { check() });
 }
 
+#[test]
+fn build_never_panics_whatever_timeouts_http_client_sets() {
+    type Setting = fn(reqwest::ClientBuilder) -> reqwest::ClientBuilder;
+    let settings: [(&str, Setting); 4] = [
+        ("timeout", |client| client.timeout(Duration::from_secs(5))),
+        ("read_timeout", |client| {
+            client.read_timeout(Duration::from_secs(5))
+        }),
+        ("connect_timeout", |client| {
+            client.connect_timeout(Duration::from_secs(5))
+        }),
+        ("all three", |client| {
+            client
+                .timeout(Duration::from_secs(5))
+                .read_timeout(Duration::from_secs(5))
+                .connect_timeout(Duration::from_secs(5))
+        }),
+    ];
+    // Plain http on loopback: the URL the settings check looks at.
+    let url = "http://127.0.0.1:9/oauth2/token:generate";
+    let check = |context: &str| {
+        for (name, setting) in settings {
+            SymblAuthLayer::builder(Credentials::new("app", SECRET))
+                .token_url(url)
+                .http_client(setting)
+                .build()
+                .unwrap_or_else(|err| panic!("{name}, {context}: {err}"));
+            let source = ClientCredentials::new(url, "client", SECRET).http_client(setting);
+            oauth2_builder(source)
+                .build()
+                .unwrap_or_else(|err| panic!("{name}, {context}: {err}"));
+            // A refusal is still reported, with the timeouts set.
+            let err = SymblAuthLayer::builder(Credentials::new("app", SECRET))
+                .token_url(url)
+                .http_client(move |client| setting(client).https_only(true))
+                .build()
+                .expect_err("https_only with an http token URL");
+            assert!(err.to_string().contains("https_only"), "{name}, {context}: {err}");
+        }
+    };
+    check("outside a runtime");
+    for (context, mut runtime) in [
+        ("in a runtime", tokio::runtime::Builder::new_current_thread()),
+        ("in a multi-thread runtime", tokio::runtime::Builder::new_multi_thread()),
+        ("in a runtime without timers", tokio::runtime::Builder::new_current_thread()),
+    ] {
+        if context != "in a runtime without timers" {
+            runtime.enable_time();
+        }
+        let runtime = runtime.enable_io().build().expect("runtime");
+        runtime.block_on(async { check(context) });
+        // And synchronously inside its context, as a `fn layer()` called from `main` may be.
+        let _inside = runtime.enter();
+        check(context);
+    }
+}
+
 #[tokio::test]
 async fn the_settings_check_opens_no_connection() {
     // A listener nobody accepts from: a connection the check opened would wait in its queue
