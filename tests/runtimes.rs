@@ -398,3 +398,36 @@ fn a_token_request_never_fails_because_another_runtime_ended() {
     );
     assert_eq!(symbl.server.symbl().token_requests(), THREADS * RUNTIMES);
 }
+
+/// The same, deterministically: a runtime that fetched a token and then sits idle (a
+/// current-thread runtime runs its tasks only inside `block_on`) must not hold up a token
+/// request in another runtime, nor fail it when it ends.
+#[cfg(builtin_client)]
+#[test]
+fn a_token_request_never_depends_on_the_runtime_of_the_one_before() {
+    let symbl = background_server();
+    let source = symbl_auth::SymblTokenSource::new(
+        symbl.server.token_url(),
+        symbl.server.symbl().accepted_credentials(),
+    );
+    let fetch = |runtime: &Runtime| {
+        runtime.block_on(async {
+            tokio::time::timeout(
+                Duration::from_secs(2),
+                symbl_auth::TokenSource::fetch_token(&source),
+            )
+            .await
+        })
+    };
+    let idle = current_thread();
+    fetch(&idle).expect("in time").expect("token");
+    let other = current_thread();
+    fetch(&other)
+        .expect("not held up by the idle runtime")
+        .expect("token");
+    drop(idle);
+    fetch(&other)
+        .expect("in time")
+        .expect("not failed by the runtime that ended");
+    assert_eq!(symbl.server.symbl().token_requests(), 3);
+}
