@@ -365,14 +365,26 @@ fn build_never_panics_whatever_timeouts_http_client_sets() {
                 .http_client(move |client| setting(client).https_only(true))
                 .build()
                 .expect_err("https_only with an http token URL");
-            assert!(err.to_string().contains("https_only"), "{name}, {context}: {err}");
+            assert!(
+                err.to_string().contains("https_only"),
+                "{name}, {context}: {err}"
+            );
         }
     };
     check("outside a runtime");
     for (context, mut runtime) in [
-        ("in a runtime", tokio::runtime::Builder::new_current_thread()),
-        ("in a multi-thread runtime", tokio::runtime::Builder::new_multi_thread()),
-        ("in a runtime without timers", tokio::runtime::Builder::new_current_thread()),
+        (
+            "in a runtime",
+            tokio::runtime::Builder::new_current_thread(),
+        ),
+        (
+            "in a multi-thread runtime",
+            tokio::runtime::Builder::new_multi_thread(),
+        ),
+        (
+            "in a runtime without timers",
+            tokio::runtime::Builder::new_current_thread(),
+        ),
     ] {
         if context != "in a runtime without timers" {
             runtime.enable_time();

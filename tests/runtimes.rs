@@ -377,7 +377,8 @@ fn a_token_request_never_fails_because_another_runtime_ended() {
                         let fetched =
                             runtime.block_on(symbl_auth::TokenSource::fetch_token(&source));
                         if let Err(error) = fetched {
-                            failures.push(format!("{error}: {:?}", std::error::Error::source(&error)));
+                            failures
+                                .push(format!("{error}: {:?}", std::error::Error::source(&error)));
                         }
                     }
                     failures

@@ -62,6 +62,9 @@ mod tests {
             .into_client_request()
             .expect("request");
         let connector = super::default_connector(&request).expect("a connector");
-        assert!(matches!(connector, Some(tokio_tungstenite::Connector::Plain)));
+        assert!(matches!(
+            connector,
+            Some(tokio_tungstenite::Connector::Plain)
+        ));
     }
 }
