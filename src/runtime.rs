@@ -8,10 +8,11 @@
 //! caller or (in a layer's fetch task) end as `SourcePanicked`.
 //!
 //! Each check makes the smallest thing that needs the driver inside `catch_unwind`. It runs
-//! only where a token request is about to start, never on the cached-token path. In a runtime
-//! that has the driver nothing panics; in one that lacks it, Tokio's panic message is printed
-//! by the panic hook before the error is returned (and a build with `panic = "abort"` aborts,
-//! as it did before the check).
+//! only where a token request or a token's timer is about to start, never on the hot path (a
+//! fresh cached token). In a runtime that has the driver nothing panics; in one that lacks
+//! it, Tokio's panic message (which names the setting too) is printed by the panic hook on
+//! each check before the error is returned, and a build with `panic = "abort"` aborts, as it
+//! did before the check.
 
 use std::time::Duration;
 
