@@ -72,7 +72,7 @@ impl Builtin {
 
     /// The client without user settings, which is the same for every source whose token URL
     /// is alike (on loopback or not, plain http or not): built once per process and shared,
-    /// pool included, as reqwest advises. Each build reads the system's CA store (tens of
+    /// as reqwest advises (with no idle connections: see `builder`). Each build reads the system's CA store (tens of
     /// milliseconds), on whichever runtime thread asks first.
     fn shared(&self) -> Result<reqwest::Client, Error> {
         static SHARED: [OnceLock<reqwest::Client>; 4] = [const { OnceLock::new() }; 4];
