@@ -183,7 +183,9 @@ pub enum Error {
     /// a token request needs (timers, `enable_time`; sockets for the built-in client,
     /// `enable_io`), which the reason names.
     ///
-    /// Nothing is cached: the next call made inside a running runtime fetches again.
+    /// Nothing is cached: the next call made inside a running runtime fetches again. (A
+    /// missing I/O driver is found by the built-in client once the fetch runs, so through a
+    /// layer it is a failed fetch, held for the failure cool-down like any other.)
     #[non_exhaustive]
     NoRuntime {
         /// What happened, in words.
