@@ -25,19 +25,18 @@ pub(crate) fn bounded_by_layer<F: Future>(attempt: F) -> impl Future<Output = F:
     BOUNDED_BY_LAYER.scope((), attempt)
 }
 
-/// One token request of a built-in source, as `fetch_token` runs it: outside a Tokio runtime
-/// it fails with [`Error::NoRuntime`] instead of panicking in the transport, and when no layer
-/// bounds it (a source used on its own) it is limited to [`DEFAULT_ATTEMPT_TIMEOUT`].
+/// One token request of a built-in source, as `fetch_token` runs it: outside a Tokio runtime,
+/// or in one without timers, it fails with [`Error::NoRuntime`] instead of panicking in the
+/// transport, and when no layer bounds it (a source used on its own) it is limited to
+/// [`DEFAULT_ATTEMPT_TIMEOUT`].
 pub(crate) async fn attempt<F>(fetch: F) -> Result<AccessToken, Error>
 where
     F: Future<Output = Result<AccessToken, Error>>,
 {
-    if tokio::runtime::Handle::try_current().is_err() {
-        return Err(Error::no_runtime(
-            "a token request needs a Tokio runtime (with its time and I/O drivers): call \
-             fetch_token inside one",
-        ));
-    }
+    crate::runtime::with_timers(
+        "a token request needs a Tokio runtime (with its time and I/O drivers): call \
+         fetch_token inside one",
+    )?;
     if BOUNDED_BY_LAYER.try_with(|_| ()).is_ok() {
         return fetch.await;
     }

@@ -181,10 +181,14 @@ pub enum Error {
     /// calls the source again.
     #[non_exhaustive]
     SourcePanicked {},
-    /// No Tokio runtime could run the token fetch: the call was made outside a runtime, or the
-    /// runtime running the fetch shut down before it finished.
+    /// No Tokio runtime could run the token fetch: the call was made outside a runtime, the
+    /// runtime running the fetch shut down before it finished, or the runtime lacks a driver
+    /// a token request needs (timers, `enable_time`; sockets for the built-in client,
+    /// `enable_io`), which the reason names.
     ///
-    /// Nothing is cached: the next call made inside a running runtime fetches again.
+    /// Nothing is cached: the next call made inside a running runtime fetches again. (A
+    /// missing I/O driver is found by the built-in client once the fetch runs, so through a
+    /// layer it is a failed fetch, held for the failure cool-down like any other.)
     #[non_exhaustive]
     NoRuntime {
         /// What happened, in words.

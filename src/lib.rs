@@ -119,8 +119,8 @@
 //!    token URL rules, the response cap and reading, the sorting of failures (`transport`, on
 //!    `tls`).
 //! 6. **The ground**: [`Error`], [`AccessToken`] and [`TokenSource`], who bounds an attempt
-//!    (`attempt`), where a secret may travel in clear (`cleartext`), redaction, [`Stats`],
-//!    and the [`ReplayBody`].
+//!    (`attempt`), which runtime can fetch (`runtime`), where a secret may travel in clear
+//!    (`cleartext`), redaction, [`Stats`], and the [`ReplayBody`].
 //!
 //! [Tower]: https://docs.rs/tower
 //! [Symbl.ai]: https://symbl.ai
@@ -166,6 +166,7 @@ mod cleartext;
 mod error;
 mod redact;
 mod replay;
+mod runtime;
 mod stats;
 mod token;
 

@@ -1,39 +1,72 @@
 //! URLs as this crate prints them: no userinfo and no query, which can hold a key or a token.
+//! [`redact_url`] is the one rule, used wherever a URL (or an `allow_host` argument, or an
+//! error's text that quotes one) is printed.
 
 use std::borrow::Cow;
 use std::error::Error as StdError;
 use std::fmt;
 
+/// What stands in for each part taken out.
+const REDACTED: &str = "[redacted]";
+
 /// `url` without its userinfo (`user:pass@`), query (`?access_token=…`) and fragment, each
-/// replaced by a marker, for `Debug` output, errors and logs.
+/// replaced by `[redacted]`, for `Debug` output, errors and logs. Never fails: any text is
+/// taken, URL or not.
+///
+/// The rule, after the scheme (`https://`, kept; letters, digits, `+-.`, as RFC 3986 §3.1):
+/// - no `@` in the rest: no userinfo; the query (from the first `?`) and the fragment (from
+///   the first `#`) are replaced, the host and path kept;
+/// - an `@` with none of `/`, `?`, `#` before the last one: everything up to that last `@` is
+///   the userinfo (a password may hold an `@`), then as above;
+/// - an `@` after a `/`, `?` or `#`: either a password with a reserved character in it
+///   (`svc:Tr0ub4dor#3@host`, which RFC 3986 §3.2.1 says to percent-encode but a user may
+///   not) or an `@` in the path, query or fragment (`?mail=a@b`). The two cannot be told
+///   apart, and what follows the `@` may be either a host or part of a secret, so everything
+///   after the scheme is replaced: when in doubt, redact more.
 pub(crate) fn redact_url(url: &str) -> Cow<'_, str> {
-    let cut = url.find(['?', '#']);
-    let (head, tail) = cut.map_or((url, ""), |at| url.split_at(at));
-    let authority_start = head.find("://").map_or(0, |at| at + 3);
-    let authority_end = head[authority_start..]
-        .find('/')
-        .map_or(head.len(), |at| authority_start + at);
-    let userinfo = head[authority_start..authority_end].rfind('@');
-    if userinfo.is_none() && tail.is_empty() {
+    let start = scheme_end(url);
+    let rest = &url[start..];
+    let (userinfo, rest) = match rest.rfind('@') {
+        None => (false, rest),
+        Some(at) if !rest[..at].contains(['/', '?', '#']) => (true, &rest[at + 1..]),
+        Some(_) => return Cow::Owned(format!("{}{REDACTED}", &url[..start])),
+    };
+    let cut = rest.find(['?', '#']);
+    if !userinfo && cut.is_none() {
         return Cow::Borrowed(url);
     }
+    let (kept, tail) = cut.map_or((rest, ""), |at| rest.split_at(at));
     let mut redacted = String::with_capacity(url.len());
-    redacted.push_str(&head[..authority_start]);
-    match userinfo {
-        Some(at) => {
-            redacted.push_str("[redacted]@");
-            redacted.push_str(&head[authority_start + at + 1..]);
-        }
-        None => redacted.push_str(&head[authority_start..]),
+    redacted.push_str(&url[..start]);
+    if userinfo {
+        redacted.push_str(REDACTED);
+        redacted.push('@');
     }
-    if !tail.is_empty() {
-        redacted.push_str(if tail.starts_with('?') {
-            "?[redacted]"
-        } else {
-            "#[redacted]"
-        });
+    redacted.push_str(kept);
+    if let Some(mark) = tail.chars().next() {
+        redacted.push(mark);
+        redacted.push_str(REDACTED);
     }
     Cow::Owned(redacted)
+}
+
+/// Where the authority begins: after a scheme and its `://`, or at 0 when `url` does not
+/// begin with one (a bare host, or text whose first `://` follows something that is no
+/// scheme, such as a password).
+fn scheme_end(url: &str) -> usize {
+    let Some(at) = url.find("://") else {
+        return 0;
+    };
+    let scheme = &url[..at];
+    let valid = scheme.starts_with(|c: char| c.is_ascii_alphabetic())
+        && scheme
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '+' | '-' | '.'));
+    if valid {
+        at + 3
+    } else {
+        0
+    }
 }
 
 /// `text` with every URL in it (`scheme://…` up to whitespace or a quote) passed through
@@ -163,6 +196,29 @@ mod tests {
     }
 
     #[test]
+    fn a_password_with_reserved_characters_is_never_printed() {
+        for url in [
+            "https://svc:Tr0ub4dor#3@host/oauth2/token",
+            "https://svc:Tr0ub4dor?3@host/oauth2/token",
+            "https://svc:Tr0/ub4dor@host/oauth2/token",
+            "https://u:p/a?b#c@host/path?q#f",
+            "u:p://x@host",
+        ] {
+            let shown = redact_url(url);
+            assert!(
+                !shown.contains("Tr0") && !shown.contains("ub4") && !shown.contains("p/a"),
+                "{url} -> {shown}"
+            );
+            assert!(shown.ends_with("[redacted]"), "{url} -> {shown}");
+        }
+        // An `@` in a query may come before a secret: the same rule, everything redacted.
+        assert_eq!(
+            redact_url("https://host/p?mail=a@b.example&token=SECRET"),
+            "https://[redacted]"
+        );
+    }
+
+    #[test]
     fn hides_every_url_in_free_text() {
         assert_eq!(
             redact_urls_in("error sending to https://u:pw@h/t?k=SECRET: refused (see http://x/y)"),
@@ -192,5 +248,89 @@ mod tests {
         );
         assert!(texts[0].contains("https://h/?[redacted]"), "{texts:?}");
         assert!(!format!("{redacted:?}").contains("SECRET"));
+    }
+
+    mod properties {
+        use proptest::prelude::*;
+
+        use super::super::*;
+
+        /// Text for a password or a query, between markers made of characters the middle never
+        /// holds, so that any piece of it printed shows as a marker (a one-letter password
+        /// would be found in any output).
+        fn secret(start: &'static str, end: &'static str) -> impl Strategy<Value = String> {
+            "[a-z0-9#?/@:%&=.~+-]{0,12}".prop_map(move |middle| format!("{start}{middle}{end}"))
+        }
+
+        fn config() -> ProptestConfig {
+            ProptestConfig {
+                cases: 4_000,
+                // Deterministic: the same cases on every run; a failure prints its input.
+                rng_seed: proptest::test_runner::RngSeed::Fixed(0x7ed_ac7),
+                failure_persistence: None,
+                ..ProptestConfig::default()
+            }
+        }
+
+        proptest! {
+            #![proptest_config(config())]
+
+            #[test]
+            fn no_password_query_or_fragment_text_is_ever_printed(
+                scheme in prop_oneof![Just("https://"), Just("wss://"), Just("")],
+                user in "[a-z0-9#?/@:%.]{0,6}",
+                password in secret("PWA", "PWZ"),
+                host in "[a-z0-9.-]{1,12}(:[0-9]{1,5})?",
+                path in "(/[a-z0-9:@._-]{0,8}){0,3}",
+                query in proptest::option::of(secret("QA", "QZ")),
+                fragment in proptest::option::of(secret("FA", "FZ")),
+            ) {
+                let mut url = format!("{scheme}{user}:{password}@{host}{path}");
+                if let Some(query) = &query {
+                    url.push('?');
+                    url.push_str(query);
+                }
+                if let Some(fragment) = &fragment {
+                    url.push('#');
+                    url.push_str(fragment);
+                }
+                let shown = redact_url(&url);
+                for marker in ["PWA", "PWZ", "QA", "QZ", "FA", "FZ"] {
+                    prop_assert!(!shown.contains(marker), "{} -> {}", url, shown);
+                }
+                prop_assert!(shown.starts_with(scheme), "{} -> {}", url, shown);
+                // In free text, the same.
+                let text = format!("failed: {url} (retrying)");
+                let shown = redact_urls_in(&text);
+                for marker in ["PWA", "PWZ", "QA", "QZ", "FA", "FZ"] {
+                    prop_assert!(
+                        !shown.contains(marker) || scheme.is_empty(),
+                        "{} -> {}", text, shown
+                    );
+                }
+            }
+
+            #[test]
+            fn a_query_or_fragment_is_never_printed_whatever_it_holds(
+                host in "[a-z0-9.-]{1,12}",
+                path in "(/[a-z0-9._-]{0,8}){0,3}",
+                query in secret("QA", "QZ"),
+                mark in prop_oneof![Just('?'), Just('#')],
+            ) {
+                let url = format!("https://{host}{path}{mark}{query}");
+                let shown = redact_url(&url);
+                prop_assert!(!shown.contains("QA") && !shown.contains("QZ"), "{} -> {}", url, shown);
+            }
+
+            #[test]
+            fn a_url_without_userinfo_query_or_fragment_is_unchanged(
+                scheme in prop_oneof![Just("https://"), Just("http://"), Just("wss://"), Just("")],
+                host in "([a-z0-9.-]{1,12}|\\[[0-9a-f:]{2,12}\\])(:[0-9]{1,5})?",
+                path in "(/[a-z0-9:._~%!$&'()*+,;=-]{0,8}){0,3}",
+            ) {
+                let url = format!("{scheme}{host}{path}");
+                prop_assert_eq!(redact_url(&url), url.as_str());
+            }
+        }
     }
 }

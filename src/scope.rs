@@ -9,8 +9,6 @@
 //! 4. A request to an allowed host over plain `http://` is refused unless the host is loopback
 //!    or plain http was allowed explicitly.
 
-use std::borrow::Cow;
-
 use http::uri::Scheme;
 use http::Uri;
 
@@ -115,13 +113,13 @@ impl Scope {
 ///
 /// Only a host name or IP address is taken: a scheme, port, path or userinfo would build a
 /// rule that never matches, so each is refused with what to write instead. The message quotes
-/// the argument as [`quotable`] makes it, without what may be a secret.
+/// the argument as [`redact_url`] prints any URL, without what may be a secret.
 pub(crate) fn allowed_host(host: &str) -> Result<String, Error> {
     let host = host.trim();
     let refuse = |what: &str| {
         Err(Error::config(format!(
             "allow_host({:?}) takes a bare host name or IP address: {what}",
-            quotable(host)
+            redact_url(host)
         )))
     };
     if host.is_empty() {
@@ -160,23 +158,6 @@ pub(crate) fn allowed_host(host: &str) -> Result<String, Error> {
         return refuse("it has characters a host name cannot have");
     }
     Ok(host.to_ascii_lowercase())
-}
-
-/// An `allow_host` argument as an error may quote it: everything before its last `@` (a user
-/// name and password, whichever characters they hold: `user:p@ss/w?rd@host`) and any query or
-/// fragment replaced by `[redacted]`; a scheme in front is kept.
-fn quotable(host: &str) -> Cow<'_, str> {
-    let Some(at) = host.rfind('@') else {
-        return redact_url(host);
-    };
-    let scheme = host
-        .find("://")
-        .filter(|&end| end < at)
-        .map_or("", |end| &host[..end + 3]);
-    Cow::Owned(format!(
-        "{scheme}[redacted]@{}",
-        redact_url(&host[at + 1..])
-    ))
 }
 
 /// The same as `Uri::host`, by plain byte scans: it runs on every request, and `http`'s

@@ -328,6 +328,56 @@ fn settings_that_refuse_the_token_url_fail_at_build_inside_a_runtime_or_not() {
         .block_on(async { check() });
 }
 
+#[test]
+fn build_never_panics_whatever_timeouts_http_client_sets() {
+    type Setting = fn(reqwest::ClientBuilder) -> reqwest::ClientBuilder;
+    const LIMIT: Duration = Duration::from_secs(5);
+    let settings: [(&str, Setting); 3] = [
+        ("timeout", |client| client.timeout(LIMIT)),
+        ("read_timeout", |client| client.read_timeout(LIMIT)),
+        ("connect_timeout", |client| client.connect_timeout(LIMIT)),
+    ];
+    let all: Setting = |client| {
+        client
+            .timeout(LIMIT)
+            .read_timeout(LIMIT)
+            .connect_timeout(LIMIT)
+    };
+    // Plain http on loopback: the URL the settings check looks at. (Few builds: each reads
+    // the CA store under native-tls.)
+    let url = "http://127.0.0.1:9/oauth2/token:generate";
+    let check = |context: &str| {
+        for (name, setting) in settings {
+            SymblAuthLayer::builder(Credentials::new("app", SECRET))
+                .token_url(url)
+                .http_client(setting)
+                .build()
+                .unwrap_or_else(|err| panic!("{name}, {context}: {err}"));
+        }
+        let source = ClientCredentials::new(url, "client", SECRET).http_client(all);
+        oauth2_builder(source)
+            .build()
+            .unwrap_or_else(|err| panic!("an OAuth2 source, {context}: {err}"));
+        // A refusal is still reported, with the timeouts set.
+        let err = SymblAuthLayer::builder(Credentials::new("app", SECRET))
+            .token_url(url)
+            .http_client(move |client| all(client).https_only(true))
+            .build()
+            .expect_err("https_only with an http token URL");
+        assert!(err.to_string().contains("https_only"), "{context}: {err}");
+    };
+    check("outside a runtime");
+    let runtime = |timers: bool| {
+        let mut builder = tokio::runtime::Builder::new_current_thread();
+        if timers {
+            builder.enable_time();
+        }
+        builder.enable_io().build().expect("runtime")
+    };
+    runtime(true).block_on(async { check("in a runtime") });
+    runtime(false).block_on(async { check("in a runtime without timers") });
+}
+
 #[tokio::test]
 async fn the_settings_check_opens_no_connection() {
     // A listener nobody accepts from: a connection the check opened would wait in its queue

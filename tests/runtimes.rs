@@ -252,3 +252,183 @@ async fn a_static_layer_serves_another_tokio_test() {
 async fn a_static_layer_serves_a_third_on_another_kind_of_runtime() {
     calls_through_the_shared_layer().await;
 }
+
+/// A runtime with one of Tokio's drivers left out: `time` (timers) or `io` (sockets).
+fn without(driver: &str) -> Runtime {
+    let mut builder = Builder::new_current_thread();
+    match driver {
+        "time" => builder.enable_io(),
+        "io" => builder.enable_time(),
+        _ => unreachable!(),
+    };
+    builder.build().expect("runtime")
+}
+
+fn assert_names_the_driver(error: &Error, enable: &str) {
+    assert!(matches!(error, Error::NoRuntime { .. }), "{error}");
+    assert!(error.to_string().contains(enable), "{error}");
+}
+
+#[test]
+fn a_runtime_without_timers_is_a_clear_error_not_a_panic() {
+    let symbl = background_server();
+    let url = symbl.server.url("/v1/conversations");
+    let runtime = without("time");
+
+    // Through a layer, over the server's token endpoint and over a source in memory.
+    let layer = symbl.server.layer();
+    let fake = FakeSymbl::new();
+    let in_memory = in_memory_layer(fake.clone());
+    runtime.block_on(async {
+        let service = layer.layer(http1_client());
+        let error = status_of(&service, get(&url)).await.expect_err("no timers");
+        assert_names_the_driver(auth_error(&error), "enable_time");
+        let service = in_memory.layer(fake.api_service());
+        let error = status_of(&service, get(&symbl_url("/v1/conversations")))
+            .await
+            .expect_err("no timers");
+        assert_names_the_driver(auth_error(&error), "enable_time");
+    });
+    // Through a source's own fetch.
+    #[cfg(builtin_client)]
+    {
+        let source = symbl_auth::SymblTokenSource::new(
+            symbl.server.token_url(),
+            symbl.server.symbl().accepted_credentials(),
+        );
+        let error = runtime
+            .block_on(symbl_auth::TokenSource::fetch_token(&source))
+            .expect_err("no timers");
+        assert_names_the_driver(&error, "enable_time");
+    }
+    assert_eq!(symbl.server.symbl().token_requests(), 0);
+    assert_eq!(fake.token_requests(), 0);
+
+    // Nothing was held: the same layers work in a runtime with timers.
+    current_thread().block_on(async {
+        let service = layer.layer(http1_client());
+        assert_eq!(answered(&service, get(&url)).await, StatusCode::OK);
+        let service = in_memory.layer(fake.api_service());
+        assert_eq!(
+            answered(&service, get(&symbl_url("/v1/conversations"))).await,
+            StatusCode::OK
+        );
+    });
+    assert_eq!(symbl.server.symbl().token_requests(), 1);
+    // And a token cached by another runtime serves calls in the one without timers.
+    runtime.block_on(async {
+        let service = in_memory.layer(fake.api_service());
+        for _ in 0..3 {
+            assert_eq!(
+                answered(&service, get(&symbl_url("/v1/conversations"))).await,
+                StatusCode::OK
+            );
+        }
+    });
+    assert_eq!(fake.token_requests(), 1);
+}
+
+/// The built-in client needs sockets; an app's own `token_client` is the app's to run.
+#[cfg(builtin_client)]
+#[test]
+fn a_runtime_without_sockets_is_a_clear_error_for_the_built_in_client() {
+    let symbl = background_server();
+    let runtime = without("io");
+    let source = symbl_auth::SymblTokenSource::new(
+        symbl.server.token_url(),
+        symbl.server.symbl().accepted_credentials(),
+    );
+    let error = runtime
+        .block_on(symbl_auth::TokenSource::fetch_token(&source))
+        .expect_err("no I/O driver");
+    assert_names_the_driver(&error, "enable_io");
+
+    let layer = symbl.server.layer();
+    runtime.block_on(async {
+        let service = layer.layer(symbl.server.symbl().api_service());
+        let error = status_of(&service, get(&symbl.server.url("/v1/conversations")))
+            .await
+            .expect_err("no I/O driver");
+        assert_names_the_driver(auth_error(&error), "enable_io");
+    });
+    assert_eq!(symbl.server.symbl().token_requests(), 0);
+}
+
+/// The built-in client is shared by the whole process; a connection kept from a runtime that
+/// ended would fail the next request that picked it ("dispatch task is gone").
+#[cfg(builtin_client)]
+#[test]
+fn a_token_request_never_fails_because_another_runtime_ended() {
+    const THREADS: usize = 8;
+    const RUNTIMES: usize = 150;
+    let symbl = background_server();
+    let source = symbl_auth::SymblTokenSource::new(
+        symbl.server.token_url(),
+        symbl.server.symbl().accepted_credentials(),
+    );
+    let failures: Vec<String> = std::thread::scope(|scope| {
+        let threads: Vec<_> = (0..THREADS)
+            .map(|_| {
+                let source = source.clone();
+                scope.spawn(move || {
+                    let mut failures = Vec::new();
+                    for _ in 0..RUNTIMES {
+                        let runtime = current_thread();
+                        let fetched =
+                            runtime.block_on(symbl_auth::TokenSource::fetch_token(&source));
+                        if let Err(error) = fetched {
+                            failures
+                                .push(format!("{error}: {:?}", std::error::Error::source(&error)));
+                        }
+                    }
+                    failures
+                })
+            })
+            .collect();
+        threads
+            .into_iter()
+            .flat_map(|thread| thread.join().expect("thread"))
+            .collect()
+    });
+    assert!(
+        failures.is_empty(),
+        "{} of {} token requests failed; the first: {}",
+        failures.len(),
+        THREADS * RUNTIMES,
+        failures[0]
+    );
+    assert_eq!(symbl.server.symbl().token_requests(), THREADS * RUNTIMES);
+}
+
+/// The same, deterministically: a runtime that fetched a token and then sits idle (a
+/// current-thread runtime runs its tasks only inside `block_on`) must not hold up a token
+/// request in another runtime, nor fail it when it ends.
+#[cfg(builtin_client)]
+#[test]
+fn a_token_request_never_depends_on_the_runtime_of_the_one_before() {
+    let symbl = background_server();
+    let source = symbl_auth::SymblTokenSource::new(
+        symbl.server.token_url(),
+        symbl.server.symbl().accepted_credentials(),
+    );
+    let fetch = |runtime: &Runtime| {
+        runtime.block_on(async {
+            tokio::time::timeout(
+                Duration::from_secs(2),
+                symbl_auth::TokenSource::fetch_token(&source),
+            )
+            .await
+        })
+    };
+    let idle = current_thread();
+    fetch(&idle).expect("in time").expect("token");
+    let other = current_thread();
+    fetch(&other)
+        .expect("not held up by the idle runtime")
+        .expect("token");
+    drop(idle);
+    fetch(&other)
+        .expect("in time")
+        .expect("not failed by the runtime that ended");
+    assert_eq!(symbl.server.symbl().token_requests(), 3);
+}

@@ -413,3 +413,35 @@ async fn the_fake_checks_x_api_key_as_it_checks_bearer_tokens() {
     symbl.revoke_tokens();
     assert!(!symbl.is_api_key_authorized(Some(&api_key)));
 }
+
+/// A runtime without the time driver cannot bound a handshake: a clear `NoRuntime`, never a
+/// panic, even with the token already cached (by another runtime) so no fetch is needed.
+#[test]
+fn a_connect_in_a_runtime_without_timers_is_a_clear_error() {
+    let serving = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .build()
+        .expect("runtime");
+    let server = serving.block_on(TestServer::start()).expect("server");
+    let layer = server.layer();
+    let url = server.streaming_url("no-timers");
+    serving.block_on(async {
+        let connected = bounded(websocket::connect(&layer, &url)).await;
+        drop(connected.expect("connected"));
+    });
+
+    let no_timers = tokio::runtime::Builder::new_current_thread()
+        .enable_io()
+        .build()
+        .expect("runtime");
+    let error = no_timers
+        .block_on(websocket::connect(&layer, &url))
+        .map(drop)
+        .expect_err("no timers");
+    let error = auth_error(&error);
+    assert!(matches!(error, Error::NoRuntime { .. }), "{error}");
+    assert!(error.to_string().contains("enable_time"), "{error}");
+    assert_eq!(server.symbl().handshakes_accepted(), 1);
+    assert_eq!(server.symbl().token_requests(), 1);
+}

@@ -29,8 +29,10 @@ impl SymblAuthLayerBuilder {
     /// ```
     ///
     /// The crate then forces its own settings over yours: no redirects (the secret must not
-    /// follow one), no connection logging, and no proxy at all for a token URL on loopback
-    /// (the request may be plain http, and need not leave the machine). Each attempt is
+    /// follow one), no connection logging, no idle connection kept (a kept one dies with the
+    /// runtime that opened it, and a token request is rare), and no proxy at all for a token
+    /// URL on loopback (the request may be plain http, and need not leave the machine). Each
+    /// attempt is
     /// bounded by [`token_request_timeout`](Self::token_request_timeout). `build` builds the
     /// client, so an error in your settings shows there. Without this, reqwest's defaults
     /// apply, which honour `HTTPS_PROXY`, `HTTP_PROXY`, `ALL_PROXY` and `NO_PROXY`.

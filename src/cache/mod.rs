@@ -237,49 +237,55 @@ impl Shared {
         let current = self.current.load_full();
         let schedule = current.as_deref().map(|cached| &cached.schedule);
         let decision = decide(now, schedule, state.fetch.fetching());
-        let runtime = Handle::try_current();
-        match (decision, current, runtime) {
-            (Decision::Use, Some(cached), runtime) => {
+        // Asked only where a timer or a fetch is started: a runtime without the time driver
+        // is found out by a panic caught (see `crate::runtime`), not worth paying per wait.
+        let runtime = || {
+            crate::runtime::with_timers(
+                "symbl-auth fetches tokens in a spawned task: call it from inside a Tokio runtime",
+            )
+        };
+        match (decision, current) {
+            (Decision::Use, Some(cached)) => {
                 // Fresh by the clock but not by its flag: its timer was lost with a runtime.
                 let fresh_until = cached.schedule.fresh_until();
                 if now < fresh_until && !cached.freshness.is_fresh() {
-                    if let Ok(runtime) = runtime {
+                    if let Ok(runtime) = runtime() {
                         let token = cached.token.clone();
                         self.install(token, cached.schedule, fresh_until, Some(&runtime));
                     }
                 }
                 Step::Ready(Ok(cached.token.clone()))
             }
-            (Decision::UseAndRefresh, Some(cached), Ok(runtime)) => {
-                tracing::debug!("access token near expiry; refreshing in the background");
-                // Requests keep the lock-free path while the refresh runs, until it is stale.
-                let token = cached.token.clone();
-                self.install(
-                    token,
-                    cached.schedule,
-                    cached.schedule.stale_at,
-                    Some(&runtime),
-                );
-                self.start_flight(state, &runtime);
+            (Decision::UseAndRefresh, Some(cached)) => {
+                // No runtime to refresh in (or none with timers): the token is still good.
+                if let Ok(runtime) = runtime() {
+                    tracing::debug!("access token near expiry; refreshing in the background");
+                    // Requests keep the lock-free path while the refresh runs, until it is
+                    // stale.
+                    let token = cached.token.clone();
+                    self.install(
+                        token,
+                        cached.schedule,
+                        cached.schedule.stale_at,
+                        Some(&runtime),
+                    );
+                    self.start_flight(state, &runtime);
+                }
                 Step::Ready(Ok(cached.token.clone()))
             }
-            // No runtime to refresh in: the token is still good.
-            (Decision::UseAndRefresh, Some(cached), Err(_)) => {
-                Step::Ready(Ok(cached.token.clone()))
-            }
-            (Decision::Fail, ..) => match &state.fetch {
+            (Decision::Fail, _) => match &state.fetch {
                 Fetch::Failed { error, .. } => Step::Ready(Err(error.clone())),
                 _ => unreachable!("a failure is held only while recorded"),
             },
-            (Decision::Wait, ..) => match &state.fetch {
+            (Decision::Wait, _) => match &state.fetch {
                 Fetch::Running(flight) => Step::Wait(flight.outcome.clone()),
                 _ => unreachable!("a wait is only for a running fetch"),
             },
-            (Decision::Fetch, _, Ok(runtime)) => Step::Wait(self.start_flight(state, &runtime)),
-            (Decision::Fetch, _, Err(_)) => Step::Ready(Err(Error::no_runtime(
-                "symbl-auth fetches tokens in a spawned task: call it from inside a Tokio runtime",
-            ))),
-            (Decision::Use | Decision::UseAndRefresh, None, _) => {
+            (Decision::Fetch, _) => match runtime() {
+                Ok(runtime) => Step::Wait(self.start_flight(state, &runtime)),
+                Err(error) => Step::Ready(Err(error)),
+            },
+            (Decision::Use | Decision::UseAndRefresh, None) => {
                 unreachable!("using a token needs one cached")
             }
         }

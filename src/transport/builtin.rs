@@ -73,7 +73,7 @@ impl Builtin {
 
     /// The client without user settings, which is the same for every source whose token URL
     /// is alike (on loopback or not, plain http or not): built once per process and shared,
-    /// pool included, as reqwest advises. Each build reads the system's CA store (tens of
+    /// as reqwest advises (with no idle connections: see `builder`). Each build reads the system's CA store (tens of
     /// milliseconds), on whichever runtime thread asks first.
     fn shared(&self) -> Result<reqwest::Client, Error> {
         static SHARED: [OnceLock<reqwest::Client>; 4] = [const { OnceLock::new() }; 4];
@@ -106,9 +106,18 @@ impl Builtin {
         // Forced after the user's settings, whatever they say: the secret never follows a
         // redirect, and reqwest never logs the bytes it sends. No timeout here: a layer bounds
         // each attempt with its own limit, and a source used alone with its default one.
+        //
+        // No idle connection is kept either. A kept connection is driven by a task of the
+        // runtime that opened it, and the client is shared by every runtime of the process
+        // (and a layer in a `static` by every `#[tokio::test]`): once that runtime ends, the
+        // next token request that picks the connection fails ("dispatch task is gone",
+        // reqwest #1148, #2501). A client per runtime would need a registry of runtimes; a
+        // token request comes once per token lifetime (an hour, a day), so a pool saves one
+        // connection setup per lifetime and costs nothing to give up.
         builder = forced_tls(builder, self.plain_http)?
             .redirect(reqwest::redirect::Policy::none())
-            .connection_verbose(false);
+            .connection_verbose(false)
+            .pool_max_idle_per_host(0);
         if self.direct {
             builder = builder.no_proxy();
         }
@@ -120,7 +129,13 @@ impl Builtin {
     /// fetch. reqwest has no getter for it: a throwaway client with the same settings, whose
     /// connector fails at once, is asked to send one request and polled once. A refusal by
     /// the settings is ready at once; any other request reaches the failing connector, so
-    /// nothing leaves the process, and no runtime is needed.
+    /// nothing leaves the process.
+    ///
+    /// The request is made and polled in a Tokio runtime of its own (current-thread, timers
+    /// only, no thread started): with a timeout among the settings reqwest makes a timer for
+    /// the request, which panics outside a runtime or in one without timers, and `build` may
+    /// be called from either. Entering it from inside another runtime is allowed, and it is
+    /// shut down without waiting, which is allowed there too.
     fn refused_by_settings(&self, configure: &Configure, url: &str) -> Result<(), Error> {
         let Ok(probe) = self
             .builder(Some(configure))?
@@ -132,20 +147,35 @@ impl Builtin {
         let Ok(request) = probe.post(url).build() else {
             return Ok(());
         };
-        let mut sent = std::pin::pin!(probe.execute(request));
-        let mut cx = std::task::Context::from_waker(std::task::Waker::noop());
-        match sent.as_mut().poll(&mut cx) {
-            std::task::Poll::Ready(Err(err)) if err.is_builder() => Err(Error::config(
+        let Ok(runtime) = tokio::runtime::Builder::new_current_thread()
+            .enable_time()
+            .build()
+        else {
+            return Ok(()); // the first fetch reports a refusal as well (`network_error`)
+        };
+        let refused = {
+            let _context = runtime.enter();
+            let mut sent = std::pin::pin!(probe.execute(request));
+            let mut cx = std::task::Context::from_waker(std::task::Waker::noop());
+            match sent.as_mut().poll(&mut cx) {
+                std::task::Poll::Ready(Err(err)) if err.is_builder() => Some(err),
+                _ => None,
+            }
+        };
+        runtime.shutdown_background();
+        match refused {
+            Some(err) => Err(Error::config(
                 "the http_client settings refuse every request to the token URL (https_only \
                  with a plain-http token URL?)",
             )
             .with_source(err.without_url())),
-            _ => Ok(()),
+            None => Ok(()),
         }
     }
 
     pub(super) async fn send(&self, request: Request<Bytes>) -> Result<Answer, Error> {
         let client = self.client()?;
+        crate::runtime::check_io()?;
         let request = reqwest::Request::try_from(request).map_err(|err| {
             Error::config("the token URL is not a URL the token request can be sent to")
                 .with_source(err.without_url())

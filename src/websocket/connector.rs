@@ -11,11 +11,16 @@ use crate::Error;
 /// The TLS connector the crate's features choose: rustls with their provider and the
 /// platform's roots, built once (from the crate's own config, so no process-level provider is
 /// relied on, except under `rustls-no-provider`); `None` under `native-tls` alone, where
-/// tokio-tungstenite makes its own; an error for `wss://` with no TLS feature.
+/// tokio-tungstenite makes its own; an error for `wss://` with no TLS feature. A `ws://` URL
+/// involves no TLS, so it needs none of it: no config is built, and under
+/// `rustls-no-provider` no provider is asked for.
 pub(super) fn default_connector(request: &Request) -> Result<Option<Connector>, Error> {
+    let tls = request.uri().scheme_str() == Some("wss");
     #[cfg(tls_rustls)]
     {
-        let _ = request;
+        if !tls {
+            return Ok(Some(Connector::Plain));
+        }
         static CONFIG: OnceLock<Arc<rustls::ClientConfig>> = OnceLock::new();
         if let Some(config) = CONFIG.get() {
             return Ok(Some(Connector::Rustls(Arc::clone(config))));
@@ -27,7 +32,6 @@ pub(super) fn default_connector(request: &Request) -> Result<Option<Connector>, 
     }
     #[cfg(not(tls_rustls))]
     {
-        let tls = request.uri().scheme_str() == Some("wss");
         if tls && cfg!(not(feature = "native-tls")) {
             // `connect_with` cannot help here: this build has no TLS connector to take.
             return Err(Error::config(
@@ -53,6 +57,14 @@ mod tests {
         assert!(matches!(
             connector,
             Some(tokio_tungstenite::Connector::Rustls(_))
+        ));
+        let request = "ws://127.0.0.1:8080/v1/streaming/abc"
+            .into_client_request()
+            .expect("request");
+        let connector = super::default_connector(&request).expect("a connector");
+        assert!(matches!(
+            connector,
+            Some(tokio_tungstenite::Connector::Plain)
         ));
     }
 }

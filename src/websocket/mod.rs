@@ -140,6 +140,11 @@ async fn connect_request(
     request: Request,
     connector: Option<Connector>,
 ) -> Result<Connected, BoxError> {
+    // Each handshake is bounded by a timer, which panics in a runtime without timers.
+    crate::runtime::with_timers(
+        "websocket::connect needs a Tokio runtime (with its time and I/O drivers): call it \
+         inside one",
+    )?;
     let limit = layer.shared.handshake_timeout;
     match decide(&layer.shared.scope, &request) {
         Decision::Attach => {}
