@@ -55,11 +55,16 @@ pin_project! {
             #[pin]
             future: S::Future,
         },
-        // No usable token yet. The request and the ready service are boxed: this path
+        // No usable token yet. The request and an un-readied service are boxed: this path
         // allocates anyway (the wait), and the future stays small for the usual one.
         WaitingForToken {
             wait: TokenWait,
             pending: Option<Box<Pending<S, B>>>,
+        },
+        // The token is in the request: the service is polled ready again before the send.
+        Readying {
+            pending: Option<Box<Pending<S, B>>>,
+            generation: u64,
         },
         // The second send: a new token, readiness, the call.
         Retrying {
@@ -71,7 +76,8 @@ pin_project! {
     }
 }
 
-/// A request waiting for a token, with the instance of the inner service polled ready for it.
+/// A request waiting for a token, with an instance of the inner service that reserves nothing
+/// (a clone not polled ready), to poll ready once the token is there.
 struct Pending<S, B> {
     service: S,
     request: Request<B>,
@@ -112,18 +118,24 @@ where
         }
     }
 
-    /// Takes `service` (polled ready) along, leaving a clone, to send `request` once `wait`
-    /// brings a token.
+    /// Waits for `wait` to bring a token, then polls a clone of `service` ready and sends
+    /// `request` on it.
+    ///
+    /// `service` was polled ready, which may have reserved capacity (a `ConcurrencyLimit`
+    /// permit, a `Buffer` slot) that the token request itself needs when it goes through the
+    /// same client (`token_client`): held through the wait, it would deadlock the call with
+    /// its own token request. So the ready instance is dropped here, giving the capacity back,
+    /// and an instance that reserves nothing waits instead (tower retry's way).
     pub(crate) fn wait_for_token(
         service: &mut S,
         request: Request<B>,
         wait: TokenWait,
         shared: &Arc<Shared>,
     ) -> Self {
-        let clone = service.clone();
-        let service = std::mem::replace(service, clone);
+        let unreserved = service.clone();
+        drop(std::mem::replace(service, unreserved));
         let pending = Pending {
-            service,
+            service: service.clone(),
             request,
             shared: Arc::clone(shared),
         };
@@ -224,16 +236,35 @@ where
                 }
                 StateProj::WaitingForToken { wait, pending } => {
                     let token = ready!(wait.as_mut().poll(cx))?;
+                    let mut pending = pending
+                        .take()
+                        .expect("ResponseFuture polled after completion");
+                    pending
+                        .request
+                        .headers_mut()
+                        .insert(AUTHORIZATION, token.header);
+                    State::Readying {
+                        pending: Some(pending),
+                        generation: token.generation,
+                    }
+                }
+                StateProj::Readying {
+                    pending,
+                    generation,
+                } => {
+                    let waiting = pending
+                        .as_mut()
+                        .expect("ResponseFuture polled after completion");
+                    ready!(waiting.service.poll_ready(cx)).map_err(Into::into)?;
                     let pending = pending
                         .take()
                         .expect("ResponseFuture polled after completion");
                     let Pending {
                         mut service,
-                        mut request,
+                        request,
                         shared,
                     } = *pending;
-                    request.headers_mut().insert(AUTHORIZATION, token.header);
-                    send(&mut service, request, token.generation, &shared)
+                    send(&mut service, request, *generation, &shared)
                 }
                 StateProj::Retrying { future } => return future.as_mut().poll(cx),
                 StateProj::Failed { error } => {
@@ -280,6 +311,9 @@ impl<S> Retry<S> {
                 return Err(rejected);
             }
         };
+        // `service` is a clone made before the first call, never polled ready: it reserves
+        // nothing (no permit, no slot) while the new token, which may need that capacity, is
+        // fetched; readiness comes after the token.
         Ok(Box::pin(async move {
             let Some(token) = token_for_retry(&shared.cache, generation).await? else {
                 return Ok(rejected);
@@ -304,6 +338,7 @@ where
             State::Sent { .. } => "sent",
             State::PassedThrough { .. } => "passed through",
             State::WaitingForToken { .. } => "waiting for token",
+            State::Readying { .. } => "waiting for readiness",
             State::Retrying { .. } => "retrying",
             State::Failed { .. } => "failed",
         };

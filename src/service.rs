@@ -113,6 +113,8 @@ where
     /// Sends on `self.inner`, the instance that was polled ready. The steps, in order: the
     /// host rules; the cached token if it is fresh (the usual case: a flag test and one header
     /// lookup, which also finds a caller's own `Authorization`); else a lookup that may fetch.
+    /// A call that must wait for the token gives back what `poll_ready` reserved and polls
+    /// ready again once the token is there: its token request may need the same capacity.
     fn call(&mut self, mut request: Request<B>) -> Self::Future {
         let shared = &self.shared;
         let caller_authorized =

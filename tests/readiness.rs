@@ -1,10 +1,12 @@
-//! The tower readiness contract: the instance polled ready is the one called, and the retry
-//! waits for readiness. tower-test's mock panics if a clone is called without being ready.
+//! The tower readiness contract: the instance polled ready is the one called, a call that
+//! waits for a token gives back what `poll_ready` reserved and is polled ready again, and the
+//! retry waits for readiness. tower-test's mock panics if a clone is called without being ready.
 #![cfg(feature = "test-server")]
 
 mod support;
 
 use bytes::Bytes;
+use futures_util::FutureExt;
 use http::{header, Request, Response, StatusCode};
 use http_body_util::{BodyExt, Full};
 use symbl_auth::test_server::FakeSymbl;
@@ -61,6 +63,60 @@ async fn the_service_waits_for_a_token_without_losing_readiness() {
     assert_eq!(future.await.expect("response").status(), StatusCode::OK);
     let request = request.await.expect("task").expect("request");
     assert!(request.headers().contains_key(header::AUTHORIZATION));
+}
+
+#[tokio::test]
+async fn a_call_waiting_for_a_token_holds_no_permit_of_the_inner_limit() {
+    let source = ScriptedSource::new(FakeSymbl::new()).gated();
+    let limited = tower::limit::ConcurrencyLimit::new(RecordingService::ok(), 1);
+    let mut service = in_memory_layer(source.clone()).layer(limited);
+    let waiting = ServiceExt::<Request<Full<Bytes>>>::ready(&mut service)
+        .await
+        .expect("ready")
+        .call(get("https://api.symbl.ai/v1/conversations"));
+    let waiting = tokio::spawn(waiting);
+    until(|| source.started() == 1).await;
+    // The one permit is free while the call waits: another instance gets ready at once.
+    let mut other = service.clone();
+    assert!(
+        ServiceExt::<Request<Full<Bytes>>>::ready(&mut other)
+            .now_or_never()
+            .is_some(),
+        "the waiting call holds the permit"
+    );
+    drop(other);
+    source.open(1);
+    let response = waiting.await.expect("no panic").expect("response");
+    assert_eq!(response.status(), StatusCode::OK);
+}
+
+#[tokio::test]
+async fn a_call_that_waited_for_a_token_is_sent_only_once_ready_again() {
+    let (mock, mut handle) = mock::pair();
+    let source = ScriptedSource::new(FakeSymbl::new()).gated();
+    let mut service = in_memory_layer(source.clone()).layer(mock);
+    handle.allow(1);
+    let future = service
+        .ready()
+        .await
+        .expect("ready")
+        .call(get("https://api.symbl.ai/v1/conversations"));
+    let future = tokio::spawn(future);
+    until(|| source.started() == 1).await;
+    // Capacity taken elsewhere meanwhile: once the token is there, the call must wait for
+    // readiness, not call (calling an unready mock panics, which would end the task).
+    handle.allow(0);
+    source.open(1);
+    for _ in 0..20 {
+        tokio::task::yield_now().await;
+    }
+    assert!(!future.is_finished(), "sent without readiness");
+    handle.allow(1);
+    let (request, reply) = handle.next_request().await.expect("request");
+    assert!(request.headers().contains_key(header::AUTHORIZATION));
+    reply.send_response(status(StatusCode::OK));
+    let response = future.await.expect("no panic").expect("response");
+    assert_eq!(response.status(), StatusCode::OK);
 }
 
 #[tokio::test]

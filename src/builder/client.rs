@@ -69,7 +69,9 @@ impl SymblAuthLayerBuilder {
     /// It takes any `Service<http::Request<B>>` answering `http::Response<impl Body>`, where
     /// `B` can be made from `Full<Bytes>`: `Full<Bytes>` itself, or [`ReplayBody<Full<Bytes>>`],
     /// so that the client the layer wraps can carry the token requests too (one pool). It is
-    /// cloned for each request, which is sent once it is ready.
+    /// cloned for each request, which is sent once it is ready. A bound on that client
+    /// (`ConcurrencyLimit`, `Buffer`) can be shared too: a call that waits for a token holds
+    /// none of the bound's capacity.
     ///
     /// ```no_run
     /// use bytes::Bytes;
