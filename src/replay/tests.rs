@@ -52,6 +52,23 @@ async fn a_replay_counts_its_size_hint_down_and_from_keeps_the_body_whole() {
     assert_eq!(collect(once).await.0, "grant_type=x");
 }
 
+/// The limit is inclusive: a body of exactly that many bytes is replayed.
+#[tokio::test]
+async fn a_body_of_exactly_the_limit_is_replayed() {
+    let (mut first, replay) = ReplayBody::recorded(
+        stream(vec![Ok(Frame::data(Bytes::from_static(
+            b"0123456789abcdef",
+        )))]),
+        16,
+    );
+    while first.frame().await.is_some() {}
+    let again = replay
+        .expect("replayable")
+        .body::<Streamed>()
+        .expect("within the limit");
+    assert_eq!(collect(again).await.0, "0123456789abcdef");
+}
+
 #[tokio::test]
 async fn full_body_counts_as_finished_after_its_only_frame() {
     let (mut body, replay) = ReplayBody::recorded(Full::new(Bytes::from_static(b"hello")), 1024);
