@@ -117,27 +117,48 @@ fn a_missing_file_is_an_error_naming_it() {
     assert_eq!(io.kind(), std::io::ErrorKind::NotFound);
 }
 
+/// The error for a file that cannot be read: it names the file, says so, and keeps the I/O
+/// error as its source, whose kind and OS error number are returned.
+fn unreadable(path: &Path) -> (std::io::ErrorKind, Option<i32>) {
+    let error = file_error(path);
+    assert!(error.to_string().contains("cannot be read"), "{error}");
+    let source = error.source().expect("the I/O error");
+    let io = source.downcast_ref::<std::io::Error>().expect("io::Error");
+    (io.kind(), io.raw_os_error())
+}
+
 #[test]
 fn an_unreadable_file_is_an_error_naming_it() {
     let dir = TempDir::new();
+    let text = "[credentials]\napp_id=x\napp_secret=s3cret-in-file\n";
 
-    // A file without read permission, where permissions apply (not for root, which reads all).
+    // Failures no user gets past, root included (as CI runs). Opening fails: a path that goes
+    // through a file as if it were a folder.
+    let file = dir.file("plain.conf", text);
+    let (kind, _) = unreadable(&file.join("symbl.conf"));
+    assert_eq!(kind, std::io::ErrorKind::NotADirectory);
+
+    // Opening succeeds and reading fails: a regular file that answers every read with EIO
+    // (a process's memory at address 0, never mapped).
+    #[cfg(target_os = "linux")]
+    {
+        let (_, errno) = unreadable(Path::new("/proc/self/mem"));
+        assert_eq!(errno, Some(5), "EIO");
+    }
+
+    // A file without read permission: refused, but for a user who reads every file (root).
     #[cfg(unix)]
     {
         use std::os::unix::fs::PermissionsExt;
-        let path = dir.file(
-            "locked.conf",
-            "[credentials]\napp_id=x\napp_secret=s3cret-in-file\n",
-        );
+        let path = dir.file("locked.conf", text);
         fs::set_permissions(&path, fs::Permissions::from_mode(0o000)).expect("chmod");
         if fs::read(&path).is_ok() {
-            eprintln!("running as a user who reads mode 000 files (root): not checked");
+            // Root: the permission is no obstacle, and the file is read as any other.
+            let credentials = Credentials::from_symbl_conf(&path).expect("read as root");
+            assert_eq!(credentials.app_id(), "x");
         } else {
-            let error = file_error(&path);
-            assert!(error.to_string().contains("cannot be read"), "{error}");
-            let source = error.source().expect("the I/O error");
-            let io = source.downcast_ref::<std::io::Error>().expect("io::Error");
-            assert_eq!(io.kind(), std::io::ErrorKind::PermissionDenied);
+            let (kind, _) = unreadable(&path);
+            assert_eq!(kind, std::io::ErrorKind::PermissionDenied);
         }
         fs::set_permissions(&path, fs::Permissions::from_mode(0o600)).expect("chmod back");
     }

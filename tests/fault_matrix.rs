@@ -7,10 +7,15 @@
 //!   fail with the row's error (its variant, status, words, source and `Retry-After`), at once
 //!   or (where the fault is retried) within the retry budget, sending no API request; the 20
 //!   later calls cause no token request (the failure is held), and all 40 stay within a bound
-//!   on token requests; then the endpoint heals and the same layer recovers (a 200), not before
-//!   the failure's hold (the cool-down, or a longer `Retry-After`) is over;
+//!   on token requests; then the endpoint heals, and the failure's hold (the cool-down, or a
+//!   longer `Retry-After`) is measured from when the fetch failed: a call just before it ends
+//!   still fails at once with no token request, a call just after it makes one and gets 200;
 //! - **cached**: a valid token is cached, the fault starts when the background refresh is due;
-//!   40 calls all get 200 with the kept token, within the same bound on token requests;
+//!   40 calls all get 200 with the kept token, within the same bound on token requests; calls
+//!   go on until the failed refresh has surely landed, all 200 with the kept token, and the
+//!   refresh made at least one token request (two where the fault is retried); then the
+//!   endpoint heals, and the refresh after the hold brings a new token, used before the kept
+//!   one would have gone stale;
 //! - **brief**: the fault shows on the first 2 token requests only (or the endpoint refuses
 //!   connections for 0.3 s); one call gets 200 after a fetch that retried through it, or the
 //!   row's error at once where the fault is not retried.
@@ -35,13 +40,16 @@ use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use std::task::{Context, Poll};
+
 use bytes::Bytes;
-use http::StatusCode;
+use http::{header, HeaderValue, Request, StatusCode};
+use http_body_util::Full;
 use symbl_auth::test_server::{FakeSymbl, TestServer, TokenFault};
-use symbl_auth::{BoxError, Error, SymblAuth, SymblAuthLayer};
+use symbl_auth::{BoxError, Error, ReplayBody, SymblAuth, SymblAuthLayer};
 use tokio::task::JoinSet;
-use tokio::time::{sleep, timeout, Instant};
-use tower::Layer;
+use tokio::time::{sleep, sleep_until, timeout, Instant};
+use tower::{Layer, Service};
 
 use support::*;
 
@@ -50,8 +58,10 @@ use support::*;
 const SHORT_TIMEOUT: Duration = Duration::from_secs(1);
 const RETRY_BUDGET: Duration = Duration::from_secs(5);
 const COOLDOWN: Duration = Duration::from_secs(3);
-/// Tokens live this long in the cached scenario; the background refresh is due at half.
-const LIFETIME: Duration = Duration::from_secs(16);
+/// Tokens live this long in the cached scenario; the background refresh is due at half, and
+/// the token goes stale at nine tenths. Between them there is room for a refresh that fails
+/// after the whole budget, its hold (the 8 s `Retry-After` at most) and the refresh after it.
+const LIFETIME: Duration = Duration::from_secs(32);
 /// Attempts one fetch can make in the budget: backoff waits at least half of 100 ms, doubling
 /// (50, 100, 200, 400, 800, 1600 ms: 3.15 s), and the next (2.5 s) ends past 5 s.
 const TRANSIENT: usize = 7;
@@ -64,6 +74,11 @@ const BRIEF_OUTAGE: Duration = Duration::from_millis(300);
 const CALLS: usize = 20;
 /// What a busy machine may add to the time a call takes.
 const SLACK: Duration = Duration::from_secs(2);
+/// How long before the end of a failure's hold a call checks it still holds: more than a busy
+/// machine takes between the fetch failing and its first waiter hearing of it.
+const BEFORE_THE_END: Duration = Duration::from_millis(500);
+/// How long after the end of a failure's hold a call checks it is over.
+const AFTER_THE_END: Duration = Duration::from_millis(100);
 /// Every call, and the whole matrix, ends within this.
 const DEADLINE: Duration = Duration::from_secs(60);
 
@@ -469,14 +484,32 @@ struct Cold {
     first_requests: usize,
     requests: usize,
     api_requests: usize,
-    /// Since the first call, once healed.
-    recovered_after: Option<Duration>,
+    /// Once healed, a call just before the failure's hold ends and one just after; for a row
+    /// whose calls succeed, one call.
+    before_the_end: Option<Probe>,
+    after_the_end: Probe,
+}
+
+/// One call, how long it took and the token requests it caused.
+#[derive(Debug)]
+struct Probe {
+    outcome: Outcome,
+    took: Duration,
+    requests: usize,
 }
 
 #[derive(Debug)]
 struct Cached {
+    /// The 40 calls, then the calls until the failed refresh landed.
     kinds: Vec<Kind>,
+    /// Token requests during the 40 calls, and by the time the refresh had surely landed.
     requests: usize,
+    landed_requests: usize,
+    /// Whether every call until then carried the token cached before the fault.
+    kept_token_only: bool,
+    /// Once healed, how long after the warm-up's token request a call first carried a new
+    /// token (every call getting 200), if one did before the kept token would go stale.
+    renewed_after: Option<Duration>,
 }
 
 #[derive(Debug)]
@@ -494,6 +527,37 @@ struct Servers {
     api: TestServer,
 }
 
+/// The HTTP client under the layer, recording the `Authorization` of every request it sends.
+#[derive(Clone)]
+struct Recorded {
+    client: HttpClient,
+    sent: Arc<Mutex<Vec<Option<HeaderValue>>>>,
+}
+
+impl Recorded {
+    fn tokens(&self) -> Vec<Option<HeaderValue>> {
+        self.sent.lock().expect("lock").clone()
+    }
+}
+
+impl Service<Request<ReplayBody<Full<Bytes>>>> for Recorded {
+    type Response = <HttpClient as Service<Request<ReplayBody<Full<Bytes>>>>>::Response;
+    type Error = <HttpClient as Service<Request<ReplayBody<Full<Bytes>>>>>::Error;
+    type Future = <HttpClient as Service<Request<ReplayBody<Full<Bytes>>>>>::Future;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        self.client.poll_ready(cx)
+    }
+
+    fn call(&mut self, request: Request<ReplayBody<Full<Bytes>>>) -> Self::Future {
+        let token = request.headers().get(header::AUTHORIZATION).cloned();
+        self.sent.lock().expect("lock").push(token);
+        self.client.call(request)
+    }
+}
+
+type Api = SymblAuth<Recorded>;
+
 impl Servers {
     async fn start() -> Self {
         let fake = FakeSymbl::new().token_lifetime(LIFETIME);
@@ -507,7 +571,7 @@ impl Servers {
         }
     }
 
-    fn service(&self, row: &Row) -> SymblAuth<HttpClient> {
+    fn service(&self, row: &Row) -> Api {
         let timeout = match &row.inject {
             Fault::Token(TokenFault::Hang | TokenFault::SlowDrip { .. }) => SHORT_TIMEOUT,
             _ => RETRY_BUDGET,
@@ -519,7 +583,10 @@ impl Servers {
             .failure_cooldown(COOLDOWN)
             .build()
             .expect("layer");
-        layer.layer(http1_client())
+        layer.layer(Recorded {
+            client: http1_client(),
+            sent: Arc::default(),
+        })
     }
 
     fn url(&self) -> String {
@@ -562,31 +629,30 @@ async fn restart(fake: FakeSymbl, addr: SocketAddr) -> TestServer {
 }
 
 /// One call, bounded, and how long it took.
-async fn call(
-    service: &SymblAuth<HttpClient>,
-    url: &str,
-) -> (Result<StatusCode, BoxError>, Duration) {
+async fn call(service: &Api, url: &str) -> (Result<StatusCode, BoxError>, Duration) {
     let started = Instant::now();
     let result = timeout(DEADLINE, status_of(service, get(url))).await;
     (result.expect("no hang"), started.elapsed())
 }
 
-/// 20 concurrent calls, then 20 one after another: their outcomes, the longest call, and the
-/// token requests made by the time the first 20 ended.
+/// 20 concurrent calls, then 20 one after another: their outcomes, the longest call, the
+/// token requests made by the time the first 20 ended, and when the first of them ended (no
+/// earlier than the fetch they shared ended).
 async fn calls(
     servers: &Servers,
-    service: &SymblAuth<HttpClient>,
+    service: &Api,
     texts: &Texts,
-) -> (Vec<Outcome>, Duration, usize) {
+) -> (Vec<Outcome>, Duration, usize, Instant) {
     let url = servers.url();
     let mut set = JoinSet::new();
     for _ in 0..CALLS {
         let (service, url) = (service.clone(), url.clone());
         set.spawn(async move { call(&service, &url).await });
     }
-    let (mut outcomes, mut longest) = (Vec::new(), Duration::ZERO);
+    let (mut outcomes, mut longest, mut first_end) = (Vec::new(), Duration::ZERO, None);
     while let Some(done) = set.join_next().await {
         let (result, took) = done.expect("no panic");
+        first_end.get_or_insert_with(Instant::now);
         outcomes.push(Outcome::of(&result, texts));
         longest = longest.max(took);
     }
@@ -596,7 +662,20 @@ async fn calls(
         outcomes.push(Outcome::of(&result, texts));
         longest = longest.max(took);
     }
-    (outcomes, longest, first_requests)
+    let first_end = first_end.expect("calls ended");
+    (outcomes, longest, first_requests, first_end)
+}
+
+/// One call at `at`, and the token requests it caused.
+async fn probe(servers: &Servers, service: &Api, at: Instant, texts: &Texts) -> Probe {
+    sleep_until(at).await;
+    let asked = servers.fake.token_requests();
+    let (result, took) = call(service, &servers.url()).await;
+    Probe {
+        outcome: Outcome::of(&result, texts),
+        took,
+        requests: servers.fake.token_requests() - asked,
+    }
 }
 
 async fn run(row: &Row, texts: &Texts) -> Observed {
@@ -613,51 +692,94 @@ async fn cold(row: &Row, texts: &Texts) -> Cold {
     let mut servers = Servers::start().await;
     servers.inject(&row.inject, 100_000).await;
     let service = servers.service(row);
-    let started = Instant::now();
-    let (outcomes, longest_call, first_requests) = calls(&servers, &service, texts).await;
+    let (outcomes, longest_call, first_requests, failed) = calls(&servers, &service, texts).await;
     let requests = servers.fake.token_requests();
     let api_requests = servers.fake.api_requests();
 
+    // The failure is held (for the cool-down, or a longer `Retry-After`) from when the fetch
+    // failed, which is just before its first waiter heard of it: a healed endpoint is not
+    // asked until then, and is asked by the first call after.
     servers.heal().await;
-    let mut recovered_after = None;
-    // The failure is held (for the cool-down, or a longer `Retry-After`); then one call
-    // fetches afresh.
-    while started.elapsed() < RETRY_BUDGET + row.held() * 4 {
-        let (result, _) = call(&service, &servers.url()).await;
-        if matches!(result, Ok(StatusCode::OK)) {
-            recovered_after = Some(started.elapsed());
-            break;
-        }
-        Outcome::of(&result, texts);
-        sleep(Duration::from_millis(100)).await;
-    }
+    let (before_the_end, after_the_end) = if row.error == Kind::Ok {
+        (None, probe(&servers, &service, Instant::now(), texts).await)
+    } else {
+        let end = failed + row.held();
+        let before = probe(&servers, &service, end - BEFORE_THE_END, texts).await;
+        let after = probe(&servers, &service, end + AFTER_THE_END, texts).await;
+        (Some(before), after)
+    };
     Cold {
         outcomes,
         longest_call,
         first_requests,
         requests,
         api_requests,
-        recovered_after,
+        before_the_end,
+        after_the_end,
     }
 }
 
 async fn cached(row: &Row, texts: &Texts) -> Cached {
     let mut servers = Servers::start().await;
     let service = servers.service(row);
+    let warmed = Instant::now();
     assert_eq!(
         status_of(&service, get(&servers.url()))
             .await
             .expect("warm up"),
         StatusCode::OK
     );
+    let kept = service.get_ref().tokens()[0].clone().expect("a token");
     // Into the refresh window (half the lifetime), well before the token goes stale.
     sleep(LIFETIME / 2 + Duration::from_millis(300)).await;
     let before = servers.fake.token_requests();
     servers.inject(&row.inject, 100_000).await;
-    let (outcomes, _, _) = calls(&servers, &service, texts).await;
+    let refresh_started = Instant::now();
+    let (mut outcomes, _, _, _) = calls(&servers, &service, texts).await;
     let requests = servers.fake.token_requests() - before;
+
+    // Calls go on until the refresh has surely failed (a fetch ends within its budget, and
+    // one that is not retried at once), and for a fault not retried, before its hold is over.
+    let landed_by = refresh_started
+        + if row.retried {
+            RETRY_BUDGET + SLACK
+        } else {
+            SLACK
+        };
+    while Instant::now() < landed_by {
+        let (result, _) = call(&service, &servers.url()).await;
+        outcomes.push(Outcome::of(&result, texts));
+        sleep(Duration::from_millis(200)).await;
+    }
+    let landed_requests = servers.fake.token_requests() - before;
     let kinds = outcomes.iter().map(Outcome::kind).collect();
-    Cached { kinds, requests }
+    let sent = service.get_ref().tokens();
+    let kept_token_only = sent.iter().all(|token| token.as_ref() == Some(&kept));
+
+    // Healed, the refresh after the hold brings a new token: calls until one carries it, up
+    // to a second before the kept token would go stale (nine tenths of its lifetime).
+    servers.heal().await;
+    let mut renewed_after = None;
+    while warmed.elapsed() < LIFETIME * 9 / 10 - Duration::from_secs(1) {
+        let (result, _) = call(&service, &servers.url()).await;
+        if !matches!(result, Ok(StatusCode::OK)) {
+            Outcome::of(&result, texts);
+            break;
+        }
+        let last = service.get_ref().tokens().pop().flatten();
+        if last.as_ref() != Some(&kept) {
+            renewed_after = Some(warmed.elapsed());
+            break;
+        }
+        sleep(Duration::from_millis(100)).await;
+    }
+    Cached {
+        kinds,
+        requests,
+        landed_requests,
+        kept_token_only,
+        renewed_after,
+    }
 }
 
 async fn brief(row: &Row, texts: &Texts) -> Brief {
@@ -702,9 +824,12 @@ fn table(rows: &[Row]) -> String {
         };
         let cached = match (row.error, row.requests) {
             (Kind::Ok, _) => "200; the refresh brings a new token".to_owned(),
-            (_, 0) => "200 with the kept token".to_owned(),
-            (_, 1) => "200 with the kept token; 1 token request".to_owned(),
-            _ => format!("200 with the kept token; {} token requests", bound(row)),
+            (_, 0) => "200 with the kept token; a new one once healed".to_owned(),
+            (_, 1) => "200 with the kept token; 1 token request; a new one once healed".to_owned(),
+            _ => format!(
+                "200 with the kept token; {} token requests; a new one once healed",
+                bound(row)
+            ),
         };
         let brief = match (&row.inject, row.error, row.retried) {
             (Fault::Refused, ..) => format!(
@@ -769,20 +894,45 @@ fn check(row: &Row, seen: &Observed) {
             "{name}: {cold:?}"
         );
     }
-    // Recovered once healed, and not before the failure's hold was over.
-    let recovered_after = cold
-        .recovered_after
-        .unwrap_or_else(|| panic!("{name}: did not recover once healed: {cold:?}"));
-    if row.error != Kind::Ok {
-        assert!(recovered_after >= row.held(), "{name}: {cold:?}");
+    // Once healed: held to the end of the hold, measured from when the fetch failed (a call
+    // just before fails at once, asking nothing), and recovered right after (one request).
+    if let Some(before) = &cold.before_the_end {
+        assert!(
+            before.outcome.is(row),
+            "{name}: held until its end: {cold:?}"
+        );
+        assert_eq!(before.requests, 0, "{name}: {cold:?}");
+        assert!(before.took < SLACK, "{name}: {cold:?}");
+        assert_eq!(cold.after_the_end.requests, 1, "{name}: {cold:?}");
     }
+    let after = &cold.after_the_end;
+    assert_eq!(
+        after.outcome.kind(),
+        Kind::Ok,
+        "{name}: recovered: {cold:?}"
+    );
 
-    // Cached: the kept token serves every call.
+    // Cached: the kept token serves every call, before the refresh fails and after.
     assert!(
         cached.kinds.iter().all(|kind| *kind == Kind::Ok),
         "{name}: {cached:?}"
     );
     assert!(cached.requests <= row.requests.max(1), "{name}: {cached:?}");
+    if row.error != Kind::Ok {
+        assert!(cached.kept_token_only, "{name}: {cached:?}");
+    }
+    // The refresh did ask (but where nothing listens), and a retried fault was retried.
+    let least = match (&row.inject, row.retried) {
+        (Fault::Refused, _) => 0,
+        (_, true) => 2,
+        (_, false) => 1,
+    };
+    assert!(cached.landed_requests >= least, "{name}: {cached:?}");
+    if row.exact {
+        assert_eq!(cached.landed_requests, least, "{name}: {cached:?}");
+    }
+    // Healed, a refresh brings a new token before the kept one would have gone stale.
+    assert!(cached.renewed_after.is_some(), "{name}: {cached:?}");
 
     // Brief: retried through, or the row's error at once.
     let expected = if row.retried || matches!(row.inject, Fault::Refused) {

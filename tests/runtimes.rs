@@ -227,6 +227,8 @@ fn shared() -> &'static (Background, SymblAuthLayer) {
     })
 }
 
+/// 20 calls through the shared layer, then the count: every runtime, whichever came first and
+/// whether or not it has ended, used the one token (a day's) that one request fetched.
 async fn calls_through_the_shared_layer() {
     let (symbl, layer) = shared();
     let service = layer.layer(http1_client());
@@ -236,6 +238,12 @@ async fn calls_through_the_shared_layer() {
             StatusCode::OK
         );
     }
+    assert_eq!(
+        symbl.server.symbl().token_requests(),
+        1,
+        "one token for all"
+    );
+    assert_eq!(layer.stats().token_requests, 1, "and no failed attempt");
 }
 
 #[tokio::test]
@@ -431,4 +439,60 @@ fn a_token_request_never_depends_on_the_runtime_of_the_one_before() {
         .expect("in time")
         .expect("not failed by the runtime that ended");
     assert_eq!(symbl.server.symbl().token_requests(), 3);
+}
+
+#[test]
+fn a_static_layer_serves_runtimes_one_after_another_with_one_token() {
+    // Each runtime ends before the next starts: the token's timer ends with the first.
+    for _ in 0..3 {
+        current_thread().block_on(calls_through_the_shared_layer());
+    }
+    Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .build()
+        .expect("runtime")
+        .block_on(calls_through_the_shared_layer());
+}
+
+#[test]
+fn a_waiter_whose_fetch_died_with_another_runtime_fetches_again_in_its_own() {
+    let source = ScriptedSource::new(FakeSymbl::new()).gated();
+    let layer = in_memory_layer(source.clone());
+    let url = symbl_url("/v1/conversations");
+
+    // Runtime A's call starts the fetch, which waits at the gate: in flight.
+    let runtime_a = current_thread();
+    runtime_a.block_on(async {
+        let service = layer.layer(source.fake.api_service());
+        let url = url.clone();
+        tokio::spawn(async move { status_of(&service, get(&url)).await });
+        until(|| source.started() == 1).await;
+    });
+
+    // Runtime B's call finds that fetch running and waits for it.
+    let runtime_b = current_thread();
+    let service = layer.layer(source.fake.api_service());
+    let mut waiter = Box::pin(status_of(&service, get(&url)));
+    runtime_b.block_on(async {
+        for _ in 0..10 {
+            let poll = std::future::poll_fn(|cx| Poll::Ready(waiter.as_mut().poll(cx))).await;
+            assert!(poll.is_pending(), "waits for the fetch in flight");
+            tokio::task::yield_now().await;
+        }
+    });
+    assert_eq!(source.started(), 1, "B joined A's fetch");
+
+    // A shuts down with its fetch unfinished; the waiter starts it again, in B.
+    drop(runtime_a);
+    source.open(1);
+    let status = runtime_b.block_on(waiter).expect("the waiter's own fetch");
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(source.started(), 2, "started again once");
+    assert_eq!(layer.stats().token_requests, 2);
+    assert_eq!(
+        source.fake.token_requests(),
+        1,
+        "only the second reached the endpoint"
+    );
 }

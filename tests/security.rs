@@ -237,3 +237,78 @@ async fn a_host_not_allowed_does_not_get_the_token_over_real_http() {
     );
     assert_eq!(server.symbl().token_requests(), 0);
 }
+
+/// Hosts that end with, begin with or contain an allowed host without being it: a subdomain
+/// of it, a name that merely ends with it, and a name that starts with it.
+const LOOKALIKES: [&str; 4] = [
+    "evilapi.symbl.ai",
+    "sub.api.symbl.ai",
+    "api.symbl.ai.evil.com",
+    "xapi.symbl.ai",
+];
+
+/// Each lookalike three ways: as a bare authority (compared whole, the fast path), and with a
+/// port or a user name (host taken out of the authority and compared, the slow path).
+fn lookalike_urls() -> Vec<String> {
+    LOOKALIKES
+        .iter()
+        .flat_map(|host| {
+            [
+                format!("https://{host}/v1/conversations"),
+                format!("https://{host}:443/v1/conversations"),
+                format!("https://user@{host}/v1/conversations"),
+                format!("https://{}/v1/conversations", host.to_ascii_uppercase()),
+            ]
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn a_host_that_only_ends_or_starts_with_an_allowed_one_gets_no_token() {
+    let fake = FakeSymbl::new();
+    let recorder = RecordingService::ok();
+    let service = layer(&fake).build().expect("layer").layer(recorder.clone());
+    let urls = lookalike_urls();
+    for url in &urls {
+        let response = service
+            .clone()
+            .oneshot(get(url))
+            .await
+            .expect("passed through");
+        assert_eq!(response.status(), StatusCode::OK, "{url}");
+    }
+    let sent = authorizations(&recorder);
+    assert_eq!(sent.len(), urls.len());
+    for (url, value) in urls.iter().zip(&sent) {
+        assert_eq!(*value, None, "{url} got the token");
+    }
+    assert_eq!(fake.token_requests(), 0, "no token was fetched for them");
+
+    // The same over plain http: not allowed, so passed through, not refused as insecure.
+    for url in &urls {
+        let url = url.replacen("https://", "http://", 1);
+        let response = service.clone().oneshot(get(&url)).await;
+        assert_eq!(
+            response.expect("passed through").status(),
+            StatusCode::OK,
+            "{url}"
+        );
+    }
+    assert!(authorizations(&recorder).iter().all(Option::is_none));
+    assert_eq!(fake.token_requests(), 0);
+
+    // And the allowed host itself, each way, does get it.
+    for url in [
+        "https://api.symbl.ai/v1/conversations",
+        "https://api.symbl.ai:443/v1/conversations",
+        "https://user@api.symbl.ai/v1/conversations",
+    ] {
+        service.clone().oneshot(get(url)).await.expect("sent");
+    }
+    let sent = authorizations(&recorder);
+    assert!(
+        sent[sent.len() - 3..].iter().all(Option::is_some),
+        "{sent:?}"
+    );
+    assert_eq!(fake.token_requests(), 1);
+}

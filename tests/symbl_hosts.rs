@@ -26,11 +26,17 @@ fn hosts_and_tokens(recorder: &RecordingService) -> Vec<(String, Option<String>)
         .collect()
 }
 
-const OTHER_HOSTS: [&str; 5] = [
+/// Hosts near Symbl's that must not get the token: its parent and a sibling, names that start
+/// or end with an API host, and subdomains of one.
+const OTHER_HOSTS: [&str; 9] = [
     "symbl.ai",
     "labs.symbl.ai",
     "api.symbl.ai.example",
     "api-labs.symbl.ai.example",
+    "evilapi.symbl.ai",
+    "evil-api-labs.symbl.ai",
+    "sub.api.symbl.ai",
+    "sub.api-labs.symbl.ai",
     "example.com",
 ];
 

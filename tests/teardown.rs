@@ -6,7 +6,9 @@ mod support;
 
 use std::time::Duration;
 
+use http::StatusCode;
 use symbl_auth::test_server::FakeSymbl;
+use symbl_auth::SymblAuth;
 use tokio::time::{sleep, timeout};
 use tower::Layer;
 
@@ -56,17 +58,31 @@ async fn a_waiting_caller_keeps_the_fetch_alive() {
     let source = unanswered();
     let layer = in_memory_layer(source.clone());
     let service = layer.layer(source.fake.api_service());
-    let waiting = tokio::spawn({
+    let call = |service: &SymblAuth<_>| {
         let service = service.clone();
-        async move { status_of(&service, get(&symbl_url("/v1/conversations"))).await }
-    });
+        tokio::spawn(async move { status_of(&service, get(&symbl_url("/v1/conversations"))).await })
+    };
+    let (waiting, giving_up) = (call(&service), call(&service));
+    // The fetch is running, held at the gate, when the layer and its services go.
+    until(|| source.started() == 1).await;
     drop(service);
     drop(layer);
-    // The caller still waits; its fetch must not be torn down under it.
-    sleep(Duration::from_millis(50)).await;
-    assert!(!waiting.is_finished(), "the fetch went on for the caller");
-    assert_eq!(source.copies(), 2);
-    waiting.abort();
+    // One caller gives up; the other still waits, and its fetch must not be torn down under
+    // it: once the endpoint answers, it gets that fetch's token, and no other fetch starts.
+    giving_up.abort();
+    source.open(1);
+    let status = timeout(Duration::from_secs(10), waiting)
+        .await
+        .expect("answered")
+        .expect("no panic")
+        .expect("the call");
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(
+        source.started(),
+        1,
+        "the fetch started before the drop went on"
+    );
+    assert_eq!(source.fake.token_requests(), 1);
     assert!(
         freed(&source).await,
         "the last caller gone, everything is freed"

@@ -165,6 +165,35 @@ async fn the_answer_is_read_up_to_the_cap() {
     }
 }
 
+/// A body over the cap with no `content-length` (chunked): no size to refuse up front, so it
+/// is refused while being read, once 64 KiB are in. Through the app's client and, where there
+/// is one, the built-in client.
+#[tokio::test]
+async fn a_chunked_answer_over_the_cap_is_refused_while_read() {
+    let huge = "x".repeat(symbl_auth::MAX_RESPONSE_BYTES);
+    let reply = Reply::json(
+        "200 OK",
+        format!(r#"{{"accessToken":"{huge}","expiresIn":60}}"#),
+    )
+    .chunked();
+    let endpoint = TokenEndpoint::start(reply).await;
+    let url = endpoint.url("/oauth2/token:generate");
+    let mut layers = vec![symbl_layer(url.clone())];
+    if cfg!(all(builtin_client, not(tls_provider = "installed"))) {
+        let built_in = SymblAuthLayer::builder(Credentials::new("app", SECRET))
+            .token_url(url)
+            .build()
+            .expect("layer");
+        layers.push(built_in);
+    }
+    for layer in layers {
+        let err = layer.access_token().await.expect_err("too large");
+        assert!(matches!(err, Error::BadTokenResponse { .. }), "{err}");
+        assert!(err.to_string().contains("larger than 65536 bytes"), "{err}");
+        assert_eq!(layer.stats().token_requests, 1, "not retried");
+    }
+}
+
 #[tokio::test]
 async fn a_redirect_is_an_error_naming_the_token_url_and_is_never_followed() {
     let elsewhere = TokenEndpoint::start(Reply::token("stolen", 3600)).await;

@@ -25,6 +25,50 @@ where
     (collected.to_bytes(), trailers)
 }
 
+/// A replay's size hint is what is left of it after each frame (the `Body` contract: an exact
+/// hint is the rest of the body), and `From` wraps a body whole, sent once.
+#[tokio::test]
+async fn a_replay_counts_its_size_hint_down_and_from_keeps_the_body_whole() {
+    let chunks = [&b"ab"[..], b"cde", b"f"];
+    let frames = chunks
+        .iter()
+        .map(|chunk| Ok(Frame::data(Bytes::from_static(chunk))))
+        .collect();
+    let (mut first, replay) = ReplayBody::recorded(stream(frames), 1024);
+    while first.frame().await.is_some() {}
+    let mut again = replay
+        .expect("replayable")
+        .body::<Streamed>()
+        .expect("finished");
+    let mut left = 6;
+    assert_eq!(again.size_hint().exact(), Some(left));
+    while let Some(frame) = again.frame().await {
+        left -= frame.expect("ok").into_data().expect("data").len() as u64;
+        assert_eq!(again.size_hint().exact(), Some(left), "after a frame");
+    }
+    assert_eq!(left, 0);
+
+    let once = ReplayBody::from(Full::new(Bytes::from_static(b"grant_type=x")));
+    assert_eq!(collect(once).await.0, "grant_type=x");
+}
+
+/// The limit is inclusive: a body of exactly that many bytes is replayed.
+#[tokio::test]
+async fn a_body_of_exactly_the_limit_is_replayed() {
+    let (mut first, replay) = ReplayBody::recorded(
+        stream(vec![Ok(Frame::data(Bytes::from_static(
+            b"0123456789abcdef",
+        )))]),
+        16,
+    );
+    while first.frame().await.is_some() {}
+    let again = replay
+        .expect("replayable")
+        .body::<Streamed>()
+        .expect("within the limit");
+    assert_eq!(collect(again).await.0, "0123456789abcdef");
+}
+
 #[tokio::test]
 async fn full_body_counts_as_finished_after_its_only_frame() {
     let (mut body, replay) = ReplayBody::recorded(Full::new(Bytes::from_static(b"hello")), 1024);

@@ -27,6 +27,9 @@ pub struct Reply {
     pub status: &'static str,
     pub headers: Vec<String>,
     pub body: String,
+    /// Sent with `transfer-encoding: chunked` (4 KiB chunks) instead of a `content-length`:
+    /// a reader cannot tell its size before reading it.
+    pub chunked: bool,
 }
 
 impl Reply {
@@ -35,6 +38,7 @@ impl Reply {
             status,
             headers: vec!["content-type: application/json".into()],
             body: body.into(),
+            chunked: false,
         }
     }
 
@@ -50,6 +54,12 @@ impl Reply {
 
     pub fn header(mut self, line: impl Into<String>) -> Self {
         self.headers.push(line.into());
+        self
+    }
+
+    /// The same, its body sent chunked.
+    pub fn chunked(mut self) -> Self {
+        self.chunked = true;
         self
     }
 }
@@ -165,9 +175,22 @@ where
         response.push_str(header);
         response.push_str("\r\n");
     }
-    response.push_str(&format!("content-length: {}\r\n\r\n", reply.body.len()));
-    response.push_str(&reply.body);
-    let _ = stream.write_all(response.as_bytes()).await;
+    if !reply.chunked {
+        response.push_str(&format!("content-length: {}\r\n\r\n", reply.body.len()));
+        response.push_str(&reply.body);
+        let _ = stream.write_all(response.as_bytes()).await;
+        let _ = stream.shutdown().await;
+        return;
+    }
+    let mut response = response.into_bytes();
+    response.extend_from_slice(b"transfer-encoding: chunked\r\n\r\n");
+    for chunk in reply.body.as_bytes().chunks(4096) {
+        response.extend_from_slice(format!("{:x}\r\n", chunk.len()).as_bytes());
+        response.extend_from_slice(chunk);
+        response.extend_from_slice(b"\r\n");
+    }
+    response.extend_from_slice(b"0\r\n\r\n");
+    let _ = stream.write_all(&response).await;
     let _ = stream.shutdown().await;
 }
 
