@@ -12,7 +12,7 @@ use http_body::Body;
 use pin_project_lite::pin_project;
 use tower_service::Service;
 
-use crate::cache::TokenWait;
+use crate::cache::{TokenCache, TokenWait};
 use crate::replay::Declined;
 use crate::resend::Resend;
 use crate::shared::Shared;
@@ -76,11 +76,13 @@ struct Pending<S, B> {
     service: S,
     request: Request<B>,
     shared: Arc<Shared>,
+    cache: TokenCache,
 }
 
 /// What a 401 to the first send needs.
 struct Retry<S> {
-    shared: Arc<Shared>,
+    /// The cache the token came from (on a keyed layer, its key's).
+    cache: TokenCache,
     /// The generation of the token the request carried.
     generation: u64,
     /// Where the token went: a 401 from elsewhere (a redirect followed inside) is not ours.
@@ -106,9 +108,10 @@ where
         request: Request<B>,
         generation: u64,
         shared: &Arc<Shared>,
+        cache: &TokenCache,
     ) -> Self {
         Self {
-            state: send(service, request, generation, shared),
+            state: send(service, request, generation, shared, cache),
         }
     }
 
@@ -119,6 +122,7 @@ where
         request: Request<B>,
         wait: TokenWait,
         shared: &Arc<Shared>,
+        cache: &TokenCache,
     ) -> Self {
         let clone = service.clone();
         let service = std::mem::replace(service, clone);
@@ -126,6 +130,7 @@ where
             service,
             request,
             shared: Arc::clone(shared),
+            cache: cache.clone(),
         };
         Self {
             state: State::WaitingForToken {
@@ -159,6 +164,7 @@ fn send<S, B>(
     request: Request<B>,
     generation: u64,
     shared: &Arc<Shared>,
+    cache: &TokenCache,
 ) -> State<S, B>
 where
     S: Service<Request<ReplayBody<B>>> + Clone,
@@ -183,7 +189,7 @@ where
     // The retry first: it clones the URI of the request that the call then takes.
     State::Sent {
         retry: Some(Retry {
-            shared: Arc::clone(shared),
+            cache: cache.clone(),
             generation,
             uri: request.uri().clone(),
             resend,
@@ -231,9 +237,10 @@ where
                         mut service,
                         mut request,
                         shared,
+                        cache,
                     } = *pending;
                     request.headers_mut().insert(AUTHORIZATION, token.header);
-                    send(&mut service, request, token.generation, &shared)
+                    send(&mut service, request, token.generation, &shared, &cache)
                 }
                 StateProj::Retrying { future } => return future.as_mut().poll(cx),
                 StateProj::Failed { error } => {
@@ -263,7 +270,7 @@ impl<S> Retry<S> {
         ResBody: Send + 'static,
     {
         let Self {
-            shared,
+            cache,
             generation,
             uri,
             resend,
@@ -276,12 +283,12 @@ impl<S> Retry<S> {
         let (mut request, mut service) = match replayed {
             Ok(replayed) => replayed,
             Err(declined) => {
-                not_retried(&shared.cache, generation, &declined);
+                not_retried(&cache, generation, &declined);
                 return Err(rejected);
             }
         };
         Ok(Box::pin(async move {
-            let Some(token) = token_for_retry(&shared.cache, generation).await? else {
+            let Some(token) = token_for_retry(&cache, generation).await? else {
                 return Ok(rejected);
             };
             // Unread, the 401's body would hold its connection through the second send.

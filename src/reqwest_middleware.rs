@@ -81,7 +81,10 @@ impl Middleware for SymblAuthMiddleware {
             Decision::PassThrough => return next.run(request, extensions).await,
             Decision::Refuse(error) => return Err(reqwest_middleware::Error::middleware(error)),
         }
-        let cache = &self.shared.cache;
+        let cache = &self
+            .shared
+            .cache_for(extensions)
+            .map_err(reqwest_middleware::Error::middleware)?;
         let token = cache
             .get()
             .await

@@ -150,7 +150,7 @@ async fn connect_request(
         }
         Decision::Refuse(error) => return Err(error.into()),
     }
-    let cache = &layer.shared.cache;
+    let cache = &layer.shared.cache_for(request.extensions())?;
     let token = cache.get().await?;
     match handshake(with_token(&request, &token), connector.clone(), limit).await {
         Err(Failed::Unauthorized(_)) => {}
