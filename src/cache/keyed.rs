@@ -36,6 +36,9 @@ pub(crate) type MakeSource = dyn Fn(&CredentialKey) -> Arc<dyn TokenSource> + Se
 /// Shards of the map: enough that two cores rarely meet on one read lock's counter.
 const SHARDS: usize = 16;
 
+/// The shortest pause between two idle sweeps.
+const SWEEP_GRAIN: Duration = Duration::from_secs(1);
+
 /// The bounds on a keyed map.
 #[derive(Clone, Copy, Debug)]
 pub(crate) struct KeyLimits {
@@ -243,7 +246,10 @@ async fn sweep_idle(map: Weak<Map>) {
         };
         let mut inserts = map.lock_inserts();
         due = match map.drop_idle(&mut inserts) {
-            Some(next) => Some(Duration::from_nanos(next.saturating_sub(map.stamp()))),
+            // At least a second apart: an idle drop needs no finer grain.
+            Some(next) => Some(
+                Duration::from_nanos(next.saturating_sub(map.stamp())).max(SWEEP_GRAIN),
+            ),
             None => {
                 inserts.sweeping = false;
                 guard.done = true;
