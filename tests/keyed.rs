@@ -327,8 +327,11 @@ async fn a_dropped_call_does_not_cancel_its_keys_fetch() {
     )
     .await;
     assert!(dropped.is_err(), "the call was dropped while its fetch ran");
-    // The fetch runs on, and the next call takes its token.
-    until(|| layer.key_stats(&key).is_some()).await;
+    // The fetch runs on (its answer still dripping in, a byte per 20 ms, for a second and
+    // more): give a fetch that would stop with its last caller the time to, then the next
+    // call takes its token.
+    assert!(layer.key_stats(&key).is_some());
+    tokio::time::sleep(Duration::from_millis(200)).await;
     assert_eq!(
         answered(&service, tenants.request(&tenant(0))).await,
         StatusCode::OK

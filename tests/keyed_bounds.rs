@@ -182,6 +182,10 @@ async fn a_key_is_ignored_by_a_layer_that_is_not_keyed() {
     });
     assert_eq!(send(&layer, "tenant-42").await, "Bearer one-1");
     assert_eq!(send(&layer, "tenant-43").await, "Bearer one-1");
+    let token = layer
+        .access_token_for(&CredentialKey::new("tenant-44"))
+        .await;
+    assert_eq!(token.expect("token").secret(), "one-1");
     assert_eq!(layer.cached_keys(), 0);
     assert_eq!(layer.key_stats(&CredentialKey::new("tenant-42")), None);
 }

@@ -247,9 +247,9 @@ async fn sweep_idle(map: Weak<Map>) {
         let mut inserts = map.lock_inserts();
         due = match map.drop_idle(&mut inserts) {
             // At least a second apart: an idle drop needs no finer grain.
-            Some(next) => Some(
-                Duration::from_nanos(next.saturating_sub(map.stamp())).max(SWEEP_GRAIN),
-            ),
+            Some(next) => {
+                Some(Duration::from_nanos(next.saturating_sub(map.stamp())).max(SWEEP_GRAIN))
+            }
             None => {
                 inserts.sweeping = false;
                 guard.done = true;
