@@ -339,3 +339,72 @@ async fn a_dropped_call_does_not_cancel_its_keys_fetch() {
     assert_eq!(tenants.token_requests(), 1);
     assert_eq!(tenants.mismatches.load(Ordering::SeqCst), 0);
 }
+
+#[cfg(feature = "reqwest-middleware")]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn reqwest_middleware_takes_the_key_from_the_requests_extensions() {
+    let tenants = Tenants::start(3).await;
+    let layer = tenants.layer(100);
+    let client = reqwest_middleware::ClientBuilder::new(reqwest::Client::new())
+        .with(symbl_auth::SymblAuthMiddleware::from(layer.clone()))
+        .build();
+    for n in [0, 1, 2, 1, 0] {
+        let url = tenants.api.url(&format!("/v1/tenants/{}", tenant(n)));
+        let response = client
+            .get(&url)
+            .with_extension(CredentialKey::new(tenant(n)))
+            .send()
+            .await
+            .expect("call");
+        assert_eq!(response.status(), StatusCode::OK);
+    }
+    assert_eq!(tenants.token_requests(), 3);
+    assert_eq!(tenants.mismatches.load(Ordering::SeqCst), 0);
+    let seen_before = tenants.api.seen().len();
+    let error = client
+        .get(tenants.api.url("/v1/tenants/none"))
+        .send()
+        .await
+        .unwrap_err();
+    let reqwest_middleware::Error::Middleware(error) = error else {
+        panic!("expected the middleware's error, got {error:?}");
+    };
+    assert!(
+        matches!(
+            error.downcast_ref(),
+            Some(Error::MissingCredentialKey { .. })
+        ),
+        "{error:?}"
+    );
+    assert_eq!(tenants.api.seen().len(), seen_before, "nothing sent");
+}
+
+#[cfg(feature = "websocket")]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_websocket_handshake_takes_the_key_from_its_requests_extensions() {
+    let tenants = Tenants::start(2).await;
+    let layer = tenants.layer(100);
+    let url = tenants.tokens.streaming_url("keyed");
+    let mut request = http::Request::get(url.as_str()).body(()).expect("request");
+    request
+        .extensions_mut()
+        .insert(CredentialKey::new(tenant(1)));
+    let (_socket, response) = symbl_auth::websocket::connect(&layer, request)
+        .await
+        .expect("connect");
+    assert_eq!(response.status(), StatusCode::SWITCHING_PROTOCOLS);
+    let stats = layer
+        .key_stats(&CredentialKey::new(tenant(1)))
+        .expect("kept");
+    assert_eq!(stats.token_requests, 1);
+    assert_eq!(tenants.tokens.symbl().handshakes_accepted(), 1);
+
+    let error = symbl_auth::websocket::connect(&layer, url.as_str())
+        .await
+        .unwrap_err();
+    assert!(matches!(
+        error.downcast_ref::<Error>(),
+        Some(Error::MissingCredentialKey { .. })
+    ));
+    assert_eq!(tenants.tokens.symbl().handshakes_accepted(), 1);
+}
