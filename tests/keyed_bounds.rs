@@ -221,30 +221,3 @@ fn a_credential_key_is_cheap_to_clone_and_shows_itself() {
     assert_eq!(key.clone().as_str(), "tenant-42");
     assert_eq!(key, CredentialKey::from("tenant-42".to_owned()));
 }
-
-#[test]
-fn fetch_events_carry_the_key() {
-    let captured = Captured::default();
-    let subscriber = tracing_subscriber::fmt()
-        .with_max_level(tracing::Level::TRACE)
-        .with_writer(captured.clone())
-        .finish();
-    // This thread's subscriber only, and a runtime on this thread: no process-wide state.
-    tracing::subscriber::with_default(subscriber, || {
-        let runtime = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .start_paused(true)
-            .build()
-            .expect("runtime");
-        runtime.block_on(async {
-            let layer = keyed().build().expect("layer");
-            send(&layer, "tenant-7").await;
-        });
-    });
-    let text = captured.text();
-    let granted = text
-        .lines()
-        .find(|line| line.contains("access token granted"))
-        .unwrap_or_else(|| panic!("no grant in {text}"));
-    assert!(granted.contains("key=tenant-7"), "{granted}");
-}
