@@ -194,6 +194,11 @@ pub enum Error {
         /// What happened, in words.
         reason: Reason,
     },
+    /// A layer made with [`SymblAuthLayer::keyed`](crate::SymblAuthLayer::keyed) got a
+    /// request for an allowed host without a [`CredentialKey`](crate::CredentialKey) in its
+    /// extensions: the layer cannot tell whose token it needs, and sends nothing. Permanent.
+    #[non_exhaustive]
+    MissingCredentialKey {},
 }
 
 impl Error {
@@ -277,7 +282,8 @@ impl Error {
             | Self::MissingCredentials { .. }
             | Self::CredentialsNotUnicode { .. }
             | Self::CredentialsNotFound { .. }
-            | Self::SourcePanicked {} => None,
+            | Self::SourcePanicked {}
+            | Self::MissingCredentialKey {} => None,
         }
     }
 
@@ -297,7 +303,8 @@ impl Error {
             | Self::MissingCredentials { .. }
             | Self::CredentialsNotUnicode { .. }
             | Self::CredentialsNotFound { .. }
-            | Self::SourcePanicked {} => None,
+            | Self::SourcePanicked {}
+            | Self::MissingCredentialKey {} => None,
         }
     }
 

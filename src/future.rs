@@ -12,7 +12,7 @@ use http_body::Body;
 use pin_project_lite::pin_project;
 use tower_service::Service;
 
-use crate::cache::TokenWait;
+use crate::cache::{TokenCache, TokenWait};
 use crate::replay::Declined;
 use crate::resend::Resend;
 use crate::shared::Shared;
@@ -82,11 +82,13 @@ struct Pending<S, B> {
     service: S,
     request: Request<B>,
     shared: Arc<Shared>,
+    cache: TokenCache,
 }
 
 /// What a 401 to the first send needs.
 struct Retry<S> {
-    shared: Arc<Shared>,
+    /// The cache the token came from (on a keyed layer, its key's).
+    cache: TokenCache,
     /// The generation of the token the request carried.
     generation: u64,
     /// Where the token went: a 401 from elsewhere (a redirect followed inside) is not ours.
@@ -112,9 +114,10 @@ where
         request: Request<B>,
         generation: u64,
         shared: &Arc<Shared>,
+        cache: &TokenCache,
     ) -> Self {
         Self {
-            state: send(service, request, generation, shared),
+            state: send(service, request, generation, shared, cache),
         }
     }
 
@@ -131,6 +134,7 @@ where
         request: Request<B>,
         wait: TokenWait,
         shared: &Arc<Shared>,
+        cache: &TokenCache,
     ) -> Self {
         let unreserved = service.clone();
         drop(std::mem::replace(service, unreserved));
@@ -138,6 +142,7 @@ where
             service: service.clone(),
             request,
             shared: Arc::clone(shared),
+            cache: cache.clone(),
         };
         Self {
             state: State::WaitingForToken {
@@ -171,6 +176,7 @@ fn send<S, B>(
     request: Request<B>,
     generation: u64,
     shared: &Arc<Shared>,
+    cache: &TokenCache,
 ) -> State<S, B>
 where
     S: Service<Request<ReplayBody<B>>> + Clone,
@@ -195,7 +201,7 @@ where
     // The retry first: it clones the URI of the request that the call then takes.
     State::Sent {
         retry: Some(Retry {
-            shared: Arc::clone(shared),
+            cache: cache.clone(),
             generation,
             uri: request.uri().clone(),
             resend,
@@ -263,8 +269,9 @@ where
                         mut service,
                         request,
                         shared,
+                        cache,
                     } = *pending;
-                    send(&mut service, request, *generation, &shared)
+                    send(&mut service, request, *generation, &shared, &cache)
                 }
                 StateProj::Retrying { future } => return future.as_mut().poll(cx),
                 StateProj::Failed { error } => {
@@ -294,7 +301,7 @@ impl<S> Retry<S> {
         ResBody: Send + 'static,
     {
         let Self {
-            shared,
+            cache,
             generation,
             uri,
             resend,
@@ -307,7 +314,7 @@ impl<S> Retry<S> {
         let (mut request, mut service) = match replayed {
             Ok(replayed) => replayed,
             Err(declined) => {
-                not_retried(&shared.cache, generation, &declined);
+                not_retried(&cache, generation, &declined);
                 return Err(rejected);
             }
         };
@@ -315,7 +322,7 @@ impl<S> Retry<S> {
         // nothing (no permit, no slot) while the new token, which may need that capacity, is
         // fetched; readiness comes after the token.
         Ok(Box::pin(async move {
-            let Some(token) = token_for_retry(&shared.cache, generation).await? else {
+            let Some(token) = token_for_retry(&cache, generation).await? else {
                 return Ok(rejected);
             };
             // Unread, the 401's body would hold its connection through the second send.

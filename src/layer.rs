@@ -7,8 +7,9 @@ use std::sync::Arc;
 
 use tower_layer::Layer;
 
-use crate::shared::Shared;
-use crate::{AccessToken, Error, Stats, SymblAuth};
+use crate::cache::TokenCache;
+use crate::shared::{Shared, Tokens};
+use crate::{AccessToken, CredentialKey, Error, Stats, SymblAuth};
 
 /// A [`Layer`] that authenticates requests to Symbl with a cached access token.
 ///
@@ -25,7 +26,9 @@ impl SymblAuthLayer {
     /// has left ([`AccessToken::expires_in`] counts from the moment this returns). For handing
     /// a token to tools outside the layer (curl, a CLI); requests sent through the layer never
     /// need it. Fails as a request would: with the fetch's [`Error`], or [`Error::NoRuntime`]
-    /// outside a Tokio runtime when there is no cached token.
+    /// outside a Tokio runtime when there is no cached token. On a
+    /// [`keyed`](Self::keyed) layer, [`Error::MissingCredentialKey`]: use
+    /// [`access_token_for`](Self::access_token_for).
     ///
     /// ```
     /// use std::time::Duration;
@@ -58,9 +61,14 @@ impl SymblAuthLayer {
     /// # }
     /// ```
     pub async fn access_token(&self) -> Result<AccessToken, Error> {
-        let (token, expires_at) = self.shared.cache.get_with_expiry().await?;
-        let left = expires_at.saturating_duration_since(tokio::time::Instant::now());
-        Ok(AccessToken::from_header(token.header, left))
+        expiring(self.shared.cache_for_key(None)?).await
+    }
+
+    /// [`access_token`](Self::access_token) for the credential `key` names, on a
+    /// [`keyed`](Self::keyed) layer (a use of the key, as a request's). On a layer that is not
+    /// keyed, `key` is ignored: its one token.
+    pub async fn access_token_for(&self, key: &CredentialKey) -> Result<AccessToken, Error> {
+        expiring(self.shared.cache_for_key(Some(key))?).await
     }
 
     /// What the layer has done so far: token requests, failures, refreshes, retries. Counted
@@ -75,9 +83,38 @@ impl SymblAuthLayer {
     /// println!("symbl_401_retries_total {}", stats.retries);
     /// # }
     /// ```
+    ///
+    /// On a [`keyed`](Self::keyed) layer, the sums over every key, evicted ones included:
+    /// counters never go down. [`key_stats`](Self::key_stats) has one key's.
     pub fn stats(&self) -> Stats {
-        self.shared.cache.counters().snapshot()
+        self.shared.counters().snapshot()
     }
+
+    /// One key's counters on a [`keyed`](Self::keyed) layer, while the key is kept (since it
+    /// was last added: an evicted key starts again from zero). `None` for a key not kept, and
+    /// on a layer that is not keyed. Reading does not count as a use of the key.
+    pub fn key_stats(&self, key: &CredentialKey) -> Option<Stats> {
+        match &self.shared.tokens {
+            Tokens::Keyed(keyed) => keyed.key_stats(key),
+            Tokens::One(_) => None,
+        }
+    }
+
+    /// How many keys a [`keyed`](Self::keyed) layer keeps now: at most its
+    /// [`max_keys`](crate::SymblAuthLayerBuilder::max_keys). 0 on a layer that is not keyed.
+    pub fn cached_keys(&self) -> usize {
+        match &self.shared.tokens {
+            Tokens::Keyed(keyed) => keyed.len(),
+            Tokens::One(_) => 0,
+        }
+    }
+}
+
+/// A token from `cache`, with the lifetime it has left.
+async fn expiring(cache: TokenCache) -> Result<AccessToken, Error> {
+    let (token, expires_at) = cache.get_with_expiry().await?;
+    let left = expires_at.saturating_duration_since(tokio::time::Instant::now());
+    Ok(AccessToken::from_header(token.header, left))
 }
 
 impl<S> Layer<S> for SymblAuthLayer {
@@ -90,11 +127,15 @@ impl<S> Layer<S> for SymblAuthLayer {
 
 impl fmt::Debug for SymblAuthLayer {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("SymblAuthLayer")
-            .field("token_source", &self.shared.cache.source())
+        let mut debug = f.debug_struct("SymblAuthLayer");
+        match &self.shared.tokens {
+            Tokens::One(cache) => debug.field("token_source", &cache.source()),
+            Tokens::Keyed(keyed) => debug.field("keyed", keyed),
+        };
+        debug
             .field("allowed_hosts", &self.shared.scope.hosts())
             .field("replay_limit", &self.shared.replay_limit)
-            .field("timings", self.shared.cache.config())
+            .field("timings", self.shared.config())
             .finish()
     }
 }

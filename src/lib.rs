@@ -97,6 +97,8 @@
 //! - [`oauth2::ClientCredentials`] fetches tokens from any OAuth2 server (RFC 6749 client
 //!   credentials); [`SymblAuthLayer::from_source`] puts it, or any [`TokenSource`], behind the
 //!   same layer.
+//! - [`SymblAuthLayer::keyed`] holds many credentials in one layer, a token per tenant: each
+//!   request names its own with a [`CredentialKey`] in its extensions.
 //! - [`SymblAuthLayer::access_token`] hands the token to tools outside the layer;
 //!   [`SymblAuthLayer::stats`] counts what the layer did.
 //!
@@ -111,16 +113,16 @@
 //! 2. **The request path**: [`SymblAuth`], its [`ResponseFuture`], the 401 policy
 //!    (`unauthorized`) and the resend of a request after a 401 (`resend`).
 //! 3. **The host rule and the cache**: which requests get the token (`scope`); single flight,
-//!    refresh ahead and cool-downs for any [`TokenSource`] (`cache`), knowing no source and
-//!    no transport.
+//!    refresh ahead and cool-downs for any [`TokenSource`] (`cache`), and a bounded map of
+//!    such caches, one per key (`cache/keyed.rs`), knowing no source and no transport.
 //! 4. **The token sources**: Symbl's ([`SymblTokenSource`]), OAuth2's
 //!    ([`oauth2::ClientCredentials`]) and credentials discovery ([`Credentials`]).
 //! 5. **The token request transport**: the built-in client or the app's `token_client`, the
 //!    token URL rules, the response cap and reading, the sorting of failures (`transport`, on
 //!    `tls`).
-//! 6. **The ground**: [`Error`], [`AccessToken`] and [`TokenSource`], who bounds an attempt
-//!    (`attempt`), which runtime can fetch (`runtime`), where a secret may travel in clear
-//!    (`cleartext`), redaction, [`Stats`], and the [`ReplayBody`].
+//! 6. **The ground**: [`Error`], [`AccessToken`], [`TokenSource`] and [`CredentialKey`], who
+//!    bounds an attempt (`attempt`), which runtime can fetch (`runtime`), where a secret may
+//!    travel in clear (`cleartext`), redaction, [`Stats`], and the [`ReplayBody`].
 //!
 //! [Tower]: https://docs.rs/tower
 //! [Symbl.ai]: https://symbl.ai
@@ -164,6 +166,7 @@ mod transport;
 mod attempt;
 mod cleartext;
 mod error;
+mod key;
 mod redact;
 mod replay;
 mod runtime;
@@ -195,6 +198,7 @@ pub use builder::SymblAuthLayerBuilder;
 pub use credentials::Credentials;
 pub use error::{Error, Reason};
 pub use future::ResponseFuture;
+pub use key::CredentialKey;
 pub use layer::SymblAuthLayer;
 pub use replay::{ReplayBody, DEFAULT_REPLAY_LIMIT};
 pub use service::SymblAuth;

@@ -22,6 +22,10 @@ use crate::SymblAuthLayer;
 /// [`Request::try_clone`] can copy it (a streaming body cannot be: its 401 is returned
 /// unchanged) and its body is within the layer's replay limit.
 ///
+/// From a [`keyed`](SymblAuthLayer::keyed) layer, each request names its credential with
+/// `RequestBuilder::with_extension(CredentialKey::new(..))`; one for an allowed host without
+/// a key fails with [`Error::MissingCredentialKey`](crate::Error::MissingCredentialKey).
+///
 /// ```
 /// use reqwest_middleware::{ClientBuilder, ClientWithMiddleware};
 /// use symbl_auth::{SymblAuthLayer, SymblAuthMiddleware};
@@ -81,7 +85,10 @@ impl Middleware for SymblAuthMiddleware {
             Decision::PassThrough => return next.run(request, extensions).await,
             Decision::Refuse(error) => return Err(reqwest_middleware::Error::middleware(error)),
         }
-        let cache = &self.shared.cache;
+        let cache = &self
+            .shared
+            .cache_for(extensions)
+            .map_err(reqwest_middleware::Error::middleware)?;
         let token = cache
             .get()
             .await

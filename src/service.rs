@@ -9,10 +9,10 @@ use http::{Request, Response};
 use http_body::Body;
 use tower_service::Service;
 
-use crate::cache::{Lookup, TokenView};
+use crate::cache::{Lookup, TokenCache, TokenView};
 use crate::future::ResponseFuture;
 use crate::scope::Decision;
-use crate::shared::Shared;
+use crate::shared::{Shared, Tokens};
 use crate::BoxError;
 use crate::ReplayBody;
 
@@ -65,12 +65,16 @@ use crate::ReplayBody;
 pub struct SymblAuth<S> {
     inner: S,
     shared: Arc<Shared>,
-    token: TokenView,
+    /// The hot path's view of the one cache; none on a keyed layer.
+    token: Option<TokenView>,
 }
 
 impl<S> SymblAuth<S> {
     pub(crate) fn new(inner: S, shared: Arc<Shared>) -> Self {
-        let token = shared.cache.view();
+        let token = match &shared.tokens {
+            Tokens::One(cache) => Some(cache.view()),
+            Tokens::Keyed(_) => None,
+        };
         Self {
             inner,
             shared,
@@ -127,16 +131,37 @@ where
             }
             Decision::Refuse(error) => return ResponseFuture::failed(error),
         }
-        let token = match self.token.fresh() {
+        // The request's cache: the layer's one, or (keyed) the one of the key it names.
+        let keyed: TokenCache;
+        let (cache, fresh) = match (&shared.tokens, &mut self.token) {
+            (Tokens::One(cache), Some(view)) => (cache, view.fresh()),
+            _ => match shared.cache_for(request.extensions()) {
+                Ok(cache) => {
+                    keyed = cache;
+                    (&keyed, keyed.fresh())
+                }
+                Err(_) if caller_authorized(&request) => {
+                    return ResponseFuture::pass_through(&mut self.inner, request)
+                }
+                Err(error) => return ResponseFuture::failed(error),
+            },
+        };
+        let token = match fresh {
             Some(token) => token,
             None if caller_authorized(&request) => {
                 return ResponseFuture::pass_through(&mut self.inner, request)
             }
-            None => match shared.cache.lookup() {
+            None => match cache.lookup() {
                 Lookup::Ready(Ok(token)) => token,
                 Lookup::Ready(Err(error)) => return ResponseFuture::failed(error),
                 Lookup::Wait(wait) => {
-                    return ResponseFuture::wait_for_token(&mut self.inner, request, wait, shared)
+                    return ResponseFuture::wait_for_token(
+                        &mut self.inner,
+                        request,
+                        wait,
+                        shared,
+                        cache,
+                    )
                 }
             },
         };
@@ -154,7 +179,7 @@ where
                 }
             }
         }
-        ResponseFuture::send(&mut self.inner, request, token.generation, shared)
+        ResponseFuture::send(&mut self.inner, request, token.generation, shared, cache)
     }
 }
 

@@ -4,15 +4,56 @@
 //! [`SymblAuthLayer`]: crate::SymblAuthLayer
 //! [`SymblAuth`]: crate::SymblAuth
 
-use crate::cache::TokenCache;
+use http::Extensions;
+
+use crate::cache::{CacheConfig, KeyedCaches, TokenCache};
 use crate::scope::Scope;
+use crate::stats::Counters;
+use crate::{CredentialKey, Error};
 
 pub(crate) struct Shared {
-    pub(crate) cache: TokenCache,
+    pub(crate) tokens: Tokens,
     pub(crate) scope: Scope,
     /// The largest request body kept for a retry after a 401.
     pub(crate) replay_limit: usize,
     /// The limit on each streaming handshake.
     #[cfg(feature = "websocket")]
     pub(crate) handshake_timeout: std::time::Duration,
+}
+
+/// Where a layer's tokens are cached: one cache, or one per [`CredentialKey`].
+pub(crate) enum Tokens {
+    One(TokenCache),
+    Keyed(KeyedCaches),
+}
+
+impl Shared {
+    /// The cache for a request with `extensions`: the layer's one cache (a key is ignored), or
+    /// the cache of the key they name.
+    pub(crate) fn cache_for(&self, extensions: &Extensions) -> Result<TokenCache, Error> {
+        self.cache_for_key(extensions.get::<CredentialKey>())
+    }
+
+    /// The cache for a request naming `key`, if any.
+    pub(crate) fn cache_for_key(&self, key: Option<&CredentialKey>) -> Result<TokenCache, Error> {
+        match (&self.tokens, key) {
+            (Tokens::One(cache), _) => Ok(cache.clone()),
+            (Tokens::Keyed(keyed), Some(key)) => Ok(keyed.cache(key)),
+            (Tokens::Keyed(_), None) => Err(Error::MissingCredentialKey {}),
+        }
+    }
+
+    pub(crate) fn counters(&self) -> &Counters {
+        match &self.tokens {
+            Tokens::One(cache) => cache.counters(),
+            Tokens::Keyed(keyed) => keyed.counters(),
+        }
+    }
+
+    pub(crate) fn config(&self) -> &CacheConfig {
+        match &self.tokens {
+            Tokens::One(cache) => cache.config(),
+            Tokens::Keyed(keyed) => keyed.config(),
+        }
+    }
 }

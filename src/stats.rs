@@ -1,6 +1,7 @@
 //! Counters of what the layer did, cheap enough to read from a metrics exporter.
 
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
 
 /// A snapshot of a layer's counters, from [`SymblAuthLayer::stats`](crate::SymblAuthLayer::stats).
 ///
@@ -82,6 +83,9 @@ pub(crate) struct Counters {
     retries: AtomicU64,
     replays_skipped: AtomicU64,
     retries_declined: AtomicU64,
+    /// The layer's counters, for one key's on a keyed layer: every count goes to both, so the
+    /// layer's sums keep the counts of keys evicted since.
+    parent: Option<Arc<Counters>>,
 }
 
 /// Which counter to bump.
@@ -96,7 +100,18 @@ pub(crate) enum Event {
 }
 
 impl Counters {
+    /// One key's counters, counting into the layer's `parent` too.
+    pub(crate) fn under(parent: Arc<Counters>) -> Self {
+        Self {
+            parent: Some(parent),
+            ..Self::default()
+        }
+    }
+
     pub(crate) fn count(&self, event: Event) {
+        if let Some(parent) = &self.parent {
+            parent.count(event);
+        }
         let counter = match event {
             Event::TokenRequest => &self.token_requests,
             Event::TokenFailure => &self.token_failures,

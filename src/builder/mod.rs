@@ -5,12 +5,12 @@ use std::fmt;
 use std::sync::Arc;
 use std::time::Duration;
 
-use crate::cache::{CacheConfig, TokenCache};
+use crate::cache::{CacheConfig, KeyedCaches, MakeSource, TokenCache};
 use crate::oauth2::ClientCredentials;
 use crate::redact::redact_url;
 use crate::replay::DEFAULT_REPLAY_LIMIT;
 use crate::scope::{allowed_host, Scope, LAYER_INSECURE_HTTP};
-use crate::shared::Shared;
+use crate::shared::{Shared, Tokens};
 use crate::symbl::{DEFAULT_TOKEN_URL, SYMBL_API_HOSTS};
 use crate::transport::{check_token_url, ClientSettings};
 use crate::{Credentials, Error, SymblAuthLayer, SymblTokenSource, TokenSource};
@@ -48,8 +48,17 @@ pub struct SymblAuthLayerBuilder {
     allow_insecure_http: bool,
     replay_limit: usize,
     timings: CacheConfig,
+    /// `max_keys` and `idle_timeout`, for a keyed layer only.
+    keys: KeySettings,
     #[cfg(feature = "websocket")]
     handshake_timeout: Duration,
+}
+
+/// The bounds of a keyed layer, as set (`None`: the default).
+#[derive(Clone, Copy, Debug, Default)]
+struct KeySettings {
+    max_keys: Option<usize>,
+    idle_timeout: Option<Duration>,
 }
 
 /// Where the layer's tokens come from.
@@ -67,6 +76,13 @@ enum Source {
         token_url: Option<String>,
         /// The same source when it is one of the crate's own, whose settings `build` checks.
         built_in: Option<BuiltIn>,
+    },
+    /// A source per credential key, made the first time a request names the key: only hosts
+    /// named with `allow_host` get the tokens.
+    Keyed {
+        make: Arc<MakeSource>,
+        /// A `token_url` given by mistake, refused at `build`.
+        token_url: Option<String>,
     },
 }
 
@@ -143,6 +159,7 @@ impl SymblAuthLayerBuilder {
                 retry_budget: Self::DEFAULT_TOKEN_RETRY_BUDGET,
                 failure_cooldown: Self::DEFAULT_FAILURE_COOLDOWN,
             },
+            keys: KeySettings::default(),
             #[cfg(feature = "websocket")]
             handshake_timeout: Self::DEFAULT_HANDSHAKE_TIMEOUT,
         }
@@ -159,7 +176,9 @@ impl SymblAuthLayerBuilder {
     /// knows its own URL.
     pub fn token_url(mut self, url: impl Into<String>) -> Self {
         match &mut self.source {
-            Source::Symbl { token_url, .. } | Source::Custom { token_url, .. } => {
+            Source::Symbl { token_url, .. }
+            | Source::Custom { token_url, .. }
+            | Source::Keyed { token_url, .. } => {
                 *token_url = Some(url.into());
             }
         }
@@ -258,8 +277,11 @@ impl SymblAuthLayerBuilder {
         if self.handshake_timeout.is_zero() {
             return Err(Error::config("handshake_timeout must be above zero"));
         }
+        let limits = self
+            .keys
+            .checked(matches!(self.source, Source::Keyed { .. }))?;
         let mut hosts = Vec::new();
-        let source: Arc<dyn TokenSource> = match self.source {
+        let tokens = match self.source {
             Source::Symbl {
                 credentials,
                 token_url,
@@ -287,9 +309,12 @@ impl SymblAuthLayerBuilder {
                 if prepare {
                     source.prepare()?;
                 }
-                Arc::new(source)
+                Tokens::One(TokenCache::new(Arc::new(source), self.timings))
             }
             Source::Custom {
+                token_url: Some(_), ..
+            }
+            | Source::Keyed {
                 token_url: Some(_), ..
             } => {
                 return Err(Error::config(
@@ -297,12 +322,23 @@ impl SymblAuthLayerBuilder {
                      names the hosts that get its token with allow_host",
                 ))
             }
-            Source::Custom { .. } if self.client.is_set() => {
+            Source::Custom { .. } | Source::Keyed { .. } if self.client.is_set() => {
                 return Err(Error::config(
                     "http_client and token_client are for Symbl's token endpoint; a token \
                      source has its own (ClientCredentials::http_client, \
                      ClientCredentials::token_client)",
                 ))
+            }
+            Source::Keyed {
+                make,
+                token_url: None,
+            } => {
+                if self.extra_hosts.is_empty() {
+                    return Err(Error::config(
+                        "a keyed layer sends its tokens to no host: name them with allow_host",
+                    ));
+                }
+                Tokens::Keyed(KeyedCaches::new(make, self.timings, limits))
             }
             Source::Custom {
                 source,
@@ -318,7 +354,7 @@ impl SymblAuthLayerBuilder {
                          with allow_host",
                     ));
                 }
-                source
+                Tokens::One(TokenCache::new(source, self.timings))
             }
         };
         for host in &self.extra_hosts {
@@ -329,7 +365,7 @@ impl SymblAuthLayerBuilder {
         }
         Ok(SymblAuthLayer {
             shared: Arc::new(Shared {
-                cache: TokenCache::new(source, self.timings),
+                tokens,
                 scope: Scope::new(hosts, self.allow_insecure_http),
                 replay_limit: self.replay_limit,
                 #[cfg(feature = "websocket")]
@@ -350,6 +386,7 @@ impl fmt::Debug for SymblAuthLayerBuilder {
                 .field("credentials", credentials)
                 .field("token_url", &token_url.as_deref().map(redact_url)),
             Source::Custom { source, .. } => debug.field("token_source", source),
+            Source::Keyed { .. } => debug.field("keys", &self.keys),
         };
         debug
             .field("token_client", &self.client)
@@ -362,6 +399,7 @@ impl fmt::Debug for SymblAuthLayerBuilder {
 }
 
 mod client;
+mod keyed;
 mod layer;
 mod settings;
 #[cfg(test)]

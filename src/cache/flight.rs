@@ -17,6 +17,7 @@ use std::task::Poll;
 use tokio::runtime::Handle;
 use tokio::sync::watch;
 use tokio::time::Instant;
+use tracing::Instrument;
 
 use super::fetch::fetch_with_retries;
 use super::{Fetch, Shared, Step, Token};
@@ -61,12 +62,13 @@ impl Shared {
         };
         let source = Arc::clone(&self.source);
         let (config, counters) = (self.config.clone(), Arc::clone(&self.counters));
-        runtime.spawn(async move {
+        let task = async move {
             let fetch = fetch_with_retries(&*source, &config, &counters);
             if let Some(fetched) = landing.unless_abandoned(fetch).await {
                 landing.land(fetched);
             }
-        });
+        };
+        runtime.spawn(task.instrument(self.span.clone()));
         receiver
     }
 

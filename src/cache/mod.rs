@@ -11,6 +11,7 @@
 mod fetch;
 mod flight;
 mod freshness;
+mod keyed;
 mod schedule;
 mod view;
 
@@ -31,6 +32,7 @@ use self::schedule::{decide, later, may_force_refresh, Decision, Fetching, Sched
 use crate::stats::Counters;
 use crate::{AccessToken, Error, TokenSource};
 
+pub(crate) use self::keyed::{KeyLimits, KeyedCaches, MakeSource};
 pub(crate) use self::schedule::CacheConfig;
 pub(crate) use self::view::TokenView;
 
@@ -80,6 +82,8 @@ struct Shared {
     source: Arc<dyn TokenSource>,
     config: CacheConfig,
     counters: Arc<Counters>,
+    /// On a keyed layer, the key's span: its fetches run in it, so their events carry the key.
+    span: tracing::Span,
 }
 
 /// A token with its schedule; replaced whole when either changes.
@@ -125,13 +129,24 @@ impl Fetch {
 
 impl TokenCache {
     pub(crate) fn new(source: Arc<dyn TokenSource>, config: CacheConfig) -> Self {
+        Self::with_counters(source, config, Counters::default(), tracing::Span::none())
+    }
+
+    /// A cache counting into `counters`, its fetches and 401s in `span`.
+    pub(crate) fn with_counters(
+        source: Arc<dyn TokenSource>,
+        config: CacheConfig,
+        counters: Counters,
+        span: tracing::Span,
+    ) -> Self {
         Self {
             shared: Arc::new(Shared {
                 current: ArcSwapOption::empty(),
                 state: Mutex::default(),
                 source,
                 config,
-                counters: Arc::default(),
+                counters: Arc::new(counters),
+                span,
             }),
         }
     }
@@ -200,6 +215,7 @@ impl TokenCache {
     /// of 401s for one token causes one refresh. Returns what it did.
     pub(crate) fn invalidate(&self, generation: u64) -> Invalidated {
         let shared = &self.shared;
+        let _key = shared.span.enter();
         let mut state = shared.lock();
         let is_current = shared
             .current

@@ -80,6 +80,10 @@ impl fmt::Display for Error {
                 "the token source panicked: a bug in it; not retried, and called again after \
                  the failure cool-down",
             ),
+            Self::MissingCredentialKey {} => f.write_str(
+                "the request names no credential: a keyed layer needs a CredentialKey in the \
+                 request's extensions (request.extensions_mut().insert(CredentialKey::new(..)))",
+            ),
         }
     }
 }

@@ -52,7 +52,7 @@ pub use fake::{
 #[cfg_attr(docsrs, doc(cfg(feature = "websocket")))]
 pub use streaming::STREAMING_PATH;
 
-use crate::SymblAuthLayer;
+use crate::{Credentials, SymblAuthLayer, SymblTokenSource};
 
 /// The token endpoint's path, as on `api.symbl.ai`.
 pub const TOKEN_PATH: &str = "/oauth2/token:generate";
@@ -129,6 +129,42 @@ impl TestServer {
             return builder;
         }
         builder.token_client(
+            hyper_util::client::legacy::Client::builder(TokioExecutor::new())
+                .build_http::<Full<Bytes>>(),
+        )
+    }
+}
+
+impl TestServer {
+    /// A token source for this server's token endpoint with `credentials` (accepted with
+    /// [`FakeSymbl::accept`], or not): what a keyed layer's `make` returns in a test.
+    ///
+    /// ```
+    /// use symbl_auth::test_server::{FakeSymbl, TestServer};
+    /// use symbl_auth::{CredentialKey, Credentials, SymblAuthLayer};
+    ///
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), symbl_auth::BoxError> {
+    /// let symbl = FakeSymbl::new().accept(Credentials::new("tenant-a", "secret-a"));
+    /// let server = std::sync::Arc::new(TestServer::serve(symbl).await?);
+    /// let tokens = server.clone();
+    /// let layer = SymblAuthLayer::keyed(move |key: &CredentialKey| {
+    ///     tokens.token_source(Credentials::new(key.as_str(), "secret-a"))
+    /// })
+    /// .allow_host("127.0.0.1")
+    /// .build()?;
+    /// let token = layer.access_token_for(&CredentialKey::new("tenant-a")).await?;
+    /// assert_eq!(server.symbl().issued_to(token.secret()).as_deref(), Some("tenant-a"));
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub fn token_source(&self, credentials: Credentials) -> SymblTokenSource {
+        let source = SymblTokenSource::new(self.token_url(), credentials);
+        #[cfg(builtin_client)]
+        if !cfg!(tls_provider = "installed") || crate::transport::builtin_ready() {
+            return source;
+        }
+        source.token_client(
             hyper_util::client::legacy::Client::builder(TokioExecutor::new())
                 .build_http::<Full<Bytes>>(),
         )

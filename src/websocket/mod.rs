@@ -99,7 +99,10 @@ type Connected = (WebSocketStream<MaybeTlsStream<TcpStream>>, Response);
 /// connects once more with a fresh token if the handshake is answered `401`.
 ///
 /// Returns the socket and the server's handshake response. See the [module
-/// documentation](self) for the rules. Errors, boxed: a [`crate::Error`] (no token, a refused
+/// documentation](self) for the rules. From a [`keyed`](SymblAuthLayer::keyed) layer, the
+/// handshake request names its credential with a [`CredentialKey`](crate::CredentialKey) in
+/// its extensions (build an `http::Request<()>` and insert it); without one, the connect
+/// fails with [`Error::MissingCredentialKey`](crate::Error::MissingCredentialKey). Errors, boxed: a [`crate::Error`] (no token, a refused
 /// plain-`ws://` target, a handshake rejected), an [`UnsupportedScheme`] (not a `ws://` or
 /// `wss://` URL), an [`Elapsed`] (a handshake past the handshake timeout), or tungstenite's
 /// `Error`. TLS is what the crate's features choose; [`connect_with`] takes your own.
@@ -155,7 +158,7 @@ async fn connect_request(
         }
         Decision::Refuse(error) => return Err(error.into()),
     }
-    let cache = &layer.shared.cache;
+    let cache = &layer.shared.cache_for(request.extensions())?;
     let token = cache.get().await?;
     match handshake(with_token(&request, &token), connector.clone(), limit).await {
         Err(Failed::Unauthorized(_)) => {}

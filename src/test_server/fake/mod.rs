@@ -57,7 +57,9 @@ pub struct FakeSymbl {
 }
 
 struct Shared {
-    credentials: Credentials,
+    /// Every credential accepted; the first is the one [`FakeSymbl::accepted_credentials`]
+    /// gives and the fake's own `TokenSource` uses.
+    credentials: Vec<Credentials>,
     lifetime: Duration,
     reissue_before: Duration,
     state: Mutex<State>,
@@ -70,10 +72,12 @@ struct Shared {
 
 #[derive(Default)]
 struct State {
-    /// The token the server-side cache hands out, and its expiry.
-    cached: Option<(String, Instant)>,
+    /// The token the server-side cache hands out per app id, and its expiry.
+    cached: HashMap<String, (String, Instant)>,
     /// Every token that has not been revoked, with its expiry.
     valid: HashMap<String, Instant>,
+    /// The app id each token was issued to, revoked tokens included.
+    issued_to: HashMap<String, String>,
     faults: VecDeque<TokenFault>,
     rejections: usize,
     reject_before_body: bool,
@@ -91,14 +95,14 @@ impl FakeSymbl {
     /// re-serving each until it has less than 60 s left.
     pub fn new() -> Self {
         Self::with_settings(
-            Credentials::new(TEST_APP_ID, TEST_APP_SECRET),
+            vec![Credentials::new(TEST_APP_ID, TEST_APP_SECRET)],
             Duration::from_secs(86_400),
             Duration::from_secs(60),
         )
     }
 
     fn with_settings(
-        credentials: Credentials,
+        credentials: Vec<Credentials>,
         lifetime: Duration,
         reissue_before: Duration,
     ) -> Self {
@@ -117,10 +121,20 @@ impl FakeSymbl {
         }
     }
 
-    /// The same fake, accepting other credentials.
+    /// The same fake, accepting other credentials (in place of all it accepted).
     pub fn credentials(self, credentials: Credentials) -> Self {
         let shared = &self.shared;
-        Self::with_settings(credentials, shared.lifetime, shared.reissue_before)
+        Self::with_settings(vec![credentials], shared.lifetime, shared.reissue_before)
+    }
+
+    /// The same fake, accepting `credentials` too: for a keyed layer's tests, one per tenant.
+    /// Each app id has its own server-side token cache, and
+    /// [`issued_to`](Self::issued_to) tells which app a token was issued to.
+    pub fn accept(self, credentials: Credentials) -> Self {
+        let shared = &self.shared;
+        let mut accepted = shared.credentials.clone();
+        accepted.push(credentials);
+        Self::with_settings(accepted, shared.lifetime, shared.reissue_before)
     }
 
     /// The same fake, granting tokens of another lifetime.
@@ -138,7 +152,15 @@ impl FakeSymbl {
 
     /// Credentials this fake accepts.
     pub fn accepted_credentials(&self) -> Credentials {
-        self.shared.credentials.clone()
+        self.shared.credentials[0].clone()
+    }
+
+    /// The app id `token` (the raw token, or a `Bearer` header value) was issued to, revoked
+    /// or not; `None` for a token this fake never issued. For tests that check each request
+    /// carried the token of the credential it named.
+    pub fn issued_to(&self, token: &str) -> Option<String> {
+        let token = token.strip_prefix("Bearer ").unwrap_or(token);
+        self.lock().issued_to.get(token).cloned()
     }
 
     /// Token requests received, faults included.
@@ -165,7 +187,18 @@ impl FakeSymbl {
     pub fn revoke_tokens(&self) {
         let mut state = self.lock();
         state.valid.clear();
-        state.cached = None;
+        state.cached.clear();
+    }
+
+    /// Revokes the tokens issued to `app_id` only: the API rejects them, and its next token
+    /// request issues a new one. Other apps' tokens stay valid.
+    pub fn revoke_tokens_of(&self, app_id: &str) {
+        let mut state = self.lock();
+        let State {
+            valid, issued_to, ..
+        } = &mut *state;
+        valid.retain(|token, _| issued_to.get(token).map(String::as_str) != Some(app_id));
+        state.cached.remove(app_id);
     }
 
     /// The next `times` token requests show `fault`, after any faults already queued.

@@ -145,15 +145,17 @@ impl FakeSymbl {
                 r#"{"message":"type must be application"}"#,
             );
         }
-        let credentials = &self.shared.credentials;
-        if field("appId") != Some(credentials.app_id())
-            || field("appSecret") != Some(credentials.app_secret())
-        {
+        let accepted = self.shared.credentials.iter().find(|credentials| {
+            field("appId") == Some(credentials.app_id())
+                && field("appSecret") == Some(credentials.app_secret())
+        });
+        let Some(credentials) = accepted else {
             return json(StatusCode::UNAUTHORIZED, r#"{"message":"Unauthorized"}"#);
-        }
+        };
+        let app_id = credentials.app_id();
         let mut state = self.lock();
         let now = Instant::now();
-        let (token, expires_at) = match &state.cached {
+        let (token, expires_at) = match state.cached.get(app_id) {
             // Like Symbl: re-serve the cached token while it has a while (and a whole second)
             // to live.
             Some((token, expires_at))
@@ -166,8 +168,11 @@ impl FakeSymbl {
                 let serial = self.shared.tokens_issued.fetch_add(1, Ordering::SeqCst) + 1;
                 let token = format!("fake-token-{serial}-{:016x}", random());
                 let expires_at = now + self.shared.lifetime;
-                state.cached = Some((token.clone(), expires_at));
+                state
+                    .cached
+                    .insert(app_id.to_owned(), (token.clone(), expires_at));
                 state.valid.insert(token.clone(), expires_at);
+                state.issued_to.insert(token.clone(), app_id.to_owned());
                 (token, expires_at)
             }
         };
@@ -180,7 +185,7 @@ impl FakeSymbl {
 impl TokenSource for FakeSymbl {
     /// Asks the fake's token endpoint in memory, with the credentials it accepts.
     fn fetch_token(&self) -> TokenFuture<'_> {
-        let credentials = &self.shared.credentials;
+        let credentials = &self.shared.credentials[0];
         let request = serde_json::json!({
             "type": "application",
             "appId": credentials.app_id(),
