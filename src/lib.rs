@@ -152,6 +152,9 @@ mod unauthorized;
 // The host rule and the token cache.
 mod cache;
 mod scope;
+#[cfg(feature = "redis")]
+#[cfg_attr(docsrs, doc(cfg(feature = "redis")))]
+pub mod store;
 // The token sources.
 mod credentials;
 pub mod oauth2;
@@ -202,7 +205,7 @@ pub use stats::Stats;
 #[cfg(feature = "reqwest-middleware")]
 pub use self::reqwest_middleware::SymblAuthMiddleware;
 pub use symbl::{SymblTokenSource, DEFAULT_TOKEN_URL, SYMBL_API_HOSTS};
-pub use token::{AccessToken, TokenFuture, TokenSource, MAX_LIFETIME, MAX_TOKEN_LEN};
+pub use token::{AccessToken, CacheKey, TokenFuture, TokenSource, MAX_LIFETIME, MAX_TOKEN_LEN};
 pub use transport::MAX_RESPONSE_BYTES;
 
 /// The `reqwest` this crate sends token requests with, for the settings passed to

@@ -50,6 +50,9 @@ pub struct SymblAuthLayerBuilder {
     timings: CacheConfig,
     #[cfg(feature = "websocket")]
     handshake_timeout: Duration,
+    /// Where the layer shares its tokens with other processes (`shared_store`).
+    #[cfg(feature = "redis")]
+    store: Option<Arc<dyn crate::store::TokenStore>>,
 }
 
 /// Where the layer's tokens come from.
@@ -145,6 +148,8 @@ impl SymblAuthLayerBuilder {
             },
             #[cfg(feature = "websocket")]
             handshake_timeout: Self::DEFAULT_HANDSHAKE_TIMEOUT,
+            #[cfg(feature = "redis")]
+            store: None,
         }
     }
 
@@ -327,9 +332,24 @@ impl SymblAuthLayerBuilder {
                 hosts.push(host);
             }
         }
+        #[cfg(feature = "redis")]
+        let cache = match self.store {
+            Some(store) => {
+                let key = source.cache_key().ok_or_else(|| {
+                    Error::config(
+                        "shared_store needs a token source that says what determines its \
+                         tokens (TokenSource::cache_key); this one returns None",
+                    )
+                })?;
+                TokenCache::shared(source, self.timings, crate::cache::Fleet::new(store, &key))
+            }
+            None => TokenCache::new(source, self.timings),
+        };
+        #[cfg(not(feature = "redis"))]
+        let cache = TokenCache::new(source, self.timings);
         Ok(SymblAuthLayer {
             shared: Arc::new(Shared {
-                cache: TokenCache::new(source, self.timings),
+                cache,
                 scope: Scope::new(hosts, self.allow_insecure_http),
                 replay_limit: self.replay_limit,
                 #[cfg(feature = "websocket")]
@@ -356,13 +376,17 @@ impl fmt::Debug for SymblAuthLayerBuilder {
             .field("extra_hosts", &self.extra_hosts)
             .field("allow_insecure_http", &self.allow_insecure_http)
             .field("replay_limit", &self.replay_limit)
-            .field("timings", &self.timings)
-            .finish()
+            .field("timings", &self.timings);
+        #[cfg(feature = "redis")]
+        debug.field("shared_store", &self.store);
+        debug.finish()
     }
 }
 
 mod client;
 mod layer;
 mod settings;
+#[cfg(feature = "redis")]
+mod store;
 #[cfg(test)]
 mod tests;

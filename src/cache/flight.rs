@@ -53,6 +53,9 @@ impl Shared {
         if state.generation > 0 {
             self.counters.count(Event::Refresh);
         }
+        // The token held (or last held): being replaced, so never taken back from a store.
+        #[cfg(feature = "redis")]
+        let held = state.last_header.clone();
         drop(state);
         let landing = Landing {
             shared: Arc::downgrade(self),
@@ -61,7 +64,17 @@ impl Shared {
         };
         let source = Arc::clone(&self.source);
         let (config, counters) = (self.config.clone(), Arc::clone(&self.counters));
+        #[cfg(feature = "redis")]
+        let fleet = self.fleet.clone();
         runtime.spawn(async move {
+            #[cfg(feature = "redis")]
+            let fetch = async {
+                match &fleet {
+                    Some(fleet) => fleet.fetch(held, &*source, &config, &counters).await,
+                    None => fetch_with_retries(&*source, &config, &counters).await,
+                }
+            };
+            #[cfg(not(feature = "redis"))]
             let fetch = fetch_with_retries(&*source, &config, &counters);
             if let Some(fetched) = landing.unless_abandoned(fetch).await {
                 landing.land(fetched);

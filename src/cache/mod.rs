@@ -9,6 +9,8 @@
 //!   (`fetch.rs`), and compare-and-invalidate after a 401.
 
 mod fetch;
+#[cfg(feature = "redis")]
+mod fleet;
 mod flight;
 mod freshness;
 mod schedule;
@@ -31,6 +33,8 @@ use self::schedule::{decide, later, may_force_refresh, Decision, Fetching, Sched
 use crate::stats::Counters;
 use crate::{AccessToken, Error, TokenSource};
 
+#[cfg(feature = "redis")]
+pub(crate) use self::fleet::Fleet;
 pub(crate) use self::schedule::CacheConfig;
 pub(crate) use self::view::TokenView;
 
@@ -80,6 +84,9 @@ struct Shared {
     source: Arc<dyn TokenSource>,
     config: CacheConfig,
     counters: Arc<Counters>,
+    /// The store this cache shares its tokens through, if any.
+    #[cfg(feature = "redis")]
+    fleet: Option<Arc<Fleet>>,
 }
 
 /// A token with its schedule; replaced whole when either changes.
@@ -132,8 +139,20 @@ impl TokenCache {
                 source,
                 config,
                 counters: Arc::default(),
+                #[cfg(feature = "redis")]
+                fleet: None,
             }),
         }
+    }
+
+    /// A cache that shares its tokens with other processes through `fleet`'s store.
+    #[cfg(feature = "redis")]
+    pub(crate) fn shared(source: Arc<dyn TokenSource>, config: CacheConfig, fleet: Fleet) -> Self {
+        let mut cache = Self::new(source, config);
+        if let Some(shared) = Arc::get_mut(&mut cache.shared) {
+            shared.fleet = Some(Arc::new(fleet));
+        }
+        cache
     }
 
     pub(crate) fn source(&self) -> &dyn TokenSource {
@@ -201,14 +220,10 @@ impl TokenCache {
     pub(crate) fn invalidate(&self, generation: u64) -> Invalidated {
         let shared = &self.shared;
         let mut state = shared.lock();
-        let is_current = shared
-            .current
-            .load()
-            .as_deref()
-            .is_some_and(|cached| cached.token.generation == generation);
-        if !is_current {
+        let current = shared.current.load_full();
+        let Some(rejected) = current.filter(|cached| cached.token.generation == generation) else {
             return Invalidated::Replaced;
-        }
+        };
         let now = Instant::now();
         if !may_force_refresh(now, state.last_forced_refresh) {
             tracing::debug!("401 for the current token right after a forced refresh; keeping it");
@@ -217,6 +232,12 @@ impl TokenCache {
         state.last_forced_refresh = Some(now);
         shared.current.store(None);
         tracing::info!(generation, "access token rejected with 401; dropped");
+        #[cfg(feature = "redis")]
+        if let Some(fleet) = &shared.fleet {
+            fleet.forget(&rejected.token.header);
+        }
+        #[cfg(not(feature = "redis"))]
+        let _ = rejected;
         Invalidated::Dropped
     }
 }
