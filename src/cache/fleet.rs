@@ -142,7 +142,10 @@ impl Fleet {
         let now = Instant::now();
         let (token, sent_at) = match now.checked_sub(lifetime.saturating_sub(left) + jitter) {
             Some(sent_at) => (token, sent_at),
-            None => (AccessToken::from_header(token.header_value().clone(), left), now),
+            None => (
+                AccessToken::from_header(token.header_value().clone(), left),
+                now,
+            ),
         };
         self.remember(token.header_value(), entry);
         tracing::debug!(left = ?left, "access token taken from the token store");

@@ -49,7 +49,9 @@ impl Sealer {
         let prk = Salt::new(HKDF_SHA256, b"symbl-auth token store v1 seal").extract(key.secret());
         let info = [fingerprint.as_ref()];
         #[allow(clippy::expect_used)] // 32 bytes of HKDF-SHA256 output is always allowed.
-        let okm = prk.expand(&info, &AES_256_GCM).expect("HKDF gives 32 bytes");
+        let okm = prk
+            .expand(&info, &AES_256_GCM)
+            .expect("HKDF gives 32 bytes");
         let aead = LessSafeKey::new(UnboundKey::from(okm));
         Self {
             token_key,

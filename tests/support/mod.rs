@@ -18,6 +18,8 @@ pub mod clients;
 pub mod raw_peer;
 pub mod recording;
 pub mod recording_server;
+#[cfg(feature = "redis")]
+pub mod redis_server;
 pub mod rng;
 pub mod sources;
 pub mod trace;
