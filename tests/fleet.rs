@@ -12,7 +12,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use base64::Engine as _;
 use http::StatusCode;
 use symbl_auth::store::RedisStore;
-use symbl_auth::test_server::{FakeSymbl, TestServer, TEST_APP_ID, TEST_APP_SECRET};
+use symbl_auth::test_server::{FakeSymbl, TestServer, TokenFault, TEST_APP_ID, TEST_APP_SECRET};
 use symbl_auth::{Credentials, SymblAuth, SymblAuthLayer};
 use tower::{Layer, ServiceExt};
 
@@ -145,6 +145,7 @@ fn member(plan: &Plan) -> Member {
     let store = RedisStore::new(&plan.redis).expect("redis url");
     let layer = SymblAuthLayer::builder(Credentials::new(TEST_APP_ID, TEST_APP_SECRET))
         .token_url(&plan.token_url)
+        .failure_cooldown(Duration::from_millis(50))
         .shared_store(store)
         .build()
         .expect("layer");
@@ -481,4 +482,39 @@ async fn a_source_that_cannot_say_what_determines_its_tokens_is_not_shared() {
         .build()
         .expect_err("refused");
     assert!(error.to_string().contains("cache_key"), "{error}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_401_removes_the_token_from_the_store_only_if_the_store_still_holds_it() {
+    let redis = RedisServer::start();
+    let server = TestServer::start().await.expect("server");
+    let (fleet, plan) = members(2, &redis, &server);
+    let (x, y) = (&fleet[0], &fleet[1]);
+    all_at_once(&fleet, &plan).await.expect("calls");
+    let (key, _) = token_key(&redis);
+    assert_eq!(server.symbl().token_requests(), 1);
+
+    // Y's 401 removes the revoked token, although Y gets no new one (the endpoint refuses).
+    server.symbl().revoke_tokens();
+    server
+        .symbl()
+        .fail_token_requests(TokenFault::Status(StatusCode::BAD_REQUEST), 1);
+    let _ = act(y, &plan).await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(redis.get(&key), None, "the revoked token is gone from the store");
+
+    // Y gets a new token and writes it; X's late 401 for the old one leaves the new one.
+    tokio::time::sleep(Duration::from_millis(100)).await; // the cool-down of the failure
+    act(y, &plan).await.expect("Y, with a new token");
+    let requests = server.symbl().token_requests();
+    act(x, &plan).await.expect("X, after its 401, with Y's token");
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert!(redis.get(&key).is_some(), "the newer token stays");
+    let (cold, _) = members(1, &redis, &server);
+    all_at_once(&cold, &plan).await.expect("a cold member");
+    assert_eq!(
+        server.symbl().token_requests(),
+        requests,
+        "X and a cold member took Y's token from the store"
+    );
 }
