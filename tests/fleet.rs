@@ -315,7 +315,7 @@ async fn a_redis_that_never_answers_costs_at_most_its_timeout() {
         .shared_store(store)
         .build()
         .expect("layer");
-    let began = std::time::Instant::now();
+    let began = tokio::time::Instant::now();
     layer
         .access_token()
         .await
@@ -364,7 +364,7 @@ async fn a_dead_lease_holder_is_outlived() {
         Duration::from_millis(1_500),
     );
     let (later, _) = members(3, &redis, &server);
-    let began = std::time::Instant::now();
+    let began = tokio::time::Instant::now();
     all_at_once(&later, &plan).await.expect("every call");
     let waited = began.elapsed();
     assert!(
@@ -501,13 +501,19 @@ async fn a_401_removes_the_token_from_the_store_only_if_the_store_still_holds_it
         .fail_token_requests(TokenFault::Status(StatusCode::BAD_REQUEST), 1);
     let _ = act(y, &plan).await;
     tokio::time::sleep(Duration::from_millis(300)).await;
-    assert_eq!(redis.get(&key), None, "the revoked token is gone from the store");
+    assert_eq!(
+        redis.get(&key),
+        None,
+        "the revoked token is gone from the store"
+    );
 
     // Y gets a new token and writes it; X's late 401 for the old one leaves the new one.
     tokio::time::sleep(Duration::from_millis(100)).await; // the cool-down of the failure
     act(y, &plan).await.expect("Y, with a new token");
     let requests = server.symbl().token_requests();
-    act(x, &plan).await.expect("X, after its 401, with Y's token");
+    act(x, &plan)
+        .await
+        .expect("X, after its 401, with Y's token");
     tokio::time::sleep(Duration::from_millis(300)).await;
     assert!(redis.get(&key).is_some(), "the newer token stays");
     let (cold, _) = members(1, &redis, &server);
