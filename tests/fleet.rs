@@ -34,6 +34,8 @@ struct Plan {
     start_ms: u64,
     rounds: Vec<u64>,
     action: String,
+    /// `token_request_timeout`, which is also how long a lease lasts.
+    attempt_ms: u64,
 }
 
 impl Plan {
@@ -46,6 +48,7 @@ impl Plan {
             start_ms: unix_ms() + 2_000,
             rounds: rounds.to_vec(),
             action: action.to_owned(),
+            attempt_ms: 10_000,
         }
     }
 
@@ -61,6 +64,7 @@ impl Plan {
                 .map(|offset| offset.parse().expect("offset"))
                 .collect(),
             action: var("SYMBL_FLEET_ACTION"),
+            attempt_ms: var("SYMBL_FLEET_ATTEMPT_MS").parse().expect("attempt"),
         }
     }
 
@@ -79,6 +83,7 @@ impl Plan {
                     .env("SYMBL_FLEET_START_MS", self.start_ms.to_string())
                     .env("SYMBL_FLEET_ROUNDS", rounds.join(","))
                     .env("SYMBL_FLEET_ACTION", &self.action)
+                    .env("SYMBL_FLEET_ATTEMPT_MS", self.attempt_ms.to_string())
                     .stdout(Stdio::piped())
                     .stderr(Stdio::piped())
                     .spawn()
@@ -93,6 +98,14 @@ impl Plan {
 struct Workers(Vec<Child>);
 
 impl Workers {
+    /// Kills every worker (SIGKILL: no destructor runs, no lease is given back).
+    fn kill(&mut self) {
+        for child in &mut self.0 {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+
     /// Waits for every worker; fails with their output if one failed.
     async fn succeed(mut self) {
         let children = std::mem::take(&mut self.0);
@@ -117,10 +130,7 @@ impl Workers {
 
 impl Drop for Workers {
     fn drop(&mut self) {
-        for child in &mut self.0 {
-            let _ = child.kill();
-            let _ = child.wait();
-        }
+        self.kill();
     }
 }
 
@@ -145,7 +155,13 @@ fn member(plan: &Plan) -> Member {
     let store = RedisStore::new(&plan.redis).expect("redis url");
     let layer = SymblAuthLayer::builder(Credentials::new(TEST_APP_ID, TEST_APP_SECRET))
         .token_url(&plan.token_url)
+        // Plain http to loopback, and a client whatever the TLS features.
+        .token_client(
+            hyper_util::client::legacy::Client::builder(hyper_util::rt::TokioExecutor::new())
+                .build_http::<http_body_util::Full<bytes::Bytes>>(),
+        )
         .failure_cooldown(Duration::from_millis(50))
+        .token_request_timeout(Duration::from_millis(plan.attempt_ms))
         .shared_store(store)
         .build()
         .expect("layer");
@@ -393,8 +409,8 @@ async fn entries_written_by_hand_are_refused_never_sent_and_overwritten() {
     )
     .await
     .expect("server");
-    let foreign_layer = SymblAuthLayer::builder(other.symbl().accepted_credentials())
-        .token_url(other.token_url())
+    let foreign_layer = other
+        .layer_builder()
         .shared_store(RedisStore::new(&redis.url()).expect("url"))
         .build()
         .expect("layer");
@@ -522,5 +538,44 @@ async fn a_401_removes_the_token_from_the_store_only_if_the_store_still_holds_it
         server.symbl().token_requests(),
         requests,
         "X and a cold member took Y's token from the store"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_lease_holder_killed_mid_fetch_is_outlived() {
+    let redis = RedisServer::start();
+    let server = TestServer::start().await.expect("server");
+    // The first token request never gets an answer: its process holds the lease, stuck.
+    server.symbl().fail_token_requests(TokenFault::Hang, 1);
+    let mut plan = Plan::new(&redis, &server, &[0], "token");
+    plan.start_ms = unix_ms();
+    plan.attempt_ms = 1_500;
+    let mut holder = plan.spawn(1);
+    for _ in 0..1_000 {
+        if server.symbl().token_requests() == 1 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    assert_eq!(server.symbl().token_requests(), 1, "the holder is fetching");
+    assert!(
+        redis.dump().iter().any(|(key, _)| key.ends_with(":lease")),
+        "the holder took the lease"
+    );
+    holder.kill();
+
+    let other = member(&plan);
+    let began = tokio::time::Instant::now();
+    other.layer.access_token().await.expect("a token");
+    let waited = began.elapsed();
+    assert!(
+        waited >= Duration::from_millis(1_000),
+        "waited for the lease: {waited:?}"
+    );
+    assert!(waited < Duration::from_secs(5), "not wedged: {waited:?}");
+    assert_eq!(
+        server.symbl().token_requests(),
+        2,
+        "one fetch once the lease expired"
     );
 }
