@@ -5,7 +5,7 @@
 //! `cargo bench --bench fleet --features redis,test-server` (needs `redis-server` on the PATH)
 
 #[path = "../tests/support/redis_server.rs"]
-#[allow(dead_code)]
+#[allow(dead_code, unreachable_pub)]
 mod redis_server;
 
 use std::time::Duration;
