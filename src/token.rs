@@ -48,6 +48,16 @@ pub const MAX_LIFETIME: Duration = Duration::from_secs(365 * 24 * 60 * 60);
 pub struct AccessToken {
     header: HeaderValue,
     expires_in: Duration,
+    /// What the token server said is left of its budget, if it said.
+    quota: Option<Quota>,
+}
+
+/// What a token server says is left of its budget for this client (token requests, or
+/// requests of any kind), from the headers of its answer.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct Quota {
+    pub(crate) remaining: u64,
+    pub(crate) limit: Option<u64>,
 }
 
 impl AccessToken {
@@ -87,11 +97,29 @@ impl AccessToken {
             Error::bad_token_response("the access token is not a valid header value")
         })?;
         header.set_sensitive(true);
-        Ok(Self { header, expires_in })
+        Ok(Self {
+            header,
+            expires_in,
+            quota: None,
+        })
     }
 
     pub(crate) fn from_header(header: HeaderValue, expires_in: Duration) -> Self {
-        Self { header, expires_in }
+        Self {
+            header,
+            expires_in,
+            quota: None,
+        }
+    }
+
+    /// The same token, with what its server said is left of its budget.
+    pub(crate) fn with_quota(mut self, quota: Option<Quota>) -> Self {
+        self.quota = quota;
+        self
+    }
+
+    pub(crate) fn quota(&self) -> Option<Quota> {
+        self.quota
     }
 
     /// How long the token is valid. What that is counted from depends on where the token

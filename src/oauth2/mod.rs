@@ -333,7 +333,8 @@ impl ClientCredentials {
         if status.is_success() {
             let headers = answer.headers().clone();
             let body = transport::read_body(answer).await?;
-            return answer::token(&headers, &body, self.default_lifetime);
+            let token = answer::token(&headers, &body, self.default_lifetime)?;
+            return Ok(token.with_quota(transport::quota(&headers)));
         }
         if let Some(transient) = transport::answer::transient(status, answer.headers()) {
             return Err(transient);

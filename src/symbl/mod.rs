@@ -179,7 +179,8 @@ impl SymblTokenSource {
         if !status.is_success() {
             return Err(status_error(status, answer.headers()));
         }
-        parse_token_response(&transport::read_body(answer).await?)
+        let quota = transport::quota(answer.headers());
+        Ok(parse_token_response(&transport::read_body(answer).await?)?.with_quota(quota))
     }
 }
 

@@ -20,10 +20,12 @@ mod body;
 #[cfg(builtin_client)]
 mod builtin;
 mod failure;
+mod quota;
 mod service;
 mod token_url;
 
 pub(crate) use body::read_body;
+pub(crate) use quota::quota;
 #[cfg(feature = "test-server")]
 pub(crate) use body::too_large;
 pub use body::MAX_RESPONSE_BYTES;
