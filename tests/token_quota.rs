@@ -22,14 +22,19 @@ fn captured() -> &'static Captured {
 #[tokio::test]
 async fn auth0s_quota_shows_in_stats_and_warns_before_it_runs_out() {
     let log = captured();
-    let auth0 = "Auth0-Client-Quota-Limit: b=per_hour;q=100;r=5;t=3600,b=per_day;q=1000;r=900;t=86400";
+    let auth0 =
+        "Auth0-Client-Quota-Limit: b=per_hour;q=100;r=5;t=3600,b=per_day;q=1000;r=900;t=86400";
     let endpoint = TokenEndpoint::start(Reply::token("t1", 3600).header(auth0)).await;
     let source = ClientCredentials::new(endpoint.url("/token"), "client-a", "secret");
     let layer = SymblAuthLayer::from_source(source)
         .allow_host("api.example.com")
         .build()
         .expect("layer");
-    assert_eq!(layer.stats().token_quota_remaining, None, "nothing said yet");
+    assert_eq!(
+        layer.stats().token_quota_remaining,
+        None,
+        "nothing said yet"
+    );
     layer.access_token().await.expect("token");
     let stats = layer.stats();
     assert_eq!(stats.token_quota_remaining, Some(5), "the tightest bucket");

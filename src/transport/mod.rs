@@ -25,11 +25,11 @@ mod service;
 mod token_url;
 
 pub(crate) use body::read_body;
-pub(crate) use quota::quota;
 #[cfg(feature = "test-server")]
 pub(crate) use body::too_large;
 pub use body::MAX_RESPONSE_BYTES;
 use failure::failure;
+pub(crate) use quota::quota;
 pub(crate) use token_url::check_token_url;
 
 #[cfg(builtin_client)]

@@ -88,7 +88,10 @@ mod tests {
     #[test]
     fn reads_auth0s_tightest_bucket() {
         let auth0 = "b=per_hour;q=100;r=7;t=3600,b=per_day;q=1000;r=900;t=86400";
-        assert_eq!(read(&[("auth0-client-quota-limit", auth0)]), Some((7, Some(100))));
+        assert_eq!(
+            read(&[("auth0-client-quota-limit", auth0)]),
+            Some((7, Some(100)))
+        );
     }
 
     #[test]
@@ -100,14 +103,20 @@ mod tests {
         assert_eq!(read(&ietf), Some((50, Some(100))));
         let draft = [("ratelimit-remaining", "4"), ("ratelimit-limit", "10")];
         assert_eq!(read(&draft), Some((4, Some(10))));
-        let okta = [("x-rate-limit-remaining", "3"), ("x-rate-limit-limit", "600")];
+        let okta = [
+            ("x-rate-limit-remaining", "3"),
+            ("x-rate-limit-limit", "600"),
+        ];
         assert_eq!(read(&okta), Some((3, Some(600))));
     }
 
     #[test]
     fn garbage_or_nothing_is_no_budget() {
         assert_eq!(read(&[]), None);
-        assert_eq!(read(&[("auth0-client-quota-limit", "b=per_hour;q=x;r=-1")]), None);
+        assert_eq!(
+            read(&[("auth0-client-quota-limit", "b=per_hour;q=x;r=-1")]),
+            None
+        );
         assert_eq!(read(&[("ratelimit-remaining", "lots")]), None);
     }
 }
