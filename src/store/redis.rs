@@ -194,3 +194,20 @@ impl fmt::Debug for RedisStore {
             .finish_non_exhaustive()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn neither_debug_nor_errors_show_the_password() {
+        let store = RedisStore::new("redis://user:hunter2@127.0.0.1:6379/0").expect("parses");
+        let debug = format!("{store:?}");
+        assert!(!debug.contains("hunter2"), "{debug}");
+        assert!(debug.contains("127.0.0.1"), "{debug}");
+        let error = RedisStore::new("rediss://user:hunter2@127.0.0.1:6379/0")
+            .expect_err("no TLS compiled in");
+        assert!(!error.to_string().contains("hunter2"), "{error}");
+        assert!(RedisStore::new("http://127.0.0.1").is_err());
+    }
+}
