@@ -45,7 +45,7 @@ impl Plan {
             token_url: server.token_url(),
             api_url: server.url("/v1/conversations"),
             // Time for the workers to start, so that the first round is cold for all at once.
-            start_ms: unix_ms() + 2_000,
+            start_ms: unix_ms() + 3_000,
             rounds: rounds.to_vec(),
             action: action.to_owned(),
             attempt_ms: 10_000,
@@ -230,11 +230,11 @@ fn short_lived(lifetime: Duration) -> FakeSymbl {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn eight_processes_and_sixteen_layers_make_one_token_request_per_lifetime() {
     let redis = RedisServer::start();
-    let server = TestServer::serve(short_lived(Duration::from_secs(2)))
+    let server = TestServer::serve(short_lived(Duration::from_secs(3)))
         .await
         .expect("server");
     // Each round comes after the last round's token expired: cold again, fleet-wide.
-    let plan = Plan::new(&redis, &server, &[0, 2_400, 4_800], "token");
+    let plan = Plan::new(&redis, &server, &[0, 3_400, 6_800], "token");
     let workers = plan.spawn(WORKERS);
     let members: Vec<Member> = (0..LAYERS).map(|_| member(&plan)).collect();
     for round in 0..plan.rounds.len() {
@@ -314,6 +314,18 @@ async fn redis_stopped_then_restarted_fails_no_call_and_is_shared_again() {
         server.symbl().token_requests(),
         2 + members.len(),
         "shared again"
+    );
+
+    // Restarted between two uses: the connections it dropped are made again at once.
+    redis.restart();
+    tokio::time::sleep(lifetime).await;
+    all_at_once(&members, &plan)
+        .await
+        .expect("every call, Redis restarted");
+    assert_eq!(
+        server.symbl().token_requests(),
+        3 + members.len(),
+        "shared at once after a restart nobody saw"
     );
 }
 

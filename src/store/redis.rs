@@ -74,11 +74,11 @@ impl RedisStore {
         self
     }
 
-    /// The shared connection, made if there is none.
-    async fn connection(&self) -> Result<MultiplexedConnection, Error> {
+    /// The shared connection, made if there is none; `true` if it was just made.
+    async fn connection(&self) -> Result<(MultiplexedConnection, bool), Error> {
         let mut slot = self.connection.lock().await;
         if let Some(connection) = &*slot {
-            return Ok(connection.clone());
+            return Ok((connection.clone(), false));
         }
         let config = AsyncConnectionConfig::new()
             .set_connection_timeout(Some(self.timeout))
@@ -89,21 +89,31 @@ impl RedisStore {
             .await
             .map_err(|error| failure("connecting to", &error))?;
         *slot = Some(connection.clone());
-        Ok(connection)
+        Ok((connection, true))
     }
 
-    /// Runs `operation` on the connection within the timeout; on a failure, drops the
-    /// connection so that the next operation connects again.
+    /// Runs `operation` on the connection within the timeout. A connection found dropped
+    /// (Redis restarted since it was made) is made again and the operation tried once more;
+    /// after any other failure the connection is dropped, so that the next operation
+    /// connects again.
     async fn run<T, F, Fut>(&self, operation: F) -> Result<T, Error>
     where
-        F: FnOnce(MultiplexedConnection) -> Fut,
+        F: Fn(MultiplexedConnection) -> Fut,
         Fut: std::future::Future<Output = redis::RedisResult<T>>,
     {
         let attempt = async {
-            let connection = self.connection().await?;
-            operation(connection)
-                .await
-                .map_err(|error| failure("a command to", &error))
+            loop {
+                let (connection, fresh) = self.connection().await?;
+                match operation(connection).await {
+                    Ok(value) => return Ok(value),
+                    Err(error)
+                        if !fresh && (error.is_connection_dropped() || error.is_io_error()) =>
+                    {
+                        *self.connection.lock().await = None;
+                    }
+                    Err(error) => return Err(failure("a command to", &error)),
+                }
+            }
         };
         let result = match tokio::time::timeout(self.timeout, attempt).await {
             Ok(result) => result,
