@@ -112,13 +112,14 @@
 //!    (`unauthorized`) and the resend of a request after a 401 (`resend`).
 //! 3. **The host rule and the cache**: which requests get the token (`scope`); single flight,
 //!    refresh ahead and cool-downs for any [`TokenSource`] (`cache`), knowing no source and
-//!    no transport.
+//!    no transport; the token store a fleet shares its tokens through (`store`, feature
+//!    `redis`: the `TokenStore` trait, `RedisStore`, the fingerprint and the seal).
 //! 4. **The token sources**: Symbl's ([`SymblTokenSource`]), OAuth2's
 //!    ([`oauth2::ClientCredentials`]) and credentials discovery ([`Credentials`]).
 //! 5. **The token request transport**: the built-in client or the app's `token_client`, the
-//!    token URL rules, the response cap and reading, the sorting of failures (`transport`, on
-//!    `tls`).
-//! 6. **The ground**: [`Error`], [`AccessToken`] and [`TokenSource`], who bounds an attempt
+//!    token URL rules, the response cap and reading, the sorting of failures, the token
+//!    server's budget headers (`transport`, on `tls`).
+//! 6. **The ground**: [`Error`], [`AccessToken`], [`TokenSource`] and its [`CacheKey`], who bounds an attempt
 //!    (`attempt`), where a secret may travel in clear (`cleartext`), redaction, [`Stats`],
 //!    and the [`ReplayBody`].
 //!
