@@ -15,6 +15,8 @@
 #![allow(unused_imports)]
 
 pub mod clients;
+#[cfg(all(feature = "redis", feature = "test-server"))]
+pub mod fleet;
 pub mod raw_peer;
 pub mod recording;
 pub mod recording_server;
