@@ -114,15 +114,18 @@
 //!    (`unauthorized`) and the resend of a request after a 401 (`resend`).
 //! 3. **The host rule and the cache**: which requests get the token (`scope`); single flight,
 //!    refresh ahead and cool-downs for any [`TokenSource`] (`cache`), and a bounded map of
-//!    such caches, one per key (`cache/keyed.rs`), knowing no source and no transport.
+//!    such caches, one per key (`cache/keyed.rs`), knowing no source and no transport; the
+//!    token store a fleet shares its tokens through (`store`, feature `redis`: the
+//!    `TokenStore` trait, `RedisStore`, the fingerprint and the seal).
 //! 4. **The token sources**: Symbl's ([`SymblTokenSource`]), OAuth2's
 //!    ([`oauth2::ClientCredentials`]) and credentials discovery ([`Credentials`]).
 //! 5. **The token request transport**: the built-in client or the app's `token_client`, the
-//!    token URL rules, the response cap and reading, the sorting of failures (`transport`, on
-//!    `tls`).
-//! 6. **The ground**: [`Error`], [`AccessToken`], [`TokenSource`] and [`CredentialKey`], who
-//!    bounds an attempt (`attempt`), which runtime can fetch (`runtime`), where a secret may
-//!    travel in clear (`cleartext`), redaction, [`Stats`], and the [`ReplayBody`].
+//!    token URL rules, the response cap and reading, the sorting of failures, the token
+//!    server's budget headers (`transport`, on `tls`).
+//! 6. **The ground**: [`Error`], [`AccessToken`], [`TokenSource`] and its [`CacheKey`],
+//!    [`CredentialKey`], who bounds an attempt (`attempt`), which runtime can fetch
+//!    (`runtime`), where a secret may travel in clear (`cleartext`), redaction, [`Stats`],
+//!    and the [`ReplayBody`].
 //!
 //! [Tower]: https://docs.rs/tower
 //! [Symbl.ai]: https://symbl.ai
@@ -154,6 +157,9 @@ mod unauthorized;
 // The host rule and the token cache.
 mod cache;
 mod scope;
+#[cfg(feature = "redis")]
+#[cfg_attr(docsrs, doc(cfg(feature = "redis")))]
+pub mod store;
 // The token sources.
 mod credentials;
 pub mod oauth2;
@@ -207,7 +213,7 @@ pub use stats::Stats;
 #[cfg(feature = "reqwest-middleware")]
 pub use self::reqwest_middleware::SymblAuthMiddleware;
 pub use symbl::{SymblTokenSource, DEFAULT_TOKEN_URL, SYMBL_API_HOSTS};
-pub use token::{AccessToken, TokenFuture, TokenSource, MAX_LIFETIME, MAX_TOKEN_LEN};
+pub use token::{AccessToken, CacheKey, TokenFuture, TokenSource, MAX_LIFETIME, MAX_TOKEN_LEN};
 pub use transport::MAX_RESPONSE_BYTES;
 
 /// The `reqwest` this crate sends token requests with, for the settings passed to

@@ -73,9 +73,19 @@ pub struct Stats {
     /// (forced refreshes are at most one a second, and an endpoint may re-serve the token):
     /// sending again would resend the token just refused.
     pub retries_declined: u64,
+    /// What the token server last said is left of its budget for this client: the
+    /// `r` of Auth0's `Auth0-Client-Quota-Limit` (its tightest bucket), of the IETF `RateLimit`
+    /// field, or `RateLimit-Remaining` / `X-RateLimit-Remaining`, on a token response; 0
+    /// after a `429`. `None` until a server says. A `tracing` warning is logged when it falls
+    /// to a tenth of the limit (or to 10, with no limit stated). On a keyed layer,
+    /// `layer.stats()` has the last any key's server reported; `key_stats` has each key's.
+    pub token_quota_remaining: Option<u64>,
+    /// The budget that `token_quota_remaining` is counted against (`q`, `RateLimit-Policy`,
+    /// `RateLimit-Limit`), if the server said.
+    pub token_quota_limit: Option<u64>,
 }
 
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub(crate) struct Counters {
     token_requests: AtomicU64,
     token_failures: AtomicU64,
@@ -83,10 +93,31 @@ pub(crate) struct Counters {
     retries: AtomicU64,
     replays_skipped: AtomicU64,
     retries_declined: AtomicU64,
+    /// `u64::MAX` until a server says.
+    quota_remaining: AtomicU64,
+    quota_limit: AtomicU64,
     /// The layer's counters, for one key's on a keyed layer: every count goes to both, so the
     /// layer's sums keep the counts of keys evicted since.
     parent: Option<Arc<Counters>>,
 }
+
+impl Default for Counters {
+    fn default() -> Self {
+        Self {
+            token_requests: AtomicU64::new(0),
+            token_failures: AtomicU64::new(0),
+            refreshes: AtomicU64::new(0),
+            retries: AtomicU64::new(0),
+            replays_skipped: AtomicU64::new(0),
+            retries_declined: AtomicU64::new(0),
+            quota_remaining: AtomicU64::new(UNKNOWN),
+            quota_limit: AtomicU64::new(UNKNOWN),
+            parent: None,
+        }
+    }
+}
+
+const UNKNOWN: u64 = u64::MAX;
 
 /// Which counter to bump.
 #[derive(Clone, Copy, Debug)]
@@ -123,8 +154,33 @@ impl Counters {
         counter.fetch_add(1, Ordering::Relaxed);
     }
 
+    /// Records what the token server said is left of its budget; a limit it did not state
+    /// keeps the last one known.
+    /// On a keyed layer the layer's figures are the last any key's server reported.
+    pub(crate) fn quota(&self, remaining: u64, limit: Option<u64>) {
+        if let Some(parent) = &self.parent {
+            parent.quota(remaining, limit);
+        }
+        self.quota_remaining
+            .store(remaining.min(UNKNOWN - 1), Ordering::Relaxed);
+        if let Some(limit) = limit {
+            self.quota_limit
+                .store(limit.min(UNKNOWN - 1), Ordering::Relaxed);
+        }
+    }
+
+    /// The last budget recorded: what remains, and its limit.
+    pub(crate) fn quota_left(&self) -> (Option<u64>, Option<u64>) {
+        let known = |value: u64| (value != UNKNOWN).then_some(value);
+        (
+            known(self.quota_remaining.load(Ordering::Relaxed)),
+            known(self.quota_limit.load(Ordering::Relaxed)),
+        )
+    }
+
     pub(crate) fn snapshot(&self) -> Stats {
         let read = |counter: &AtomicU64| counter.load(Ordering::Relaxed);
+        let (token_quota_remaining, token_quota_limit) = self.quota_left();
         Stats {
             token_requests: read(&self.token_requests),
             token_failures: read(&self.token_failures),
@@ -132,6 +188,8 @@ impl Counters {
             retries: read(&self.retries),
             replays_skipped: read(&self.replays_skipped),
             retries_declined: read(&self.retries_declined),
+            token_quota_remaining,
+            token_quota_limit,
         }
     }
 }

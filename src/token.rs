@@ -48,6 +48,16 @@ pub const MAX_LIFETIME: Duration = Duration::from_secs(365 * 24 * 60 * 60);
 pub struct AccessToken {
     header: HeaderValue,
     expires_in: Duration,
+    /// What the token server said is left of its budget, if it said.
+    quota: Option<Quota>,
+}
+
+/// What a token server says is left of its budget for this client (token requests, or
+/// requests of any kind), from the headers of its answer.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct Quota {
+    pub(crate) remaining: u64,
+    pub(crate) limit: Option<u64>,
 }
 
 impl AccessToken {
@@ -87,11 +97,29 @@ impl AccessToken {
             Error::bad_token_response("the access token is not a valid header value")
         })?;
         header.set_sensitive(true);
-        Ok(Self { header, expires_in })
+        Ok(Self {
+            header,
+            expires_in,
+            quota: None,
+        })
     }
 
     pub(crate) fn from_header(header: HeaderValue, expires_in: Duration) -> Self {
-        Self { header, expires_in }
+        Self {
+            header,
+            expires_in,
+            quota: None,
+        }
+    }
+
+    /// The same token, with what its server said is left of its budget.
+    pub(crate) fn with_quota(mut self, quota: Option<Quota>) -> Self {
+        self.quota = quota;
+        self
+    }
+
+    pub(crate) fn quota(&self) -> Option<Quota> {
+        self.quota
     }
 
     /// How long the token is valid. What that is counted from depends on where the token
@@ -182,6 +210,77 @@ pub type TokenFuture<'a> = Pin<Box<dyn Future<Output = Result<AccessToken, Error
 pub trait TokenSource: fmt::Debug + Send + Sync + 'static {
     /// Makes one request for an access token.
     fn fetch_token(&self) -> TokenFuture<'_>;
+
+    /// What determines this source's tokens, so that processes with the same credential can
+    /// share them through a token store (`shared_store`, feature `redis`); `None` (the default)
+    /// if its tokens are not to be shared. Two sources with equal keys must be able to use each
+    /// other's tokens; any setting that changes what a token grants (URL, client, secret,
+    /// scopes, parameters) belongs in it.
+    fn cache_key(&self) -> Option<CacheKey> {
+        None
+    }
+}
+
+/// What determines a [`TokenSource`]'s tokens, for sharing them between processes.
+///
+/// The public parts (token URL, client id, scopes, parameters) and the secret go in whole; a
+/// store never sees them. It sees a one-way fingerprint (SHA-256 of the parts and of a hash of
+/// the secret) as its key, and tokens sealed under a key derived from the secret (HKDF), so
+/// whoever reads the store can neither find the secret nor use or plant a token.
+///
+/// ```
+/// use symbl_auth::CacheKey;
+///
+/// let key = CacheKey::new("client-secret")
+///     .part("token_url", "https://auth.example.com/token")
+///     .part("client_id", "my-client")
+///     .part("scope", "read write");
+/// assert!(!format!("{key:?}").contains("client-secret"));
+/// ```
+#[derive(Clone)]
+pub struct CacheKey {
+    /// Length-prefixed `name`, `value` pairs, in the order given.
+    parts: Vec<u8>,
+    secret: secrecy::SecretSlice<u8>,
+}
+
+impl CacheKey {
+    /// A key for a credential whose secret is `secret` (an app secret, a client secret, the
+    /// bytes of a private key).
+    pub fn new(secret: impl AsRef<[u8]>) -> Self {
+        Self {
+            parts: Vec::new(),
+            secret: secret.as_ref().to_vec().into(),
+        }
+    }
+
+    /// Adds a public part that determines the token. The order counts; names keep parts apart
+    /// (`("a", "bc")` differs from `("ab", "c")`).
+    pub fn part(mut self, name: &str, value: impl AsRef<[u8]>) -> Self {
+        for bytes in [name.as_bytes(), value.as_ref()] {
+            self.parts
+                .extend_from_slice(&(bytes.len() as u64).to_be_bytes());
+            self.parts.extend_from_slice(bytes);
+        }
+        self
+    }
+
+    #[cfg_attr(not(feature = "redis"), allow(dead_code))]
+    pub(crate) fn parts(&self) -> &[u8] {
+        &self.parts
+    }
+
+    #[cfg_attr(not(feature = "redis"), allow(dead_code))]
+    pub(crate) fn secret(&self) -> &[u8] {
+        use secrecy::ExposeSecret;
+        self.secret.expose_secret()
+    }
+}
+
+impl fmt::Debug for CacheKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("CacheKey").finish_non_exhaustive()
+    }
 }
 
 #[cfg(test)]

@@ -52,6 +52,9 @@ pub struct SymblAuthLayerBuilder {
     keys: KeySettings,
     #[cfg(feature = "websocket")]
     handshake_timeout: Duration,
+    /// Where the layer shares its tokens with other processes (`shared_store`).
+    #[cfg(feature = "redis")]
+    store: Option<Arc<dyn crate::store::TokenStore>>,
 }
 
 /// The bounds of a keyed layer, as set (`None`: the default).
@@ -162,6 +165,8 @@ impl SymblAuthLayerBuilder {
             keys: KeySettings::default(),
             #[cfg(feature = "websocket")]
             handshake_timeout: Self::DEFAULT_HANDSHAKE_TIMEOUT,
+            #[cfg(feature = "redis")]
+            store: None,
         }
     }
 
@@ -281,6 +286,24 @@ impl SymblAuthLayerBuilder {
             .keys
             .checked(matches!(self.source, Source::Keyed { .. }))?;
         let mut hosts = Vec::new();
+        #[cfg(feature = "redis")]
+        let store = self.store;
+        // The cache of the layer's one source, sharing its tokens through the store if any.
+        let timings = self.timings.clone();
+        let one = |source: Arc<dyn TokenSource>| -> Result<TokenCache, Error> {
+            let cache = TokenCache::new(source, timings.clone());
+            #[cfg(feature = "redis")]
+            if let Some(store) = &store {
+                let key = cache.source().cache_key().ok_or_else(|| {
+                    Error::config(
+                        "shared_store needs a token source that says what determines its \
+                         tokens (TokenSource::cache_key); this one returns None",
+                    )
+                })?;
+                return Ok(cache.with_fleet(crate::cache::Fleet::new(Arc::clone(store), &key)));
+            }
+            Ok(cache)
+        };
         let tokens = match self.source {
             Source::Symbl {
                 credentials,
@@ -309,7 +332,7 @@ impl SymblAuthLayerBuilder {
                 if prepare {
                     source.prepare()?;
                 }
-                Tokens::One(TokenCache::new(Arc::new(source), self.timings))
+                Tokens::One(one(Arc::new(source))?)
             }
             Source::Custom {
                 token_url: Some(_), ..
@@ -338,7 +361,13 @@ impl SymblAuthLayerBuilder {
                         "a keyed layer sends its tokens to no host: name them with allow_host",
                     ));
                 }
-                Tokens::Keyed(KeyedCaches::new(make, self.timings, limits))
+                let keyed = KeyedCaches::new(make, self.timings.clone(), limits);
+                #[cfg(feature = "redis")]
+                let keyed = match &store {
+                    Some(store) => keyed.with_store(Arc::clone(store)),
+                    None => keyed,
+                };
+                Tokens::Keyed(keyed)
             }
             Source::Custom {
                 source,
@@ -354,7 +383,7 @@ impl SymblAuthLayerBuilder {
                          with allow_host",
                     ));
                 }
-                Tokens::One(TokenCache::new(source, self.timings))
+                Tokens::One(one(source)?)
             }
         };
         for host in &self.extra_hosts {
@@ -393,8 +422,10 @@ impl fmt::Debug for SymblAuthLayerBuilder {
             .field("extra_hosts", &self.extra_hosts)
             .field("allow_insecure_http", &self.allow_insecure_http)
             .field("replay_limit", &self.replay_limit)
-            .field("timings", &self.timings)
-            .finish()
+            .field("timings", &self.timings);
+        #[cfg(feature = "redis")]
+        debug.field("shared_store", &self.store);
+        debug.finish()
     }
 }
 
@@ -402,5 +433,7 @@ mod client;
 mod keyed;
 mod layer;
 mod settings;
+#[cfg(feature = "redis")]
+mod store;
 #[cfg(test)]
 mod tests;

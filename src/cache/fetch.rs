@@ -4,6 +4,7 @@
 use std::hash::{BuildHasher, Hasher};
 use std::time::Duration;
 
+use http::StatusCode;
 use tokio::time::Instant;
 
 use super::schedule::{later, CacheConfig};
@@ -33,8 +34,22 @@ pub(super) async fn fetch_with_retries(
         counters.count(Event::TokenRequest);
         let error = match tokio::time::timeout(limit, bounded_by_layer(source.fetch_token())).await
         {
-            Ok(Ok(token)) => return Ok((token, sent_at)),
-            Ok(Err(error)) => error,
+            Ok(Ok(token)) => {
+                if let Some(quota) = token.quota() {
+                    note_quota(counters, quota.remaining, quota.limit);
+                }
+                return Ok((token, sent_at));
+            }
+            Ok(Err(error)) => {
+                if let Error::TokenEndpointUnavailable {
+                    status: Some(StatusCode::TOO_MANY_REQUESTS),
+                    ..
+                } = &error
+                {
+                    note_quota(counters, 0, None);
+                }
+                error
+            }
             Err(_) => timed_out(config),
         };
         counters.count(Event::TokenFailure);
@@ -44,6 +59,25 @@ pub(super) async fn fetch_with_retries(
         tracing::debug!(attempt, %error, delay = ?delay, "token request failed; retrying");
         tokio::time::sleep(delay).await;
         backoff = (backoff * 2).min(MAX_BACKOFF);
+    }
+}
+
+/// Records what the token server said is left of its budget, with a warning once it is down to
+/// a tenth of its limit (or to 10 with no limit stated, or spent: a `429`), before the server
+/// starts refusing: a fleet sharing one client should share its tokens (`shared_store`).
+fn note_quota(counters: &Counters, remaining: u64, limit: Option<u64>) {
+    counters.quota(remaining, limit);
+    let limit = limit.or(counters.quota_left().1);
+    let low = match limit {
+        Some(limit) => remaining.saturating_mul(10) <= limit,
+        None => remaining <= 10,
+    };
+    if low {
+        tracing::warn!(
+            remaining,
+            limit,
+            "the token server's budget for this client is nearly spent"
+        );
     }
 }
 

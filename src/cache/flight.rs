@@ -54,6 +54,9 @@ impl Shared {
         if state.generation > 0 {
             self.counters.count(Event::Refresh);
         }
+        // The token held (or last held): being replaced, so never taken back from a store.
+        #[cfg(feature = "redis")]
+        let held = state.last_header.clone();
         drop(state);
         let landing = Landing {
             shared: Arc::downgrade(self),
@@ -62,7 +65,17 @@ impl Shared {
         };
         let source = Arc::clone(&self.source);
         let (config, counters) = (self.config.clone(), Arc::clone(&self.counters));
+        #[cfg(feature = "redis")]
+        let fleet = self.fleet.clone();
         let task = async move {
+            #[cfg(feature = "redis")]
+            let fetch = async {
+                match &fleet {
+                    Some(fleet) => fleet.fetch(held, &*source, &config, &counters).await,
+                    None => fetch_with_retries(&*source, &config, &counters).await,
+                }
+            };
+            #[cfg(not(feature = "redis"))]
             let fetch = fetch_with_retries(&*source, &config, &counters);
             if let Some(fetched) = landing.unless_abandoned(fetch).await {
                 landing.land(fetched);

@@ -64,6 +64,9 @@ struct Map {
     inserts: Mutex<Inserts>,
     /// Stamps are nanoseconds since this.
     epoch: Instant,
+    /// The store each key's cache shares its tokens through (`shared_store`), if any.
+    #[cfg(feature = "redis")]
+    store: Option<Arc<dyn crate::store::TokenStore>>,
 }
 
 struct Inserts {
@@ -93,8 +96,21 @@ impl KeyedCaches {
                     sweeping: false,
                 }),
                 epoch: Instant::now(),
+                #[cfg(feature = "redis")]
+                store: None,
             }),
         }
+    }
+
+    /// The same map, each key's cache sharing its tokens through `store` (a key whose source
+    /// has no [`cache_key`](crate::TokenSource::cache_key) is not shared). Only for a map just
+    /// made.
+    #[cfg(feature = "redis")]
+    pub(crate) fn with_store(mut self, store: Arc<dyn crate::store::TokenStore>) -> Self {
+        if let Some(map) = Arc::get_mut(&mut self.shared) {
+            map.store = Some(store);
+        }
+        self
     }
 
     pub(crate) fn config(&self) -> &CacheConfig {
@@ -126,8 +142,18 @@ impl KeyedCaches {
         let map = &*self.shared;
         let span = tracing::info_span!("credential", key = %key);
         let source = (map.make)(key);
+        #[cfg(feature = "redis")]
+        let fleet = map.store.as_ref().and_then(|store| {
+            let cache_key = source.cache_key()?;
+            Some(super::Fleet::new(Arc::clone(store), &cache_key))
+        });
         let counters = Counters::under(Arc::clone(&map.counters));
         let cache = TokenCache::with_counters(source, map.config.clone(), counters, span);
+        #[cfg(feature = "redis")]
+        let cache = match fleet {
+            Some(fleet) => cache.with_fleet(fleet),
+            None => cache,
+        };
         let mut inserts = map.lock_inserts();
         let shard = map.shard(key);
         if let Some(entry) = read(shard).get(key) {

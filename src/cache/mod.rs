@@ -9,6 +9,8 @@
 //!   (`fetch.rs`), and compare-and-invalidate after a 401.
 
 mod fetch;
+#[cfg(feature = "redis")]
+mod fleet;
 mod flight;
 mod freshness;
 mod keyed;
@@ -32,6 +34,8 @@ use self::schedule::{decide, later, may_force_refresh, Decision, Fetching, Sched
 use crate::stats::Counters;
 use crate::{AccessToken, Error, TokenSource};
 
+#[cfg(feature = "redis")]
+pub(crate) use self::fleet::Fleet;
 pub(crate) use self::keyed::{KeyLimits, KeyedCaches, MakeSource};
 pub(crate) use self::schedule::CacheConfig;
 pub(crate) use self::view::TokenView;
@@ -84,6 +88,9 @@ struct Shared {
     counters: Arc<Counters>,
     /// On a keyed layer, the key's span: its fetches run in it, so their events carry the key.
     span: tracing::Span,
+    /// The store this cache shares its tokens through, if any.
+    #[cfg(feature = "redis")]
+    fleet: Option<Arc<Fleet>>,
 }
 
 /// A token with its schedule; replaced whole when either changes.
@@ -147,8 +154,20 @@ impl TokenCache {
                 config,
                 counters: Arc::new(counters),
                 span,
+                #[cfg(feature = "redis")]
+                fleet: None,
             }),
         }
+    }
+
+    /// The same cache, sharing its tokens with other processes through `fleet`'s store. Only
+    /// for a cache just made (nothing else holds it yet).
+    #[cfg(feature = "redis")]
+    pub(crate) fn with_fleet(mut self, fleet: Fleet) -> Self {
+        if let Some(shared) = Arc::get_mut(&mut self.shared) {
+            shared.fleet = Some(Arc::new(fleet));
+        }
+        self
     }
 
     pub(crate) fn source(&self) -> &dyn TokenSource {
@@ -217,14 +236,10 @@ impl TokenCache {
         let shared = &self.shared;
         let _key = shared.span.enter();
         let mut state = shared.lock();
-        let is_current = shared
-            .current
-            .load()
-            .as_deref()
-            .is_some_and(|cached| cached.token.generation == generation);
-        if !is_current {
+        let current = shared.current.load_full();
+        let Some(rejected) = current.filter(|cached| cached.token.generation == generation) else {
             return Invalidated::Replaced;
-        }
+        };
         let now = Instant::now();
         if !may_force_refresh(now, state.last_forced_refresh) {
             tracing::debug!("401 for the current token right after a forced refresh; keeping it");
@@ -233,6 +248,12 @@ impl TokenCache {
         state.last_forced_refresh = Some(now);
         shared.current.store(None);
         tracing::info!(generation, "access token rejected with 401; dropped");
+        #[cfg(feature = "redis")]
+        if let Some(fleet) = &shared.fleet {
+            fleet.forget(&rejected.token.header);
+        }
+        #[cfg(not(feature = "redis"))]
+        let _ = rejected;
         Invalidated::Dropped
     }
 }

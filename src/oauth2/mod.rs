@@ -51,7 +51,7 @@ use self::form::{encode, Form};
 use crate::attempt::attempt;
 use crate::redact::redact_url;
 use crate::transport::{self, check_token_url, ClientSettings, TokenClient, TokenService};
-use crate::{AccessToken, BoxError, Error, TokenFuture, TokenSource};
+use crate::{AccessToken, BoxError, CacheKey, Error, TokenFuture, TokenSource};
 
 /// How the client proves its identity to the token endpoint ([RFC 6749 §2.3.1]); the names are
 /// the `token_endpoint_auth_method` values of RFC 7591.
@@ -333,7 +333,8 @@ impl ClientCredentials {
         if status.is_success() {
             let headers = answer.headers().clone();
             let body = transport::read_body(answer).await?;
-            return answer::token(&headers, &body, self.default_lifetime);
+            let token = answer::token(&headers, &body, self.default_lifetime)?;
+            return Ok(token.with_quota(transport::quota(&headers)));
         }
         if let Some(transient) = transport::answer::transient(status, answer.headers()) {
             return Err(transient);
@@ -348,6 +349,25 @@ impl ClientCredentials {
 impl TokenSource for ClientCredentials {
     fn fetch_token(&self) -> TokenFuture<'_> {
         Box::pin(attempt(self.fetch()))
+    }
+
+    /// The token URL, the client id and secret, the scope, the extra parameters and how the
+    /// client authenticates: everything the request carries.
+    fn cache_key(&self) -> Option<CacheKey> {
+        let method = match self.auth_method {
+            AuthMethod::ClientSecretBasic => "client_secret_basic",
+            AuthMethod::ClientSecretPost => "client_secret_post",
+        };
+        let mut key = CacheKey::new(self.client_secret.expose_secret())
+            .part("source", "oauth2 client_credentials")
+            .part("token_url", &self.token_url)
+            .part("client_id", &self.client_id)
+            .part("scope", self.scope.as_deref().unwrap_or_default())
+            .part("auth_method", method);
+        for (name, value) in &self.params {
+            key = key.part("param", name).part("value", value);
+        }
+        Some(key)
     }
 }
 

@@ -10,7 +10,7 @@ use http_body_util::Full;
 use crate::attempt::attempt;
 use crate::redact::redact_url;
 use crate::transport::{self, check_token_url, ClientSettings, TokenClient, TokenService};
-use crate::{AccessToken, BoxError, Credentials, Error, TokenFuture, TokenSource};
+use crate::{AccessToken, BoxError, CacheKey, Credentials, Error, TokenFuture, TokenSource};
 
 mod answer;
 
@@ -179,13 +179,25 @@ impl SymblTokenSource {
         if !status.is_success() {
             return Err(status_error(status, answer.headers()));
         }
-        parse_token_response(&transport::read_body(answer).await?)
+        let quota = transport::quota(answer.headers());
+        Ok(parse_token_response(&transport::read_body(answer).await?)?.with_quota(quota))
     }
 }
 
 impl TokenSource for SymblTokenSource {
     fn fetch_token(&self) -> TokenFuture<'_> {
         Box::pin(attempt(self.fetch()))
+    }
+
+    /// The token URL, the app id and the app secret: Symbl's tokens depend on nothing else.
+    fn cache_key(&self) -> Option<CacheKey> {
+        let credentials = &self.inner.credentials;
+        Some(
+            CacheKey::new(credentials.app_secret())
+                .part("source", "symbl")
+                .part("token_url", &self.inner.url)
+                .part("app_id", credentials.app_id()),
+        )
     }
 }
 

@@ -20,6 +20,7 @@ mod body;
 #[cfg(builtin_client)]
 mod builtin;
 mod failure;
+mod quota;
 mod service;
 mod token_url;
 
@@ -28,6 +29,7 @@ pub(crate) use body::read_body;
 pub(crate) use body::too_large;
 pub use body::MAX_RESPONSE_BYTES;
 use failure::failure;
+pub(crate) use quota::quota;
 pub(crate) use token_url::check_token_url;
 
 #[cfg(builtin_client)]

@@ -15,9 +15,13 @@
 #![allow(unused_imports)]
 
 pub mod clients;
+#[cfg(all(feature = "redis", feature = "test-server"))]
+pub mod fleet;
 pub mod raw_peer;
 pub mod recording;
 pub mod recording_server;
+#[cfg(feature = "redis")]
+pub mod redis_server;
 pub mod rng;
 pub mod sources;
 pub mod trace;

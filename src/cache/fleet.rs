@@ -1,0 +1,239 @@
+//! Sharing tokens with other processes through a [`TokenStore`] (feature `redis`).
+//!
+//! The hook is the fetch itself: a flight asks [`Fleet::fetch`] instead of the source. It reads
+//! the store; takes the lease; reads again; fetches; writes. Everything else in the cache (single
+//! flight, refresh ahead, cool-downs, compare-and-invalidate) is the same with or without a
+//! store, so the hook applies to each cache on its own, keyed caches included.
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use http::HeaderValue;
+use tokio::time::Instant;
+
+use super::fetch::fetch_with_retries;
+use super::schedule::{later, CacheConfig};
+use crate::stats::Counters;
+use crate::store::seal::{lease_id, random_below, Opened, Sealer};
+use crate::store::{StoreFuture, TokenStore};
+use crate::{AccessToken, CacheKey, Error, TokenSource};
+
+/// How often a process that waits for another's fetch reads the store again (give or take a
+/// random half, so waiters spread out).
+const POLL: Duration = Duration::from_millis(20);
+
+/// One cache's link to a shared store.
+pub(crate) struct Fleet {
+    store: Arc<dyn TokenStore>,
+    sealer: Sealer,
+    /// Whether the last operation failed: a failure is logged once per episode, not per call.
+    failing: AtomicBool,
+    /// The entry this process last read or wrote, and its token: what a 401 may remove.
+    entry: Mutex<Option<(HeaderValue, Vec<u8>)>>,
+}
+
+/// The store failed (or timed out); it has been logged.
+struct Down;
+
+impl Fleet {
+    pub(crate) fn new(store: Arc<dyn TokenStore>, key: &CacheKey) -> Self {
+        Self {
+            store,
+            sealer: Sealer::new(key),
+            failing: AtomicBool::new(false),
+            entry: Mutex::new(None),
+        }
+    }
+
+    /// A token from the store, or fetched under the fleet's lease and written for the others;
+    /// fetched alone if the store fails. `held` is the token the cache has (or last had): one
+    /// being refreshed or rejected, never to be taken back from the store.
+    pub(super) async fn fetch(
+        &self,
+        held: Option<HeaderValue>,
+        source: &dyn TokenSource,
+        config: &CacheConfig,
+        counters: &Counters,
+    ) -> Result<(AccessToken, Instant), Error> {
+        match self.share(held.as_ref(), source, config, counters).await {
+            Ok(fetched) => fetched,
+            Err(Down) => fetch_with_retries(source, config, counters).await,
+        }
+    }
+
+    async fn share(
+        &self,
+        held: Option<&HeaderValue>,
+        source: &dyn TokenSource,
+        config: &CacheConfig,
+        counters: &Counters,
+    ) -> Result<Result<(AccessToken, Instant), Error>, Down> {
+        // As long as one token request may take: a holder that dies frees it by then.
+        let lease = config.attempt_timeout + self.store.timeout();
+        // Past this, a lease that never frees (a key written by hand) is ignored.
+        let give_up = later(Instant::now(), lease * 2);
+        let id = lease_id().ok_or(Down)?;
+        loop {
+            if let Some(found) = self.read(held, config).await? {
+                return Ok(Ok(found));
+            }
+            let taken = self
+                .op(self.store.put_new(self.sealer.lease_key(), &id, lease))
+                .await?;
+            if taken {
+                // Another process may have written a token a moment ago.
+                let fetched = match self.read(held, config).await {
+                    Ok(Some(found)) => Ok(found),
+                    Ok(None) => {
+                        let fetched = fetch_with_retries(source, config, counters).await;
+                        if let Ok((token, sent_at)) = &fetched {
+                            self.write(token, *sent_at).await;
+                        }
+                        fetched
+                    }
+                    Err(Down) => fetch_with_retries(source, config, counters).await,
+                };
+                let _ = self
+                    .op(self.store.remove_if(self.sealer.lease_key(), &id))
+                    .await;
+                return Ok(fetched);
+            }
+            if Instant::now() >= give_up {
+                tracing::warn!(
+                    "the token store's lease was not freed in time; fetching without it"
+                );
+                return Err(Down);
+            }
+            let pause = POLL / 2 + Duration::from_millis(random_below(POLL.as_millis() as u64));
+            tokio::time::sleep(pause).await;
+        }
+    }
+
+    /// The store's token, if it opens, is not `held`, and is not yet due for a refresh.
+    async fn read(
+        &self,
+        held: Option<&HeaderValue>,
+        config: &CacheConfig,
+    ) -> Result<Option<(AccessToken, Instant)>, Down> {
+        let Some(entry) = self.op(self.store.get(self.sealer.token_key())).await? else {
+            return Ok(None);
+        };
+        let Some(Opened {
+            token,
+            expires_at_ms,
+        }) = self.sealer.open(&entry)
+        else {
+            tracing::warn!("the token store holds an entry that does not open; refusing it");
+            return Ok(None);
+        };
+        if held == Some(token.header_value()) {
+            return Ok(None);
+        }
+        let lifetime = token.expires_in();
+        let left = Duration::from_millis(expires_at_ms.saturating_sub(unix_millis()));
+        let window = config.refresh_window.min(lifetime / 2);
+        if left <= window {
+            return Ok(None);
+        }
+        // Counted as if this process had requested it when its fetcher did, less a random
+        // fifth of the refresh window: processes then refresh ahead at different moments.
+        let jitter = Duration::from_millis(random_below(window.as_millis() as u64 / 5));
+        let now = Instant::now();
+        let (token, sent_at) = match now.checked_sub(lifetime.saturating_sub(left) + jitter) {
+            Some(sent_at) => (token, sent_at),
+            None => (
+                AccessToken::from_header(token.header_value().clone(), left),
+                now,
+            ),
+        };
+        self.remember(token.header_value(), entry);
+        tracing::debug!(left = ?left, "access token taken from the token store");
+        Ok(Some((token, sent_at)))
+    }
+
+    /// Writes `token`, requested at `sent_at`, sealed, to expire with it.
+    async fn write(&self, token: &AccessToken, sent_at: Instant) {
+        let lifetime = token.expires_in();
+        let left = lifetime.saturating_sub(sent_at.elapsed());
+        if left.is_zero() {
+            return;
+        }
+        let expires_at_ms = unix_millis().saturating_add(left.as_millis() as u64);
+        let Some(entry) = self.sealer.seal(token, lifetime, expires_at_ms) else {
+            return;
+        };
+        let written = self
+            .op(self.store.put(self.sealer.token_key(), &entry, left))
+            .await;
+        if written.is_ok() {
+            self.remember(token.header_value(), entry);
+        }
+    }
+
+    fn remember(&self, header: &HeaderValue, entry: Vec<u8>) {
+        *self.entry.lock().unwrap_or_else(PoisonError::into_inner) = Some((header.clone(), entry));
+    }
+
+    /// After a 401 for `rejected`: removes it from the store if the store still holds it, in
+    /// the background (a compare-and-delete: a newer token another process wrote stays).
+    pub(super) fn forget(self: &Arc<Self>, rejected: &HeaderValue) {
+        let entry = {
+            let mut entry = self.entry.lock().unwrap_or_else(PoisonError::into_inner);
+            match entry.take() {
+                Some((header, sealed)) if header == *rejected => sealed,
+                other => {
+                    *entry = other;
+                    return;
+                }
+            }
+        };
+        let Ok(runtime) = tokio::runtime::Handle::try_current() else {
+            return;
+        };
+        let fleet = Arc::clone(self);
+        runtime.spawn(async move {
+            let key = fleet.sealer.token_key();
+            if let Ok(true) = fleet.op(fleet.store.remove_if(key, &entry)).await {
+                tracing::info!("rejected access token removed from the token store");
+            }
+        });
+    }
+
+    /// One store operation, bounded by the store's timeout; a failure is logged once per
+    /// episode, and the first success after it says the store is back.
+    async fn op<T>(&self, operation: StoreFuture<'_, T>) -> Result<T, Down> {
+        let limit = self.store.timeout();
+        let error = match tokio::time::timeout(limit, operation).await {
+            Ok(Ok(value)) => {
+                if self.failing.swap(false, Ordering::Relaxed) {
+                    tracing::info!("the token store answers again; sharing tokens through it");
+                }
+                return Ok(value);
+            }
+            Ok(Err(error)) => error,
+            Err(_) => Error::unavailable(format!("no answer within {limit:?}"), None),
+        };
+        if !self.failing.swap(true, Ordering::Relaxed) {
+            tracing::warn!(%error, "the token store failed; fetching tokens without it until it is back");
+        }
+        Err(Down)
+    }
+}
+
+/// The wall clock, in milliseconds since the Unix epoch: expiries in the store are shared by
+/// processes that share no monotonic clock.
+fn unix_millis() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |since| since.as_millis() as u64)
+}
+
+impl std::fmt::Debug for Fleet {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Fleet")
+            .field("store", &self.store)
+            .field("sealer", &self.sealer)
+            .finish_non_exhaustive()
+    }
+}

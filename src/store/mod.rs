@@ -1,0 +1,79 @@
+//! Tokens shared by a fleet of processes (feature `redis`): one token request per credential
+//! per lifetime, whatever the number of processes.
+//!
+//! ```no_run
+//! use symbl_auth::store::{RedisStore, TokenStore};
+//! use symbl_auth::{Credentials, SymblAuthLayer};
+//!
+//! let store = RedisStore::new("redis://127.0.0.1:6379")?; // parses only: connects at first use
+//! let layer = SymblAuthLayer::builder(Credentials::from_env()?)
+//!     .shared_store(store.clone())
+//!     .build()?;
+//! # Ok::<(), symbl_auth::Error>(())
+//! ```
+//!
+//! Before fetching, a layer reads the store; a token there with enough lifetime left is used,
+//! under the same refresh-ahead rules as one it fetched. Otherwise one process takes a lease
+//! (`SET NX PX`, as long as one token request may take), reads once more, fetches and writes
+//! the token with its expiry; the others read again every few milliseconds until it is there,
+//! or the lease is gone (its holder died) and one of them takes it. A 401 removes the token
+//! from the store only if the store still holds that very token (an atomic compare-and-delete).
+//!
+//! What the store holds is neither readable nor forgeable: the key is a one-way fingerprint of
+//! what determines the token ([`CacheKey`](crate::CacheKey): token URL, client id, a hash of
+//! the secret, scopes, parameters), and the token is sealed with AES-256-GCM under a key derived
+//! from the secret with HKDF-SHA256, the key and the expiry bound to it as associated data. An
+//! entry that does not open (tampered, written by hand, sealed under another credential) is
+//! refused, never sent, and overwritten by the next fetch.
+//!
+//! The store never makes things worse: each operation is bounded by
+//! [`TokenStore::timeout`], and on any failure the layer fetches for itself, as it does without
+//! a store, with one log line when the store fails and one when it is back.
+
+mod redis;
+pub(crate) mod seal;
+
+use std::fmt;
+use std::future::Future;
+use std::pin::Pin;
+use std::time::Duration;
+
+use crate::Error;
+
+pub use self::redis::RedisStore;
+
+/// The future a [`TokenStore`] operation returns.
+pub type StoreFuture<'a, T> = Pin<Box<dyn Future<Output = Result<T, Error>> + Send + 'a>>;
+
+/// How long one store operation may take by default: 250 ms. A local Redis answers in well
+/// under a millisecond; past this, a process fetches for itself rather than wait.
+pub const DEFAULT_STORE_TIMEOUT: Duration = Duration::from_millis(250);
+
+/// A key-value store that processes share their tokens through: [`RedisStore`], or your own.
+///
+/// Keys are short ASCII strings; values are opaque bytes (sealed tokens and lease ids) that an
+/// implementation stores as they are. Every operation is one round trip; the layer bounds each
+/// with [`timeout`](Self::timeout) and treats an error as "no store": it fetches for itself.
+/// Errors are [`Error::unavailable`] and must not carry the values.
+pub trait TokenStore: fmt::Debug + Send + Sync + 'static {
+    /// The value under `key`, or `None`.
+    fn get<'a>(&'a self, key: &'a str) -> StoreFuture<'a, Option<Vec<u8>>>;
+
+    /// Sets `key` to `value`, expiring after `ttl` (Redis: `SET key value PX ttl`).
+    fn put<'a>(&'a self, key: &'a str, value: &'a [u8], ttl: Duration) -> StoreFuture<'a, ()>;
+
+    /// Sets `key` to `value` only if `key` holds nothing, expiring after `ttl`; `true` if it
+    /// was set (Redis: `SET key value NX PX ttl`). Used as a lease.
+    fn put_new<'a>(&'a self, key: &'a str, value: &'a [u8], ttl: Duration)
+        -> StoreFuture<'a, bool>;
+
+    /// Deletes `key` only if it still holds `value`, atomically; `true` if it was deleted
+    /// (Redis: a Lua script, `GET` then `DEL`).
+    fn remove_if<'a>(&'a self, key: &'a str, value: &'a [u8]) -> StoreFuture<'a, bool>;
+
+    /// How long one operation may take before the layer gives up on it and fetches for
+    /// itself; [`DEFAULT_STORE_TIMEOUT`] unless the store says otherwise.
+    fn timeout(&self) -> Duration {
+        DEFAULT_STORE_TIMEOUT
+    }
+}
