@@ -35,7 +35,12 @@
 //! [`SymblAuthLayer::from_source`]: crate::SymblAuthLayer::from_source
 
 mod answer;
+mod assertion;
+#[cfg(tls_rustls)]
+mod der;
 mod form;
+mod jose;
+mod key;
 
 use std::fmt;
 use std::sync::{Arc, OnceLock};
@@ -53,11 +58,18 @@ use crate::redact::redact_url;
 use crate::transport::{self, check_token_url, ClientSettings, TokenClient, TokenService};
 use crate::{AccessToken, BoxError, Error, TokenFuture, TokenSource};
 
-/// How the client proves its identity to the token endpoint ([RFC 6749 §2.3.1]); the names are
-/// the `token_endpoint_auth_method` values of RFC 7591.
+pub use self::assertion::{AssertionRequest, ClientAssertion};
+pub use self::key::PrivateKey;
+
+/// How the client proves its identity to the token endpoint ([RFC 6749 §2.3]); the names are
+/// the `token_endpoint_auth_method` values of RFC 7591 (see [`name`](Self::name)).
 ///
-/// [RFC 6749 §2.3.1]: https://www.rfc-editor.org/rfc/rfc6749#section-2.3.1
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+/// The methods that send a JWT (`PrivateKeyJwt`, `ClientSecretJwt`, `ClientAssertion`) send a
+/// new one with every token request, retries included, so a server that refuses a replayed
+/// `jti` never sees one twice.
+///
+/// [RFC 6749 §2.3]: https://www.rfc-editor.org/rfc/rfc6749#section-2.3
+#[derive(Clone, Debug, Default)]
 #[non_exhaustive]
 pub enum AuthMethod {
     /// `client_secret_basic`: HTTP Basic, with the id and the secret each form-urlencoded
@@ -66,6 +78,43 @@ pub enum AuthMethod {
     ClientSecretBasic,
     /// `client_secret_post`: `client_id` and `client_secret` in the form body.
     ClientSecretPost,
+    /// `private_key_jwt` ([RFC 7523 §2.2]): a JWT signed with the client's private key; the
+    /// server holds only the public key, and no secret is sent (the client secret may be `""`).
+    /// Claims: `iss` = `sub` = the client id, `aud` = the token URL, a random `jti`, `iat` now
+    /// and `exp` a minute ahead.
+    ///
+    /// [RFC 7523 §2.2]: https://www.rfc-editor.org/rfc/rfc7523#section-2.2
+    PrivateKeyJwt(PrivateKey),
+    /// `client_secret_jwt`: the same JWT, signed with HS256 under the client secret, so the
+    /// secret itself never crosses the wire. RFC 7518 §3.2 asks for a secret of 32 bytes or
+    /// more.
+    ClientSecretJwt,
+    /// A JWT assertion made outside the process (a projected Kubernetes token, a KMS), sent as
+    /// `private_key_jwt` is: see [`ClientAssertion`].
+    ClientAssertion(ClientAssertion),
+    /// `tls_client_auth` ([RFC 8705 §2]): the TLS client certificate of the token client
+    /// authenticates; only `client_id` is sent. The certificate comes with your own
+    /// [`token_client`](ClientCredentials::token_client) (or the built-in client's
+    /// [`http_client`](ClientCredentials::http_client) settings).
+    ///
+    /// [RFC 8705 §2]: https://www.rfc-editor.org/rfc/rfc8705#section-2
+    TlsClientAuth,
+}
+
+impl AuthMethod {
+    /// The method's RFC 7591 name, as servers list them in
+    /// `token_endpoint_auth_methods_supported`: `client_secret_basic`, `client_secret_post`,
+    /// `private_key_jwt` (also for [`ClientAssertion`](Self::ClientAssertion)),
+    /// `client_secret_jwt` or `tls_client_auth`.
+    pub fn name(&self) -> &'static str {
+        match self {
+            Self::ClientSecretBasic => "client_secret_basic",
+            Self::ClientSecretPost => "client_secret_post",
+            Self::PrivateKeyJwt(_) | Self::ClientAssertion(_) => "private_key_jwt",
+            Self::ClientSecretJwt => "client_secret_jwt",
+            Self::TlsClientAuth => "tls_client_auth",
+        }
+    }
 }
 
 /// A [`TokenSource`] for the OAuth 2.0 client credentials grant ([RFC 6749 §4.4]).
@@ -270,7 +319,14 @@ impl ClientCredentials {
             self.allow_insecure_http,
             "ClientCredentials::allow_insecure_http",
         )?;
-        const RESERVED: [&str; 4] = ["grant_type", "scope", "client_id", "client_secret"];
+        const RESERVED: [&str; 6] = [
+            "grant_type",
+            "scope",
+            "client_id",
+            "client_secret",
+            "client_assertion",
+            "client_assertion_type",
+        ];
         if let Some((name, _)) = self
             .params
             .iter()
@@ -286,8 +342,9 @@ impl ClientCredentials {
         Ok(())
     }
 
-    /// The token request (§4.4.2), authenticated as configured (§2.3.1).
-    fn request(&self) -> Result<Request<Bytes>, Error> {
+    /// The token request (§4.4.2), authenticated as configured (§2.3), with a fresh assertion
+    /// for the JWT methods.
+    async fn request(&self) -> Result<Request<Bytes>, Error> {
         let mut form = Form::default();
         form.pair("grant_type", "client_credentials");
         if let Some(scope) = &self.scope {
@@ -303,7 +360,8 @@ impl ClientCredentials {
                 HeaderValue::from_static("application/x-www-form-urlencoded"),
             );
         let secret = self.client_secret.expose_secret();
-        match self.auth_method {
+        let audience = self.token_url.as_str();
+        let assertion = match &self.auth_method {
             AuthMethod::ClientSecretBasic => {
                 let pair = format!("{}:{}", encode(&self.client_id), encode(secret));
                 let basic = format!(
@@ -314,11 +372,33 @@ impl ClientCredentials {
                     .map_err(|_| Error::config("the client id cannot be sent in a header"))?;
                 value.set_sensitive(true);
                 request = request.header(header::AUTHORIZATION, value);
+                None
             }
             AuthMethod::ClientSecretPost => {
                 form.pair("client_id", &self.client_id);
                 form.pair("client_secret", secret);
+                None
             }
+            AuthMethod::TlsClientAuth => {
+                form.pair("client_id", &self.client_id);
+                None
+            }
+            AuthMethod::PrivateKeyJwt(key) => {
+                Some(assertion::signed(key, &self.client_id, audience)?)
+            }
+            AuthMethod::ClientSecretJwt => {
+                Some(assertion::hmac(secret, &self.client_id, audience)?)
+            }
+            AuthMethod::ClientAssertion(outside) => {
+                Some(outside.make(&self.client_id, audience).await?)
+            }
+        };
+        if let Some(assertion) = assertion {
+            // RFC 7521 §4.2: client_id is optional beside an assertion; sent, as some servers
+            // (Azure AD) want it.
+            form.pair("client_id", &self.client_id);
+            form.pair("client_assertion_type", assertion::JWT_BEARER);
+            form.pair("client_assertion", &assertion);
         }
         request
             .body(Bytes::from(form.0))
@@ -328,7 +408,7 @@ impl ClientCredentials {
     async fn fetch(&self) -> Result<AccessToken, Error> {
         self.check()?;
         let client = self.client()?;
-        let answer = client.send(self.request()?).await?;
+        let answer = client.send(self.request().await?).await?;
         let status = answer.status();
         if status.is_success() {
             let headers = answer.headers().clone();
