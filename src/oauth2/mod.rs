@@ -38,6 +38,7 @@ mod answer;
 mod assertion;
 #[cfg(tls_rustls)]
 mod der;
+mod dpop;
 mod form;
 mod jose;
 mod key;
@@ -163,6 +164,10 @@ pub struct ClientCredentials {
     scope: Option<String>,
     params: Vec<(String, String)>,
     auth_method: AuthMethod,
+    /// The key DPoP proofs are signed with (RFC 9449), if tokens are to be bound to one.
+    dpop: Option<PrivateKey>,
+    /// The token server's latest DPoP nonce (§8), shared by clones.
+    token_nonce: dpop::Nonce,
     default_lifetime: Duration,
     allow_insecure_http: bool,
     settings: ClientSettings,
@@ -189,6 +194,8 @@ impl ClientCredentials {
             scope: None,
             params: Vec::new(),
             auth_method: AuthMethod::default(),
+            dpop: None,
+            token_nonce: dpop::Nonce::default(),
             default_lifetime: Self::DEFAULT_LIFETIME,
             allow_insecure_http: false,
             settings: ClientSettings::default(),
@@ -215,6 +222,25 @@ impl ClientCredentials {
     /// [`AuthMethod::ClientSecretPost`].
     pub fn auth_method(mut self, method: AuthMethod) -> Self {
         self.auth_method = method;
+        self
+    }
+
+    /// Binds the tokens to `key` with DPoP ([RFC 9449]): every token request carries a proof
+    /// signed with it (`typ` `dpop+jwt`, the public `jwk`, `htm`, `htu`, `iat`, `jti`), and
+    /// the server's answer must be a `DPoP` token ([`AccessToken::token_type`]). When the
+    /// server asks for a nonce (`400 use_dpop_nonce` with `DPoP-Nonce`, §8), the request is
+    /// made once more with it and with a fresh client assertion; the nonce is kept for the
+    /// next requests.
+    ///
+    /// A token bound to a key is useless to whoever steals it without the key. It is sent
+    /// with `Authorization: DPoP <token>` and a proof per request
+    /// ([`PrivateKey::dpop_proof`]); the layer does not make API-side proofs yet, so
+    /// [`SymblAuthLayer::from_source`](crate::SymblAuthLayer::from_source) refuses a DPoP
+    /// source at `build`: use the source on its own ([`TokenSource::fetch_token`]).
+    ///
+    /// [RFC 9449]: https://www.rfc-editor.org/rfc/rfc9449
+    pub fn dpop(mut self, key: PrivateKey) -> Self {
+        self.dpop = Some(key);
         self
     }
 
@@ -301,6 +327,13 @@ impl ClientCredentials {
     /// Checks the settings and builds the HTTP client, so that `build` reports what is wrong.
     pub(crate) fn prepare(&self) -> Result<(), Error> {
         self.check()?;
+        if self.dpop.is_some() {
+            return Err(Error::config(
+                "ClientCredentials::dpop: the layer does not send DPoP proofs with API requests \
+                 yet; fetch DPoP-bound tokens with the source on its own (fetch_token) and send \
+                 them with PrivateKey::dpop_proof",
+            ));
+        }
         self.client()?.prepare(&self.token_url)
     }
 
@@ -405,23 +438,65 @@ impl ClientCredentials {
             .map_err(|_| Error::config("token_url is not a valid URL"))
     }
 
+    /// What the answer is read against.
+    fn asked(&self) -> answer::Asked {
+        answer::Asked {
+            method: self.auth_method.name(),
+            dpop: self.dpop.is_some(),
+        }
+    }
+
+    /// The token request with its DPoP proof, if the source has a key.
+    async fn signed_request(&self) -> Result<Request<Bytes>, Error> {
+        let mut request = self.request().await?;
+        if let Some(key) = &self.dpop {
+            #[cfg(tls_rustls)]
+            {
+                let nonce = self.token_nonce.get();
+                let proof = key.proof("POST", &self.token_url, None, nonce.as_deref())?;
+                let mut value = HeaderValue::try_from(proof)
+                    .map_err(|_| Error::config("the DPoP proof is not a valid header value"))?;
+                value.set_sensitive(true);
+                request.headers_mut().insert(dpop::DPOP, value);
+            }
+            #[cfg(not(tls_rustls))]
+            match key.inner {}
+        }
+        Ok(request)
+    }
+
     async fn fetch(&self) -> Result<AccessToken, Error> {
         self.check()?;
         let client = self.client()?;
-        let answer = client.send(self.request().await?).await?;
-        let status = answer.status();
-        if status.is_success() {
+        // One more request when the server asks for a DPoP nonce it has just given (§8);
+        // never a second: a server that keeps asking gets its refusal reported.
+        let mut nonce_retry = self.dpop.is_some();
+        loop {
+            let answer = client.send(self.signed_request().await?).await?;
+            let status = answer.status();
+            let new_nonce = self.dpop.is_some() && self.token_nonce.update(answer.headers());
+            if status.is_success() {
+                let headers = answer.headers().clone();
+                let body = transport::read_body(answer).await?;
+                return answer::token(&headers, &body, self.default_lifetime, self.asked());
+            }
+            if let Some(transient) = transport::answer::transient(status, answer.headers()) {
+                return Err(transient);
+            }
             let headers = answer.headers().clone();
-            let body = transport::read_body(answer).await?;
-            return answer::token(&headers, &body, self.default_lifetime);
+            // An error body that cannot be read still leaves the status to go by.
+            let body = transport::read_body(answer).await.ok();
+            if nonce_retry && new_nonce && answer::asks_for_nonce(body.as_deref()) {
+                nonce_retry = false;
+                continue;
+            }
+            return Err(answer::refusal(
+                status,
+                &headers,
+                body.as_deref(),
+                self.asked(),
+            ));
         }
-        if let Some(transient) = transport::answer::transient(status, answer.headers()) {
-            return Err(transient);
-        }
-        let headers = answer.headers().clone();
-        // An error body that cannot be read still leaves the status to go by.
-        let body = transport::read_body(answer).await.ok();
-        Err(answer::refusal(status, &headers, body.as_deref()))
     }
 }
 
@@ -442,6 +517,7 @@ impl fmt::Debug for ClientCredentials {
             .field("scope", &self.scope)
             .field("params", &params)
             .field("auth_method", &self.auth_method)
+            .field("dpop", &self.dpop)
             .field("default_lifetime", &self.default_lifetime)
             .field("allow_insecure_http", &self.allow_insecure_http)
             .field("token_client", &self.settings)

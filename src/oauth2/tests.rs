@@ -2,9 +2,14 @@ use std::time::Duration;
 
 use http::{HeaderMap, StatusCode};
 
-use super::answer::{refusal, token};
+use super::answer::refusal;
 use super::*;
 use crate::MAX_LIFETIME;
+
+/// A Bearer answer read for a client_secret_basic client.
+fn token(headers: &HeaderMap, body: &[u8], lifetime: Duration) -> Result<AccessToken, Error> {
+    answer::token(headers, body, lifetime, answer::Asked::default())
+}
 
 /// A secret with every character §2.3.1's encoding must handle.
 const AWKWARD_SECRET: &str = "s3:cr+et/100% sure";
@@ -232,10 +237,35 @@ fn names_what_is_wrong_with_a_token_answer_without_quoting_it() {
     assert!(bad("SECRET-not-json").contains("not JSON"));
     assert!(bad(r#"["SECRET"]"#).contains("not a JSON object"));
     assert!(bad(r#"{"token_type":"Bearer"}"#).contains("access_token is missing"));
-    assert!(bad(r#"{"access_token":"SECRET","token_type":"mac"}"#).contains("not Bearer"));
-    assert!(bad(r#"{"access_token":"SECRET","token_type":"DPoP"}"#).contains("not Bearer"));
+    assert!(
+        bad(r#"{"access_token":"SECRET","token_type":"mac"}"#).contains("neither Bearer nor DPoP")
+    );
+    // A DPoP token for a source without a DPoP key, and a Bearer one for a source with one.
+    assert!(bad(r#"{"access_token":"SECRET","token_type":"DPoP"}"#)
+        .contains("set ClientCredentials::dpop"));
+    let dpop = answer::Asked {
+        dpop: true,
+        ..answer::Asked::default()
+    };
+    let as_dpop = |body: &str| {
+        answer::token(
+            &HeaderMap::new(),
+            body.as_bytes(),
+            Duration::from_secs(60),
+            dpop,
+        )
+    };
+    let bearer = as_dpop(r#"{"access_token":"SECRET","token_type":"Bearer"}"#).unwrap_err();
+    assert!(
+        bearer.to_string().contains("did not bind the token"),
+        "{bearer}"
+    );
+    let bound = as_dpop(r#"{"access_token":"t0k","token_type":"dpop"}"#).expect("DPoP token");
+    assert_eq!(bound.header_value(), "DPoP t0k");
+    assert_eq!((bound.token_type(), bound.secret()), ("DPoP", "t0k"));
     assert!(bad(r#"{"access_token":"SECRET","token_type":5}"#).contains("not a string"));
-    assert!(bad(r#"{"access_token":"SECRET","token_type":"SECRET"}"#).contains("not Bearer"));
+    assert!(bad(r#"{"access_token":"SECRET","token_type":"SECRET"}"#)
+        .contains("neither Bearer nor DPoP"));
     let lifetime = |value: &str| {
         bad(&format!(
             r#"{{"access_token":"SECRET","token_type":"Bearer","expires_in":{value}}}"#
@@ -263,7 +293,12 @@ fn sorts_refusals_by_their_error_code() {
     let headers = HeaderMap::new();
     let sorted = |status: u16, body: &str| {
         let status = StatusCode::from_u16(status).expect("status");
-        refusal(status, &headers, Some(body.as_bytes()))
+        refusal(
+            status,
+            &headers,
+            Some(body.as_bytes()),
+            answer::Asked::default(),
+        )
     };
     for code in ["invalid_client", "unauthorized_client", "invalid_grant"] {
         for status in [400, 401] {
@@ -281,6 +316,9 @@ fn sorts_refusals_by_their_error_code() {
         "invalid_request",
         "unsupported_grant_type",
         "invalid_target",
+        "access_denied",
+        "invalid_dpop_proof",
+        "use_dpop_nonce",
     ] {
         let err = sorted(400, &format!(r#"{{"error":"{code}"}}"#));
         assert!(
@@ -289,13 +327,40 @@ fn sorts_refusals_by_their_error_code() {
         );
         assert!(err.to_string().contains(code), "{err}");
     }
+    // A DPoP-bound client that sent no proof: named, not "wrong credentials".
+    let err = sorted(
+        400,
+        r#"{"error":"invalid_grant","error_description":"DPoP proof JWT not provided"}"#,
+    );
+    assert!(matches!(err, Error::TokenEndpointRejected { .. }), "{err}");
+    assert!(err.to_string().contains("ClientCredentials::dpop"), "{err}");
+    assert!(!err.to_string().contains("not provided"), "{err}");
+    // Each method is told what to check.
+    for method in ["private_key_jwt", "client_secret_jwt", "tls_client_auth"] {
+        let asked = answer::Asked {
+            method,
+            dpop: false,
+        };
+        let err = refusal(
+            StatusCode::UNAUTHORIZED,
+            &headers,
+            Some(br#"{"error":"invalid_client"}"#),
+            asked,
+        );
+        assert!(err.to_string().contains(&format!("for {method}")), "{err}");
+    }
     let err = sorted(400, r#"{"error":"temporarily_unavailable"}"#);
     assert!(err.is_retryable(), "{err}");
     let err = sorted(400, r#"{"error":"SECRET","error_description":"SECRET"}"#);
     assert!(matches!(err, Error::TokenEndpointRejected { .. }), "{err}");
     assert!(!err.to_string().contains("SECRET"), "{err}");
     // No code: the status decides.
-    let err = refusal(StatusCode::UNAUTHORIZED, &headers, None);
+    let err = refusal(
+        StatusCode::UNAUTHORIZED,
+        &headers,
+        None,
+        answer::Asked::default(),
+    );
     assert!(matches!(err, Error::InvalidCredentials { .. }), "{err}");
     let err = sorted(404, "<html>Not Found</html>");
     assert!(matches!(err, Error::TokenEndpointRejected { .. }), "{err}");

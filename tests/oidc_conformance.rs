@@ -1,0 +1,204 @@
+//! `oauth2::ClientCredentials` at the security profiles of RFC 7523 (client assertions),
+//! against oidc-provider (OpenID-certified, FAPI 2.0 profiles included) on loopback
+//! (`tests/oidc_server/`): the server checks every assertion's signature, claims and `jti`
+//! itself. Counts come from the server's `/stats`.
+// The crypto (signing, hashing, randomness) comes from the rustls provider of the feature in
+// use; under rustls-no-provider alone the app installs one (tests/installed_provider.rs).
+#![cfg(all(feature = "test-server", tls_rustls, not(tls_provider = "installed")))]
+
+mod oidc_server;
+mod support;
+
+use std::sync::OnceLock;
+use std::time::Duration;
+
+use http::StatusCode;
+use oidc_server::{key_file, OidcServer};
+use serde_json::{json, Value};
+use symbl_auth::oauth2::{AuthMethod, ClientCredentials, PrivateKey};
+use symbl_auth::{Error, SymblAuthLayer, TokenSource};
+use tower::{Layer, ServiceExt};
+
+use support::*;
+
+/// client_secret_jwt's secret: HS256 wants 32 bytes or more (RFC 7518 §3.2).
+const SECRET: &str = "a-client-secret-of-more-than-32-bytes";
+
+/// The log of every test in this binary, checked for secrets.
+fn logs() -> &'static Captured {
+    static LOGS: OnceLock<Captured> = OnceLock::new();
+    LOGS.get_or_init(Captured::install)
+}
+
+fn key(name: &str) -> PrivateKey {
+    let pem = std::fs::read_to_string(key_file(&format!("{name}.pem"))).expect("key file");
+    PrivateKey::from_pem(pem).expect("key")
+}
+
+fn jwk_key(name: &str) -> PrivateKey {
+    let jwk = std::fs::read_to_string(key_file(&format!("{name}.jwk"))).expect("key file");
+    PrivateKey::from_jwk(jwk).expect("key")
+}
+
+/// A client registered for `method`, with the key of `key_name` for private_key_jwt.
+fn client(id: &str, method: &str, alg: Option<&str>, key_name: Option<&str>) -> Value {
+    let mut client = json!({
+        "client_id": id,
+        "client_secret": SECRET,
+        "token_endpoint_auth_method": method,
+        "scope": "read write",
+    });
+    if let Some(alg) = alg {
+        client["token_endpoint_auth_signing_alg"] = Value::from(alg);
+    }
+    if let Some(name) = key_name {
+        client["private_jwk"] = Value::from(key_file(&format!("{name}.jwk")));
+    }
+    client
+}
+
+/// Every method, with the client registered for it.
+fn methods() -> Vec<(Value, AuthMethod)> {
+    vec![
+        (
+            client("basic", "client_secret_basic", None, None),
+            AuthMethod::ClientSecretBasic,
+        ),
+        (
+            client("post", "client_secret_post", None, None),
+            AuthMethod::ClientSecretPost,
+        ),
+        (
+            client("hs256", "client_secret_jwt", Some("HS256"), None),
+            AuthMethod::ClientSecretJwt,
+        ),
+        (
+            client("es256", "private_key_jwt", Some("ES256"), Some("es256")),
+            AuthMethod::PrivateKeyJwt(key("es256")),
+        ),
+        (
+            {
+                let mut client = client("eddsa", "private_key_jwt", Some("EdDSA"), Some("eddsa"));
+                client["key_id"] = Value::from("ed-1");
+                client
+            },
+            AuthMethod::PrivateKeyJwt(key("eddsa").key_id("ed-1")),
+        ),
+        (
+            client("rs256", "private_key_jwt", Some("RS256"), Some("rs256")),
+            AuthMethod::PrivateKeyJwt(key("rs256")),
+        ),
+        (
+            client("ps256", "private_key_jwt", Some("PS256"), Some("rs256")),
+            AuthMethod::PrivateKeyJwt(jwk_key("rs256").ps256().expect("RSA")),
+        ),
+        (
+            client("es256-jwk", "private_key_jwt", Some("ES256"), Some("es256")),
+            AuthMethod::PrivateKeyJwt(jwk_key("es256")),
+        ),
+    ]
+}
+
+fn source(server: &OidcServer, client: &Value, method: AuthMethod) -> ClientCredentials {
+    let secret = match method {
+        // No secret is needed, nor sent.
+        AuthMethod::PrivateKeyJwt(_) => "",
+        _ => SECRET,
+    };
+    ClientCredentials::new(
+        server.url("/token"),
+        client["client_id"].as_str().expect("id"),
+        secret,
+    )
+    .scope("read")
+    .auth_method(method)
+}
+
+#[tokio::test]
+async fn every_client_authentication_method_gets_tokens_again_and_again() {
+    logs();
+    let methods = methods();
+    let clients: Vec<Value> = methods.iter().map(|(client, _)| client.clone()).collect();
+    let server = OidcServer::start(json!({ "clients": clients }));
+    for (client, method) in &methods {
+        let name = method.name();
+        let source = source(&server, client, method.clone());
+        // Two fetches in a row: each with a new assertion, so neither is a replay.
+        for _ in 0..2 {
+            let token = source
+                .fetch_token()
+                .await
+                .unwrap_or_else(|err| panic!("{} ({name}): {err}", client["client_id"]));
+            assert!(token.expires_in() > Duration::from_secs(3500));
+        }
+        // And through a layer, to the resource server, which checks the token.
+        let layer = SymblAuthLayer::from_source(source)
+            .allow_host("127.0.0.1")
+            .token_retry_budget(Duration::from_secs(1))
+            .build()
+            .expect("layer");
+        let service = layer.layer(http1_client());
+        let response = service
+            .oneshot(support::get(&server.url("/api")))
+            .await
+            .expect("call");
+        assert_eq!(response.status(), StatusCode::OK, "{name}");
+        let body: Value = serde_json::from_str(&body_text(response).await).expect("JSON");
+        assert_eq!(body["client_id"], client["client_id"]);
+        assert_eq!(body["scope"], "read");
+    }
+    let stats = server.stats().await;
+    assert_eq!(stats["token_errors"], json!([]), "{stats}");
+    assert_eq!(stats["token_requests"], 3 * methods.len());
+    let used: Vec<&str> = methods.iter().map(|(_, method)| method.name()).collect();
+    let mut expected = Vec::new();
+    for name in used {
+        expected.extend([name; 3]);
+    }
+    assert_eq!(stats["auth_methods"], json!(expected));
+    // Each JWT method's three fetches carried three different assertions.
+    let jtis: Vec<&str> = stats["assertion_jtis"]
+        .as_array()
+        .expect("jtis")
+        .iter()
+        .map(|jti| jti.as_str().expect("jti"))
+        .collect();
+    assert_eq!(jtis.len(), 3 * 6);
+    let unique: std::collections::HashSet<&&str> = jtis.iter().collect();
+    assert_eq!(unique.len(), jtis.len(), "a jti was sent twice: {jtis:?}");
+    // A private_key_jwt request sends the assertion and no secret.
+    assert_eq!(
+        stats["last_token_form"],
+        json!([
+            "client_assertion",
+            "client_assertion_type",
+            "client_id",
+            "grant_type",
+            "scope"
+        ])
+    );
+    let text = logs().text();
+    assert!(!text.contains(SECRET), "the secret leaked into the log");
+}
+
+#[tokio::test]
+async fn a_key_the_server_does_not_hold_is_invalid_credentials_naming_invalid_client() {
+    logs();
+    let registered = client("es256", "private_key_jwt", Some("ES256"), Some("es256"));
+    let server = OidcServer::start(json!({ "clients": [registered] }));
+    // Signed with another key (the Ed25519 one), and with the right kind of key but the wrong
+    // algorithm for the registration.
+    for wrong in [key("eddsa"), key("rs256")] {
+        let source = source(&server, &registered, AuthMethod::PrivateKeyJwt(wrong));
+        let error = source.fetch_token().await.unwrap_err();
+        assert!(matches!(error, Error::InvalidCredentials { .. }), "{error}");
+        let text = error.to_string();
+        assert!(text.contains("invalid_client"), "{text}");
+        assert!(text.contains("private_key_jwt"), "{text}");
+    }
+    let stats = server.stats().await;
+    assert_eq!(
+        stats["token_errors"],
+        json!(["invalid_client", "invalid_client"])
+    );
+}
