@@ -224,6 +224,15 @@ fn by_code(
             "the client may not use the client credentials grant (unauthorized_client): allow \
              it for this client on the authorization server",
         ),
+        // With the client credentials grant there is no grant of the client's own to be
+        // invalid: servers say this when the client's policy is not met, most often a token
+        // that must be sender-constrained (oidc-provider hides which, in production).
+        "invalid_grant" if !asked.dpop => Error::invalid_credentials(status).with_reason(format!(
+            "the authorization server refused the grant (invalid_grant): if the client must \
+             get sender-constrained tokens, set ClientCredentials::dpop (DPoP) or give the \
+             token client its TLS client certificate (mTLS); else {}",
+            check_client(asked.method)
+        )),
         "invalid_grant" => Error::invalid_credentials(status).with_reason(format!(
             "the authorization server refused the grant (invalid_grant): {}",
             check_client(asked.method)
