@@ -314,3 +314,48 @@ async fn a_dpop_bound_client_without_a_key_is_told_to_set_one() {
     let layer = SymblAuthLayer::from_source(source.dpop(key("es256"))).build();
     assert!(layer.unwrap_err().to_string().contains("dpop_proof"));
 }
+
+#[tokio::test]
+async fn from_issuer_discovers_the_token_endpoint_once_and_checks_what_the_server_supports() {
+    logs();
+    let registered = dpop_client("dpop");
+    let server = OidcServer::start(json!({ "clients": [registered], "dpopAlgs": ["ES256"] }));
+    let issued = |method: AuthMethod| {
+        ClientCredentials::from_issuer(server.issuer(), "dpop", "")
+            .auth_method(method)
+            .scope("read")
+    };
+    // oidc-provider serves no RFC 8414 document: the OpenID Connect one is read instead, once.
+    let source = issued(AuthMethod::PrivateKeyJwt(key("es256"))).dpop(key("es256"));
+    for _ in 0..2 {
+        let token = source.fetch_token().await.expect("token");
+        assert_eq!(token.token_type(), "DPoP");
+    }
+    let stats = server.stats().await;
+    assert_eq!(stats["discovery_requests"], 2, "{stats}");
+    assert_eq!(stats["token_requests"], 2);
+
+    // What the server does not support is refused before any token request, by name.
+    for (source, named) in [
+        (issued(AuthMethod::TlsClientAuth), "tls_client_auth"),
+        (
+            issued(AuthMethod::PrivateKeyJwt(key("es256"))).dpop(key("eddsa")),
+            "EdDSA DPoP proofs",
+        ),
+    ] {
+        let error = source.fetch_token().await.unwrap_err();
+        assert!(matches!(error, Error::InvalidConfig { .. }), "{error}");
+        assert!(error.to_string().contains(named), "{error}");
+    }
+    // An issuer that is not the metadata's own is refused (RFC 8414 §3.3).
+    let slash = ClientCredentials::from_issuer(format!("{}/", server.issuer()), "dpop", "")
+        .auth_method(AuthMethod::PrivateKeyJwt(key("es256")))
+        .dpop(key("es256"));
+    let error = slash.fetch_token().await.unwrap_err();
+    assert!(error.to_string().contains("trailing slash"), "{error}");
+    let stats = server.stats().await;
+    assert_eq!(
+        stats["token_requests"], 2,
+        "no token request after a failed check"
+    );
+}

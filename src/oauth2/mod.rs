@@ -38,6 +38,7 @@ mod answer;
 mod assertion;
 #[cfg(tls_rustls)]
 mod der;
+mod discovery;
 mod dpop;
 mod form;
 mod jose;
@@ -168,6 +169,9 @@ pub struct ClientCredentials {
     dpop: Option<PrivateKey>,
     /// The token server's latest DPoP nonce (§8), shared by clones.
     token_nonce: dpop::Nonce,
+    /// For [`from_issuer`](Self::from_issuer): the issuer's metadata, read at the first fetch
+    /// and shared by clones. `token_url` is then the issuer.
+    discovery: Option<Arc<discovery::Discovery>>,
     default_lifetime: Duration,
     allow_insecure_http: bool,
     settings: ClientSettings,
@@ -196,11 +200,44 @@ impl ClientCredentials {
             auth_method: AuthMethod::default(),
             dpop: None,
             token_nonce: dpop::Nonce::default(),
+            discovery: None,
             default_lifetime: Self::DEFAULT_LIFETIME,
             allow_insecure_http: false,
             settings: ClientSettings::default(),
             client: Arc::default(),
         }
+    }
+
+    /// A client of the authorization server `issuer` (such as `https://auth.example.com` or
+    /// `https://login.example.com/tenant-1`), whose token endpoint is read from its metadata:
+    /// `/.well-known/oauth-authorization-server` ([RFC 8414]), else
+    /// `/.well-known/openid-configuration` ([OpenID Connect Discovery]).
+    ///
+    /// The metadata is read at the first fetch (so a layer still builds without the network),
+    /// kept, and read again after a token request that suggests the endpoint moved (`404`,
+    /// `405`, `410`, or no answer). Before any token request it is checked:
+    /// - its `issuer` must be `issuer` exactly (RFC 8414 §3.3), else [`Error::InvalidConfig`]:
+    ///   a document that names another issuer may be another server's;
+    /// - the token endpoint follows the same rules as a token URL (`https`, or `http` to
+    ///   loopback); a [`TlsClientAuth`](AuthMethod::TlsClientAuth) client uses
+    ///   `mtls_endpoint_aliases.token_endpoint` when there is one (RFC 8705 §5);
+    /// - the server must list the client's method in `token_endpoint_auth_methods_supported`
+    ///   (absent: `client_secret_basic` only, §2), its key's algorithm in
+    ///   `token_endpoint_auth_signing_alg_values_supported` and the DPoP key's in
+    ///   `dpop_signing_alg_values_supported` (when listed), else [`Error::InvalidConfig`]
+    ///   naming the method or algorithm.
+    ///
+    /// [RFC 8414]: https://www.rfc-editor.org/rfc/rfc8414
+    /// [OpenID Connect Discovery]: https://openid.net/specs/openid-connect-discovery-1_0.html
+    pub fn from_issuer(
+        issuer: impl Into<String>,
+        client_id: impl Into<String>,
+        client_secret: impl Into<String>,
+    ) -> Self {
+        let issuer = issuer.into();
+        let mut source = Self::new(issuer.clone(), client_id, client_secret);
+        source.discovery = Some(Arc::new(discovery::Discovery::new(issuer)));
+        source
     }
 
     /// The scope to ask for: space-separated values, such as `"read write"` (§3.3). None by
@@ -314,7 +351,7 @@ impl ClientCredentials {
         self
     }
 
-    /// The token endpoint URL.
+    /// The token endpoint URL (for [`from_issuer`](Self::from_issuer), the issuer).
     pub fn token_url(&self) -> &str {
         &self.token_url
     }
@@ -377,7 +414,7 @@ impl ClientCredentials {
 
     /// The token request (§4.4.2), authenticated as configured (§2.3), with a fresh assertion
     /// for the JWT methods.
-    async fn request(&self) -> Result<Request<Bytes>, Error> {
+    async fn request(&self, token_url: &str) -> Result<Request<Bytes>, Error> {
         let mut form = Form::default();
         form.pair("grant_type", "client_credentials");
         if let Some(scope) = &self.scope {
@@ -386,14 +423,14 @@ impl ClientCredentials {
         for (name, value) in &self.params {
             form.pair(name, value);
         }
-        let mut request = Request::post(self.token_url.as_str())
+        let mut request = Request::post(token_url)
             .header(header::ACCEPT, HeaderValue::from_static("application/json"))
             .header(
                 header::CONTENT_TYPE,
                 HeaderValue::from_static("application/x-www-form-urlencoded"),
             );
         let secret = self.client_secret.expose_secret();
-        let audience = self.token_url.as_str();
+        let audience = token_url;
         let assertion = match &self.auth_method {
             AuthMethod::ClientSecretBasic => {
                 let pair = format!("{}:{}", encode(&self.client_id), encode(secret));
@@ -447,13 +484,13 @@ impl ClientCredentials {
     }
 
     /// The token request with its DPoP proof, if the source has a key.
-    async fn signed_request(&self) -> Result<Request<Bytes>, Error> {
-        let mut request = self.request().await?;
+    async fn signed_request(&self, token_url: &str) -> Result<Request<Bytes>, Error> {
+        let mut request = self.request(token_url).await?;
         if let Some(key) = &self.dpop {
             #[cfg(tls_rustls)]
             {
                 let nonce = self.token_nonce.get();
-                let proof = key.proof("POST", &self.token_url, None, nonce.as_deref())?;
+                let proof = key.proof("POST", token_url, None, nonce.as_deref())?;
                 let mut value = HeaderValue::try_from(proof)
                     .map_err(|_| Error::config("the DPoP proof is not a valid header value"))?;
                 value.set_sensitive(true);
@@ -468,11 +505,39 @@ impl ClientCredentials {
     async fn fetch(&self) -> Result<AccessToken, Error> {
         self.check()?;
         let client = self.client()?;
+        let Some(discovery) = &self.discovery else {
+            return self.fetch_from(client, &self.token_url).await;
+        };
+        let metadata = discovery.metadata(client, self.allow_insecure_http).await?;
+        let signing_alg = match &self.auth_method {
+            AuthMethod::PrivateKeyJwt(key) => Some(key.algorithm()),
+            AuthMethod::ClientSecretJwt => Some("HS256"),
+            _ => None,
+        };
+        let dpop_alg = self.dpop.as_ref().map(PrivateKey::algorithm);
+        metadata.check(self.auth_method.name(), signing_alg, dpop_alg)?;
+        let endpoint = match (&self.auth_method, &metadata.mtls_token_endpoint) {
+            (AuthMethod::TlsClientAuth, Some(alias)) => alias,
+            _ => &metadata.token_endpoint,
+        };
+        let fetched = self.fetch_from(client, endpoint).await;
+        if let Err(error) = &fetched {
+            discovery.forget_if_moved(error);
+        }
+        fetched
+    }
+
+    /// One token request to `token_url` (and one more for a DPoP nonce).
+    async fn fetch_from(
+        &self,
+        client: &TokenClient,
+        token_url: &str,
+    ) -> Result<AccessToken, Error> {
         // One more request when the server asks for a DPoP nonce it has just given (§8);
         // never a second: a server that keeps asking gets its refusal reported.
         let mut nonce_retry = self.dpop.is_some();
         loop {
-            let answer = client.send(self.signed_request().await?).await?;
+            let answer = client.send(self.signed_request(token_url).await?).await?;
             let status = answer.status();
             let new_nonce = self.dpop.is_some() && self.token_nonce.update(answer.headers());
             if status.is_success() {
@@ -512,6 +577,7 @@ impl fmt::Debug for ClientCredentials {
         let params: Vec<&str> = self.params.iter().map(|(name, _)| name.as_str()).collect();
         f.debug_struct("ClientCredentials")
             .field("token_url", &redact_url(&self.token_url))
+            .field("from_issuer", &self.discovery.is_some())
             .field("client_id", &self.client_id)
             .field("client_secret", &"[redacted]")
             .field("scope", &self.scope)

@@ -18,7 +18,7 @@ fn built(source: &ClientCredentials) -> http::Request<bytes::Bytes> {
     tokio::runtime::Builder::new_current_thread()
         .build()
         .expect("runtime")
-        .block_on(source.request())
+        .block_on(source.request(source.token_url()))
         .expect("request")
 }
 
@@ -544,7 +544,7 @@ mod assertions {
         let error = tokio::runtime::Builder::new_current_thread()
             .build()
             .expect("runtime")
-            .block_on(source.request())
+            .block_on(source.request(source.token_url()))
             .unwrap_err();
         assert!(matches!(error, Error::CredentialsFile { .. }), "{error}");
         let _ = std::fs::remove_dir(&dir);

@@ -65,7 +65,7 @@ const provider = new Provider(issuer, {
   ],
   enabledJWA: {
     clientAuthSigningAlgValues: ['HS256', 'RS256', 'PS256', 'ES256', 'EdDSA'],
-    dPoPSigningAlgValues: ['ES256', 'EdDSA', 'RS256', 'PS256'],
+    dPoPSigningAlgValues: config.dpopAlgs ?? ['ES256', 'EdDSA', 'RS256', 'PS256'],
   },
   features: {
     clientCredentials: { enabled: true },
