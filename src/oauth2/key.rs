@@ -8,6 +8,7 @@ use crate::Error;
 
 /// A JWS signature algorithm this crate signs with (RFC 7518 §3.1, RFC 8037 §3.1).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[cfg_attr(not(tls_rustls), allow(dead_code))]
 pub(super) enum Alg {
     Es256,
     EdDsa,

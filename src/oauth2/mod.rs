@@ -119,6 +119,19 @@ impl AuthMethod {
     }
 }
 
+/// How a [`ClientCredentials`] authenticates and binds its tokens.
+#[derive(Clone, Default)]
+struct Profile {
+    auth_method: AuthMethod,
+    /// The key DPoP proofs are signed with (RFC 9449), if tokens are to be bound to one.
+    dpop: Option<PrivateKey>,
+    /// The token server's latest DPoP nonce (§8), shared by clones.
+    token_nonce: dpop::Nonce,
+    /// For [`ClientCredentials::from_issuer`]: the issuer's metadata, read at the first fetch
+    /// and shared by clones. `token_url` is then the issuer.
+    discovery: Option<Arc<discovery::Discovery>>,
+}
+
 /// A [`TokenSource`] for the OAuth 2.0 client credentials grant ([RFC 6749 §4.4]).
 ///
 /// Each fetch posts `grant_type=client_credentials` (with the scope and extra parameters) to
@@ -164,14 +177,9 @@ pub struct ClientCredentials {
     client_secret: SecretString,
     scope: Option<String>,
     params: Vec<(String, String)>,
-    auth_method: AuthMethod,
-    /// The key DPoP proofs are signed with (RFC 9449), if tokens are to be bound to one.
-    dpop: Option<PrivateKey>,
-    /// The token server's latest DPoP nonce (§8), shared by clones.
-    token_nonce: dpop::Nonce,
-    /// For [`from_issuer`](Self::from_issuer): the issuer's metadata, read at the first fetch
-    /// and shared by clones. `token_url` is then the issuer.
-    discovery: Option<Arc<discovery::Discovery>>,
+    /// How the client authenticates and binds its tokens: boxed, as the builder holds a source
+    /// by value beside smaller ones.
+    profile: Box<Profile>,
     default_lifetime: Duration,
     allow_insecure_http: bool,
     settings: ClientSettings,
@@ -197,10 +205,7 @@ impl ClientCredentials {
             client_secret: SecretString::from(client_secret.into()),
             scope: None,
             params: Vec::new(),
-            auth_method: AuthMethod::default(),
-            dpop: None,
-            token_nonce: dpop::Nonce::default(),
-            discovery: None,
+            profile: Box::default(),
             default_lifetime: Self::DEFAULT_LIFETIME,
             allow_insecure_http: false,
             settings: ClientSettings::default(),
@@ -236,7 +241,7 @@ impl ClientCredentials {
     ) -> Self {
         let issuer = issuer.into();
         let mut source = Self::new(issuer.clone(), client_id, client_secret);
-        source.discovery = Some(Arc::new(discovery::Discovery::new(issuer)));
+        source.profile.discovery = Some(Arc::new(discovery::Discovery::new(issuer)));
         source
     }
 
@@ -258,7 +263,7 @@ impl ClientCredentials {
     /// How the client authenticates: [`AuthMethod::ClientSecretBasic`] (the default) or
     /// [`AuthMethod::ClientSecretPost`].
     pub fn auth_method(mut self, method: AuthMethod) -> Self {
-        self.auth_method = method;
+        self.profile.auth_method = method;
         self
     }
 
@@ -277,7 +282,7 @@ impl ClientCredentials {
     ///
     /// [RFC 9449]: https://www.rfc-editor.org/rfc/rfc9449
     pub fn dpop(mut self, key: PrivateKey) -> Self {
-        self.dpop = Some(key);
+        self.profile.dpop = Some(key);
         self
     }
 
@@ -364,7 +369,7 @@ impl ClientCredentials {
     /// Checks the settings and builds the HTTP client, so that `build` reports what is wrong.
     pub(crate) fn prepare(&self) -> Result<(), Error> {
         self.check()?;
-        if self.dpop.is_some() {
+        if self.profile.dpop.is_some() {
             return Err(Error::config(
                 "ClientCredentials::dpop: the layer does not send DPoP proofs with API requests \
                  yet; fetch DPoP-bound tokens with the source on its own (fetch_token) and send \
@@ -431,7 +436,7 @@ impl ClientCredentials {
             );
         let secret = self.client_secret.expose_secret();
         let audience = token_url;
-        let assertion = match &self.auth_method {
+        let assertion = match &self.profile.auth_method {
             AuthMethod::ClientSecretBasic => {
                 let pair = format!("{}:{}", encode(&self.client_id), encode(secret));
                 let basic = format!(
@@ -478,18 +483,19 @@ impl ClientCredentials {
     /// What the answer is read against.
     fn asked(&self) -> answer::Asked {
         answer::Asked {
-            method: self.auth_method.name(),
-            dpop: self.dpop.is_some(),
+            method: self.profile.auth_method.name(),
+            dpop: self.profile.dpop.is_some(),
         }
     }
 
     /// The token request with its DPoP proof, if the source has a key.
     async fn signed_request(&self, token_url: &str) -> Result<Request<Bytes>, Error> {
+        #[cfg_attr(not(tls_rustls), allow(unused_mut))]
         let mut request = self.request(token_url).await?;
-        if let Some(key) = &self.dpop {
+        if let Some(key) = &self.profile.dpop {
             #[cfg(tls_rustls)]
             {
-                let nonce = self.token_nonce.get();
+                let nonce = self.profile.token_nonce.get();
                 let proof = key.proof("POST", token_url, None, nonce.as_deref())?;
                 let mut value = HeaderValue::try_from(proof)
                     .map_err(|_| Error::config("the DPoP proof is not a valid header value"))?;
@@ -505,18 +511,18 @@ impl ClientCredentials {
     async fn fetch(&self) -> Result<AccessToken, Error> {
         self.check()?;
         let client = self.client()?;
-        let Some(discovery) = &self.discovery else {
+        let Some(discovery) = &self.profile.discovery else {
             return self.fetch_from(client, &self.token_url).await;
         };
         let metadata = discovery.metadata(client, self.allow_insecure_http).await?;
-        let signing_alg = match &self.auth_method {
+        let signing_alg = match &self.profile.auth_method {
             AuthMethod::PrivateKeyJwt(key) => Some(key.algorithm()),
             AuthMethod::ClientSecretJwt => Some("HS256"),
             _ => None,
         };
-        let dpop_alg = self.dpop.as_ref().map(PrivateKey::algorithm);
-        metadata.check(self.auth_method.name(), signing_alg, dpop_alg)?;
-        let endpoint = match (&self.auth_method, &metadata.mtls_token_endpoint) {
+        let dpop_alg = self.profile.dpop.as_ref().map(PrivateKey::algorithm);
+        metadata.check(self.profile.auth_method.name(), signing_alg, dpop_alg)?;
+        let endpoint = match (&self.profile.auth_method, &metadata.mtls_token_endpoint) {
             (AuthMethod::TlsClientAuth, Some(alias)) => alias,
             _ => &metadata.token_endpoint,
         };
@@ -535,11 +541,12 @@ impl ClientCredentials {
     ) -> Result<AccessToken, Error> {
         // One more request when the server asks for a DPoP nonce it has just given (§8);
         // never a second: a server that keeps asking gets its refusal reported.
-        let mut nonce_retry = self.dpop.is_some();
+        let mut nonce_retry = self.profile.dpop.is_some();
         loop {
             let answer = client.send(self.signed_request(token_url).await?).await?;
             let status = answer.status();
-            let new_nonce = self.dpop.is_some() && self.token_nonce.update(answer.headers());
+            let new_nonce =
+                self.profile.dpop.is_some() && self.profile.token_nonce.update(answer.headers());
             if status.is_success() {
                 let headers = answer.headers().clone();
                 let body = transport::read_body(answer).await?;
@@ -577,13 +584,13 @@ impl fmt::Debug for ClientCredentials {
         let params: Vec<&str> = self.params.iter().map(|(name, _)| name.as_str()).collect();
         f.debug_struct("ClientCredentials")
             .field("token_url", &redact_url(&self.token_url))
-            .field("from_issuer", &self.discovery.is_some())
+            .field("from_issuer", &self.profile.discovery.is_some())
             .field("client_id", &self.client_id)
             .field("client_secret", &"[redacted]")
             .field("scope", &self.scope)
             .field("params", &params)
-            .field("auth_method", &self.auth_method)
-            .field("dpop", &self.dpop)
+            .field("auth_method", &self.profile.auth_method)
+            .field("dpop", &self.profile.dpop)
             .field("default_lifetime", &self.default_lifetime)
             .field("allow_insecure_http", &self.allow_insecure_http)
             .field("token_client", &self.settings)

@@ -561,3 +561,35 @@ mod assertions {
         assert_eq!(assertion_of(&source).1, "c|https://auth.example/token");
     }
 }
+
+#[test]
+fn tls_client_auth_sends_the_client_id_and_no_secret() {
+    let source = ClientCredentials::new("https://auth.example/token", "client-1", AWKWARD_SECRET)
+        .auth_method(AuthMethod::TlsClientAuth);
+    let request = built(&source);
+    assert!(request.headers().get(header::AUTHORIZATION).is_none());
+    let fields = form_fields(&request);
+    assert_eq!(fields["client_id"], "client-1");
+    assert!(!body_of(&request).contains("s3"), "{}", body_of(&request));
+    assert_eq!(fields.len(), 2, "{fields:?}");
+}
+
+#[cfg(not(tls_rustls))]
+#[test]
+fn without_rustls_keys_and_client_secret_jwt_say_what_they_need() {
+    let error = PrivateKey::from_pem(include_str!("../../tests/keys/es256.pem")).unwrap_err();
+    assert!(error.to_string().contains("rustls feature"), "{error}");
+    let error = PrivateKey::from_jwk(include_str!("../../tests/keys/es256.jwk")).unwrap_err();
+    assert!(
+        error.to_string().contains("ClientAssertion::file"),
+        "{error}"
+    );
+    let source = ClientCredentials::new("https://auth.example/token", "c", "s")
+        .auth_method(AuthMethod::ClientSecretJwt);
+    let error = tokio::runtime::Builder::new_current_thread()
+        .build()
+        .expect("runtime")
+        .block_on(source.request(source.token_url()))
+        .unwrap_err();
+    assert!(error.to_string().contains("rustls feature"), "{error}");
+}
