@@ -593,3 +593,12 @@ fn without_rustls_keys_and_client_secret_jwt_say_what_they_need() {
         .unwrap_err();
     assert!(error.to_string().contains("rustls feature"), "{error}");
 }
+
+#[cfg(tls_provider = "ring")]
+#[test]
+fn tls_client_auth_under_ring_needs_a_token_client_not_a_silently_dropped_identity() {
+    let source = ClientCredentials::new("https://auth.example/token", "c", "")
+        .auth_method(AuthMethod::TlsClientAuth);
+    let error = source.check().unwrap_err();
+    assert!(error.to_string().contains("token_client"), "{error}");
+}
