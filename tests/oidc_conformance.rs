@@ -359,3 +359,176 @@ async fn from_issuer_discovers_the_token_endpoint_once_and_checks_what_the_serve
         "no token request after a failed check"
     );
 }
+
+/// A test CA, a server certificate for 127.0.0.1 and a client certificate `CN=mtls-client`, as
+/// PEM files in a directory of their own; the client's as rustls types.
+struct Pki {
+    dir: std::path::PathBuf,
+    client_chain: Vec<rustls::pki_types::CertificateDer<'static>>,
+    client_key: rustls::pki_types::PrivateKeyDer<'static>,
+    roots: rustls::RootCertStore,
+}
+
+fn pki() -> Pki {
+    use rcgen::{
+        BasicConstraints, CertificateParams, DistinguishedName, DnType, IsCa, Issuer, KeyPair,
+    };
+    let dir = std::env::temp_dir().join(format!("symbl-auth-mtls-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("dir");
+    let ca_key = KeyPair::generate().expect("key");
+    let mut ca_params = CertificateParams::new(Vec::<String>::new()).expect("params");
+    ca_params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+    ca_params.distinguished_name = DistinguishedName::new();
+    ca_params
+        .distinguished_name
+        .push(DnType::CommonName, "symbl-auth test CA");
+    let ca = ca_params.self_signed(&ca_key).expect("CA");
+    let issuer = Issuer::new(ca_params, ca_key);
+    let server_key = KeyPair::generate().expect("key");
+    let server = CertificateParams::new(vec!["127.0.0.1".to_owned()])
+        .expect("params")
+        .signed_by(&server_key, &issuer)
+        .expect("server certificate");
+    let client_key = KeyPair::generate().expect("key");
+    let mut client_params = CertificateParams::new(Vec::<String>::new()).expect("params");
+    client_params.distinguished_name = DistinguishedName::new();
+    client_params
+        .distinguished_name
+        .push(DnType::CommonName, "mtls-client");
+    let client = client_params
+        .signed_by(&client_key, &issuer)
+        .expect("client certificate");
+    let pem = |label: &str, der: &[u8]| {
+        use base64::Engine as _;
+        let text = base64::engine::general_purpose::STANDARD.encode(der);
+        let lines: Vec<&str> = text
+            .as_bytes()
+            .chunks(64)
+            .map(|line| std::str::from_utf8(line).expect("base64"))
+            .collect();
+        format!(
+            "-----BEGIN {label}-----\n{}\n-----END {label}-----\n",
+            lines.join("\n")
+        )
+    };
+    for (name, pem) in [
+        ("ca.pem", pem("CERTIFICATE", ca.der())),
+        ("server.pem", pem("CERTIFICATE", server.der())),
+        (
+            "server.key",
+            pem("PRIVATE KEY", &server_key.serialize_der()),
+        ),
+    ] {
+        std::fs::write(dir.join(name), pem).expect("write");
+    }
+    let mut roots = rustls::RootCertStore::empty();
+    roots.add(ca.der().clone()).expect("root");
+    Pki {
+        dir,
+        client_chain: vec![client.der().clone()],
+        client_key: rustls::pki_types::PrivateKeyDer::Pkcs8(client_key.serialize_der().into()),
+        roots,
+    }
+}
+
+/// The app's own client: hyper-rustls trusting the test CA, presenting the client certificate
+/// if `with_certificate`.
+fn mtls_client<B>(
+    pki: &Pki,
+    with_certificate: bool,
+) -> hyper_util::client::legacy::Client<
+    hyper_rustls::HttpsConnector<hyper_util::client::legacy::connect::HttpConnector>,
+    B,
+>
+where
+    B: http_body::Body + Send + 'static,
+    B::Data: Send,
+{
+    let provider = std::sync::Arc::new(rustls::crypto::aws_lc_rs::default_provider());
+    let builder = rustls::ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .expect("versions")
+        .with_root_certificates(pki.roots.clone());
+    let config = if with_certificate {
+        builder
+            .with_client_auth_cert(pki.client_chain.clone(), pki.client_key.clone_key())
+            .expect("client certificate")
+    } else {
+        builder.with_no_client_auth()
+    };
+    let connector = hyper_rustls::HttpsConnectorBuilder::new()
+        .with_tls_config(config)
+        .https_or_http()
+        .enable_http1()
+        .build();
+    hyper_util::client::legacy::Client::builder(hyper_util::rt::TokioExecutor::new())
+        .build(connector)
+}
+
+#[tokio::test]
+async fn tls_client_auth_gets_certificate_bound_tokens_through_the_mtls_alias() {
+    logs();
+    let pki = pki();
+    let server = OidcServer::start(json!({
+        "tls": {
+            "cert": pki.dir.join("server.pem"),
+            "key": pki.dir.join("server.key"),
+            "ca": pki.dir.join("ca.pem"),
+        },
+        "clients": [{
+            "client_id": "mtls",
+            "token_endpoint_auth_method": "tls_client_auth",
+            "tls_client_auth_subject_dn": "CN=mtls-client",
+            "tls_client_certificate_bound_access_tokens": true,
+            "scope": "read",
+        }],
+    }));
+    let mtls_base = server.stats().await["mtls_base"]
+        .as_str()
+        .expect("mtls listener")
+        .to_owned();
+    // Discovery over plain http, the token from the https alias, with the certificate.
+    let source = ClientCredentials::from_issuer(server.issuer(), "mtls", "")
+        .auth_method(AuthMethod::TlsClientAuth)
+        .scope("read")
+        .token_client(mtls_client::<http_body_util::Full<bytes::Bytes>>(
+            &pki, true,
+        ));
+    let token = source.fetch_token().await.expect("token");
+    assert_eq!(token.token_type(), "Bearer");
+    let stats = server.stats().await;
+    assert_eq!(stats["auth_methods"], json!(["tls_client_auth"]));
+    assert_eq!(
+        stats["last_token_form"],
+        json!(["client_id", "grant_type", "scope"])
+    );
+    // The resource server checks the token's cnf.x5t#S256 against the connection's certificate.
+    let layer = SymblAuthLayer::from_source(source)
+        .allow_host("127.0.0.1")
+        .build()
+        .expect("layer");
+    let service = layer.layer(mtls_client::<
+        symbl_auth::ReplayBody<http_body_util::Full<bytes::Bytes>>,
+    >(&pki, true));
+    let response = service
+        .oneshot(support::get(&format!("{mtls_base}/api")))
+        .await
+        .expect("call");
+    assert_eq!(response.status(), StatusCode::OK);
+    let body: Value = serde_json::from_str(&body_text(response).await).expect("JSON");
+    assert!(body["x5t"].is_string(), "a certificate-bound token: {body}");
+
+    // Without the certificate: invalid_client, saying to check the certificate.
+    let bare = ClientCredentials::from_issuer(server.issuer(), "mtls", "")
+        .auth_method(AuthMethod::TlsClientAuth)
+        .token_client(mtls_client::<http_body_util::Full<bytes::Bytes>>(
+            &pki, false,
+        ));
+    let error = bare.fetch_token().await.unwrap_err();
+    assert!(matches!(error, Error::InvalidCredentials { .. }), "{error}");
+    assert!(
+        error.to_string().contains("TLS client certificate"),
+        "{error}"
+    );
+    let _ = std::fs::remove_dir_all(&pki.dir);
+}

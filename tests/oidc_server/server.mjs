@@ -14,6 +14,7 @@
 import crypto from 'node:crypto';
 import fs from 'node:fs';
 import http from 'node:http';
+import https from 'node:https';
 import Provider from 'oidc-provider';
 import * as jose from 'jose';
 
@@ -37,6 +38,7 @@ const stats = {
   api_proof_jtis: [],
   discovery_requests: 0,
   last_token_form: null,
+  mtls_base: null,
 };
 
 function publicJwk(file) {
@@ -57,12 +59,34 @@ const server = http.createServer();
 await new Promise((resolve) => server.listen(0, '127.0.0.1', resolve));
 const issuer = `http://127.0.0.1:${server.address().port}`;
 
+// With "tls": {"cert", "key", "ca"} (PEM files), a second listener on https that asks for a
+// client certificate (RFC 8705): the provider's mtls_endpoint_aliases point there.
+let tlsServer = null;
+if (config.tls) {
+  tlsServer = https.createServer({
+    cert: fs.readFileSync(config.tls.cert),
+    key: fs.readFileSync(config.tls.key),
+    ca: fs.readFileSync(config.tls.ca),
+    requestCert: true,
+    rejectUnauthorized: false,
+  });
+  await new Promise((resolve) => tlsServer.listen(0, '127.0.0.1', resolve));
+  stats.mtls_base = `https://127.0.0.1:${tlsServer.address().port}`;
+}
+
+function peerCertificate(socket) {
+  const peer = socket && socket.getPeerCertificate ? socket.getPeerCertificate() : null;
+  return peer && peer.raw ? new crypto.X509Certificate(peer.raw) : undefined;
+}
+
 const provider = new Provider(issuer, {
   clients,
   scopes: ['read', 'write'],
   clientAuthMethods: [
     'client_secret_basic', 'client_secret_post', 'client_secret_jwt', 'private_key_jwt', 'none',
+    ...(config.tls ? ['tls_client_auth'] : []),
   ],
+  ...(config.tls ? { discovery: { mtls_endpoint_aliases: { token_endpoint: `${stats.mtls_base}/token` } } } : {}),
   enabledJWA: {
     clientAuthSigningAlgValues: ['HS256', 'RS256', 'PS256', 'ES256', 'EdDSA'],
     dPoPSigningAlgValues: config.dpopAlgs ?? ['ES256', 'EdDSA', 'RS256', 'PS256'],
@@ -72,6 +96,15 @@ const provider = new Provider(issuer, {
     introspection: { enabled: true },
     revocation: { enabled: true },
     devInteractions: { enabled: false },
+    mTLS: {
+      enabled: Boolean(config.tls),
+      certificateBoundAccessTokens: true,
+      tlsClientAuth: true,
+      getCertificate: (ctx) => peerCertificate(ctx.req.socket),
+      certificateAuthorized: (ctx) => ctx.req.socket.authorized === true,
+      certificateSubjectMatches: (ctx, property, expected) => property === 'tls_client_auth_subject_dn'
+        && peerCertificate(ctx.req.socket)?.subject === expected,
+    },
     dPoP: {
       enabled: true,
       nonceSecret: crypto.randomBytes(32),
@@ -142,7 +175,17 @@ async function api(req, res) {
     stats.api_unauthorized.push('invalid_token');
     return send(401, { error: 'invalid_token' }, { 'www-authenticate': `${scheme || 'Bearer'} error="invalid_token"` });
   }
-  const jkt = record['x5t#S256'] ? null : record.jkt;
+  const x5t = record['x5t#S256'];
+  if (x5t) {
+    // RFC 8705 §3: the certificate of this connection must be the one the token is bound to.
+    const cert = peerCertificate(req.socket);
+    const thumbprint = cert && crypto.createHash('sha256').update(cert.raw).digest('base64url');
+    if (thumbprint !== x5t) {
+      stats.api_unauthorized.push('cnf.x5t#S256');
+      return send(401, { error: 'invalid_token' }, { 'www-authenticate': 'Bearer error="invalid_token"' });
+    }
+  }
+  const jkt = record.jkt;
   if (jkt) {
     if (scheme !== 'DPoP') {
       stats.api_unauthorized.push('bearer for a DPoP token');
@@ -165,11 +208,13 @@ async function api(req, res) {
     return send(401, { error: 'invalid_token' }, { 'www-authenticate': 'Bearer error="invalid_token"' });
   }
   stats.api_ok += 1;
-  return send(200, { client_id: record.clientId, scope: record.scope, jkt: record.jkt ?? null });
+  return send(200, {
+    client_id: record.clientId, scope: record.scope, jkt: record.jkt ?? null, x5t: x5t ?? null,
+  });
 }
 
 const callback = provider.callback();
-server.on('request', (req, res) => {
+const handle = (req, res) => {
   if (req.url === '/stats') {
     res.writeHead(200, { 'content-type': 'application/json' });
     return res.end(JSON.stringify(stats));
@@ -181,6 +226,8 @@ server.on('request', (req, res) => {
     });
   }
   return callback(req, res);
-});
+};
+server.on('request', handle);
+if (tlsServer) tlsServer.on('request', handle);
 
 console.log(`listening on ${issuer}`);
