@@ -216,10 +216,8 @@ async fn call_api(server: &OidcServer, key: &PrivateKey, token: &symbl_auth::Acc
     let proof = key
         .dpop_proof("GET", &url, Some(token.secret()), None)
         .expect("proof");
-    let response = reqwest::Client::builder()
-        .no_proxy()
-        .build()
-        .expect("client")
+    let response = server
+        .http()
         .get(&url)
         .header("authorization", token.header_value().clone())
         .header("dpop", proof)

@@ -63,8 +63,7 @@ fn check_client(method: &str) -> String {
 ///   them the same way. `invalid_client` is [`Error::InvalidCredentials`];
 ///   `temporarily_unavailable` is retried, honouring a `Retry-After` in `headers`.
 /// - `token_type` must be Bearer, in any case; absent, `null` or empty it is taken to be
-///   Bearer, as x/oauth2 and Authlib take it. Any other type (`mac`, `DPoP`) is refused: this
-///   layer sends `Authorization: Bearer` only.
+///   Bearer, as x/oauth2 and Authlib take it. Any other type (`mac`) is refused.
 /// - `expires_in` is read by [`lifetime`]: a number or a numeric string; 0, `null` or absent is
 ///   `default_lifetime`; over [`MAX_LIFETIME`](crate::MAX_LIFETIME) it is clamped.
 ///

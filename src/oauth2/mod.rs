@@ -29,7 +29,10 @@
 //! Without one (`default-features = false`), give the source your own tower HTTP client with
 //! [`ClientCredentials::token_client`].
 //!
-//! Conformance is tested against Authlib's authorization server (`tests/oauth2_conformance.rs`).
+//! Conformance is tested against Authlib's authorization server (`tests/oauth2_conformance.rs`),
+//! and the security profiles ([`PrivateKey`], [`AuthMethod`]'s JWT and mTLS methods,
+//! [`ClientCredentials::dpop`], [`ClientCredentials::from_issuer`]) against oidc-provider
+//! (`tests/oidc_conformance.rs`).
 //!
 //! [RFC 6749 §4.4]: https://www.rfc-editor.org/rfc/rfc6749#section-4.4
 //! [`SymblAuthLayer::from_source`]: crate::SymblAuthLayer::from_source
@@ -135,8 +138,10 @@ struct Profile {
 /// A [`TokenSource`] for the OAuth 2.0 client credentials grant ([RFC 6749 §4.4]).
 ///
 /// Each fetch posts `grant_type=client_credentials` (with the scope and extra parameters) to
-/// the token URL, authenticated with the client id and secret, and expects a `Bearer`
-/// `access_token`. See the [module documentation](self) for an example.
+/// the token URL, authenticated as [`auth_method`](Self::auth_method) says (a secret, a signed
+/// assertion, or the TLS client certificate), and expects a `Bearer` `access_token` (a `DPoP`
+/// one with [`dpop`](Self::dpop)). See the [module documentation](self) for an example, and the
+/// README's "OAuth2 security profiles" for each method.
 ///
 /// Any token the server grants is used (§5.1), read as golang.org/x/oauth2 and Authlib read
 /// it, and more liberally where they would refuse a usable token:
@@ -147,10 +152,11 @@ struct Profile {
 ///   read as the number; a lifetime over [`MAX_LIFETIME`](crate::MAX_LIFETIME) is clamped to
 ///   it; a negative or non-numeric one is [`Error::BadTokenResponse`].
 /// - `token_type` must be `Bearer` (in any case); absent, `null` or empty, it is taken to be
-///   Bearer. Another type (`mac`, `DPoP`) is refused.
+///   Bearer. With [`dpop`](Self::dpop) it must be `DPoP` instead; another type (`mac`) is
+///   refused.
 /// - A UTF-8 byte order mark before the JSON is skipped.
 /// - Errors (§5.2): `invalid_client`, `unauthorized_client` and `invalid_grant` are
-///   [`Error::InvalidCredentials`]; `5xx`, `429` and `temporarily_unavailable` are retried,
+///   [`Error::InvalidCredentials`], saying what to check for the method in use; `5xx`, `429` and `temporarily_unavailable` are retried,
 ///   honouring `Retry-After`; other refusals are [`Error::TokenEndpointRejected`] naming the
 ///   error code; a body that is not a usable token is [`Error::BadTokenResponse`]. An error
 ///   object in a `200` is read like the same one under a `400`.
@@ -418,8 +424,8 @@ impl ClientCredentials {
             && self.settings.service.is_none()
         {
             return Err(Error::config(
-                "AuthMethod::TlsClientAuth under the rustls-ring feature needs your own token \
-                 client with its client certificate (ClientCredentials::token_client, such as \
+                "AuthMethod::TlsClientAuth (tls_client_auth) under the rustls-ring feature needs \
+                 your own token client with its client certificate (ClientCredentials::token_client, such as \
                  hyper-rustls with with_client_auth_cert): the built-in client's TLS config \
                  is the crate's own there and carries no certificate",
             ));

@@ -107,6 +107,11 @@ impl OidcServer {
         format!("{}{path}", self.issuer)
     }
 
+    /// A plain-http client for loopback, usable under every feature set.
+    pub fn http(&self) -> &reqwest::Client {
+        &self.http
+    }
+
     /// server.mjs's counters (see its `stats`).
     pub async fn stats(&self) -> Value {
         self.http
