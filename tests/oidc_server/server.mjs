@@ -6,7 +6,7 @@
 //
 // Prints "listening on http://127.0.0.1:PORT" first (the issuer), then serves:
 //   the provider itself (discovery at /.well-known/openid-configuration, /token, /jwks, ...);
-//   GET /api: a resource server that checks the access token by the provider's own records,
+//   GET /api: a resource server that checks the access token through introspection (RFC 7662),
 //     and for a DPoP-bound token the DPoP proof (RFC 9449 §7.1) itself;
 //   GET /stats: counters of what the tests assert.
 // Each client may carry "private_jwk" (a private JWK file): its public half is registered as
@@ -47,7 +47,18 @@ function publicJwk(file) {
   return { ...key.export({ format: 'jwk' }), ...(jwk.kid ? { kid: jwk.kid } : {}) };
 }
 
-const clients = (config.clients || []).map(({ private_jwk: file, key_id: kid, ...client }) => ({
+// The resource server's own registration, for token introspection (RFC 7662).
+const rsSecret = crypto.randomBytes(32).toString('base64url');
+const resourceServer = {
+  client_id: 'resource-server',
+  client_secret: rsSecret,
+  token_endpoint_auth_method: 'client_secret_basic',
+  grant_types: ['client_credentials'],
+  response_types: [],
+  redirect_uris: [],
+};
+
+const clients = [resourceServer, ...(config.clients || [])].map(({ private_jwk: file, key_id: kid, ...client }) => ({
   grant_types: ['client_credentials'],
   response_types: [],
   redirect_uris: [],
@@ -163,6 +174,18 @@ async function checkProof(req, token, jkt) {
 }
 const apiNonce = crypto.randomBytes(16).toString('base64url');
 
+async function introspect(token) {
+  const answer = await fetch(`${issuer}/token/introspection`, {
+    method: 'POST',
+    headers: {
+      authorization: `Basic ${Buffer.from(`resource-server:${rsSecret}`).toString('base64')}`,
+      'content-type': 'application/x-www-form-urlencoded',
+    },
+    body: new URLSearchParams({ token }),
+  });
+  return answer.ok ? answer.json() : undefined;
+}
+
 async function api(req, res) {
   stats.api_requests += 1;
   const send = (status, body, headers = {}) => {
@@ -170,12 +193,13 @@ async function api(req, res) {
     res.end(JSON.stringify(body));
   };
   const [scheme, token] = (req.headers.authorization || '').split(' ');
-  const record = token ? await provider.ClientCredentials.find(token) : undefined;
-  if (!record || record.isExpired) {
+  // The token as the authorization server describes it (RFC 7662), cnf included.
+  const record = token ? await introspect(token) : undefined;
+  if (!record || !record.active) {
     stats.api_unauthorized.push('invalid_token');
     return send(401, { error: 'invalid_token' }, { 'www-authenticate': `${scheme || 'Bearer'} error="invalid_token"` });
   }
-  const x5t = record['x5t#S256'];
+  const x5t = record.cnf && record.cnf['x5t#S256'];
   if (x5t) {
     // RFC 8705 §3: the certificate of this connection must be the one the token is bound to.
     const cert = peerCertificate(req.socket);
@@ -185,7 +209,7 @@ async function api(req, res) {
       return send(401, { error: 'invalid_token' }, { 'www-authenticate': 'Bearer error="invalid_token"' });
     }
   }
-  const jkt = record.jkt;
+  const jkt = record.cnf && record.cnf.jkt;
   if (jkt) {
     if (scheme !== 'DPoP') {
       stats.api_unauthorized.push('bearer for a DPoP token');
@@ -209,7 +233,7 @@ async function api(req, res) {
   }
   stats.api_ok += 1;
   return send(200, {
-    client_id: record.clientId, scope: record.scope, jkt: record.jkt ?? null, x5t: x5t ?? null,
+    client_id: record.client_id, scope: record.scope, jkt: jkt ?? null, x5t: x5t ?? null,
   });
 }
 
