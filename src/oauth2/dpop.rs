@@ -129,3 +129,41 @@ impl PrivateKey {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn htu_drops_the_query_and_fragment() {
+        assert_eq!(
+            htu("https://as.example/token?a=1#f"),
+            "https://as.example/token"
+        );
+        assert_eq!(
+            htu("https://as.example/token#f"),
+            "https://as.example/token"
+        );
+        assert_eq!(htu("https://as.example/token"), "https://as.example/token");
+    }
+
+    #[test]
+    fn the_nonce_kept_is_the_latest_bounded_one() {
+        let nonce = Nonce::default();
+        let with = |value: &str| {
+            let mut headers = http::HeaderMap::new();
+            headers.insert(DPOP_NONCE, value.parse().expect("header"));
+            headers
+        };
+        assert!(!nonce.update(&http::HeaderMap::new()));
+        assert!(nonce.update(&with("n1")));
+        assert!(!nonce.update(&with("n1")), "the same nonce is not new");
+        assert!(
+            !nonce.update(&with(&"x".repeat(MAX_NONCE_LEN + 1))),
+            "too long: not kept"
+        );
+        assert_eq!(nonce.get().as_deref(), Some("n1"));
+        assert!(nonce.clone().update(&with("n2")), "clones share it");
+        assert_eq!(nonce.get().as_deref(), Some("n2"));
+    }
+}
