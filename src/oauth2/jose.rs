@@ -111,7 +111,8 @@ mod provider {
     }
 }
 
-#[cfg(all(test, tls_rustls))]
+// Under rustls-no-provider the provider is the app's: tests/installed_provider.rs installs one.
+#[cfg(all(test, tls_rustls, not(tls_provider = "installed")))]
 mod tests {
     use super::*;
 

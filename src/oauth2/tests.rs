@@ -381,7 +381,8 @@ fn form_fields(request: &http::Request<bytes::Bytes>) -> std::collections::HashM
         .collect()
 }
 
-#[cfg(tls_rustls)]
+// Under rustls-no-provider the provider is the app's, and these unit tests have none.
+#[cfg(all(tls_rustls, not(tls_provider = "installed")))]
 mod assertions {
     use base64::engine::general_purpose::URL_SAFE_NO_PAD;
     use base64::Engine as _;
@@ -601,4 +602,14 @@ fn tls_client_auth_under_ring_needs_a_token_client_not_a_silently_dropped_identi
         .auth_method(AuthMethod::TlsClientAuth);
     let error = source.check().unwrap_err();
     assert!(error.to_string().contains("token_client"), "{error}");
+}
+
+#[cfg(tls_provider = "installed")]
+#[test]
+fn keys_without_an_installed_provider_say_to_install_one() {
+    // No test in this binary installs one (the process-level default is the app's).
+    if rustls::crypto::CryptoProvider::get_default().is_none() {
+        let error = PrivateKey::from_pem(include_str!("../../tests/keys/es256.pem")).unwrap_err();
+        assert!(error.to_string().contains("install_default"), "{error}");
+    }
 }
