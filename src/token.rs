@@ -72,6 +72,16 @@ impl AccessToken {
     /// ([`ClientCredentials::default_lifetime`](crate::oauth2::ClientCredentials::default_lifetime),
     /// [`SymblTokenSource::DEFAULT_LIFETIME`](crate::SymblTokenSource::DEFAULT_LIFETIME)).
     pub fn new(token: &str, expires_in: Duration) -> Result<Self, Error> {
+        Self::with_scheme("Bearer", token, expires_in)
+    }
+
+    /// The same checks, for a token sent with another `Authorization` scheme: `DPoP` for a
+    /// token bound to a key (RFC 9449 §7.1).
+    pub(crate) fn with_scheme(
+        scheme: &'static str,
+        token: &str,
+        expires_in: Duration,
+    ) -> Result<Self, Error> {
         if token.is_empty() {
             return Err(Error::bad_token_response("the access token is empty"));
         }
@@ -93,7 +103,7 @@ impl AccessToken {
             ));
         }
         let expires_in = expires_in.min(MAX_LIFETIME);
-        let mut header = HeaderValue::try_from(format!("Bearer {token}")).map_err(|_| {
+        let mut header = HeaderValue::try_from(format!("{scheme} {token}")).map_err(|_| {
             Error::bad_token_response("the access token is not a valid header value")
         })?;
         header.set_sensitive(true);
@@ -137,7 +147,8 @@ impl AccessToken {
         self.expires_in
     }
 
-    /// The `Authorization` header value, `Bearer <token>`, marked sensitive.
+    /// The `Authorization` header value, `Bearer <token>` (`DPoP <token>` for a token bound to
+    /// a key, RFC 9449), marked sensitive.
     pub fn header_value(&self) -> &HeaderValue {
         &self.header
     }
@@ -145,7 +156,15 @@ impl AccessToken {
     /// The token itself, for the rare caller that must hand it on (a CLI printing it for curl).
     pub fn secret(&self) -> &str {
         let value = self.header.to_str().unwrap_or_default();
-        value.strip_prefix("Bearer ").unwrap_or_default()
+        value.split_once(' ').map_or("", |(_, token)| token)
+    }
+
+    /// The token's type, as the header's scheme: `Bearer`, or `DPoP` for a token bound to a
+    /// key ([`ClientCredentials::dpop`](crate::oauth2::ClientCredentials::dpop)), which needs
+    /// a DPoP proof with every request (RFC 9449 §7.1).
+    pub fn token_type(&self) -> &str {
+        let value = self.header.to_str().unwrap_or_default();
+        value.split_once(' ').map_or("", |(scheme, _)| scheme)
     }
 }
 

@@ -148,11 +148,12 @@ const GRANTED: [(&str, u64); 12] = [
 const REFUSED: [(&str, &str); 10] = [
     (
         r#"{"access_token":"t","token_type":"mac"}"#,
-        "token_type is not Bearer",
+        "token_type is neither Bearer nor DPoP",
     ),
     (
+        // A DPoP token for a source without a DPoP key.
         r#"{"access_token":"t","token_type":"DPoP"}"#,
-        "token_type is not Bearer",
+        "no DPoP key is configured",
     ),
     (
         r#"{"access_token":"t","expires_in":-5}"#,

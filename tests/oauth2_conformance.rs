@@ -141,7 +141,9 @@ async fn a_wrong_secret_is_invalid_credentials_without_retries() {
             );
             let text = error.to_string();
             assert!(
-                text.contains("invalid_client") && text.contains("OAuth2 client id and secret")
+                text.contains("invalid_client")
+                    && text.contains("check the OAuth2 client id and, for client_secret_")
+                    && text.contains("the client secret")
             );
             assert!(!text.to_ascii_uppercase().contains("SYMBL"), "{text}");
             assert_no_secret(&format!("{text} {error:?}"));

@@ -29,13 +29,23 @@
 //! Without one (`default-features = false`), give the source your own tower HTTP client with
 //! [`ClientCredentials::token_client`].
 //!
-//! Conformance is tested against Authlib's authorization server (`tests/oauth2_conformance.rs`).
+//! Conformance is tested against Authlib's authorization server (`tests/oauth2_conformance.rs`),
+//! and the security profiles ([`PrivateKey`], [`AuthMethod`]'s JWT and mTLS methods,
+//! [`ClientCredentials::dpop`], [`ClientCredentials::from_issuer`]) against oidc-provider
+//! (`tests/oidc_conformance.rs`).
 //!
 //! [RFC 6749 §4.4]: https://www.rfc-editor.org/rfc/rfc6749#section-4.4
 //! [`SymblAuthLayer::from_source`]: crate::SymblAuthLayer::from_source
 
 mod answer;
+mod assertion;
+#[cfg(tls_rustls)]
+mod der;
+mod discovery;
+mod dpop;
 mod form;
+mod jose;
+mod key;
 
 use std::fmt;
 use std::sync::{Arc, OnceLock};
@@ -53,11 +63,18 @@ use crate::redact::redact_url;
 use crate::transport::{self, check_token_url, ClientSettings, TokenClient, TokenService};
 use crate::{AccessToken, BoxError, CacheKey, Error, TokenFuture, TokenSource};
 
-/// How the client proves its identity to the token endpoint ([RFC 6749 §2.3.1]); the names are
-/// the `token_endpoint_auth_method` values of RFC 7591.
+pub use self::assertion::{AssertionRequest, ClientAssertion};
+pub use self::key::PrivateKey;
+
+/// How the client proves its identity to the token endpoint ([RFC 6749 §2.3]); the names are
+/// the `token_endpoint_auth_method` values of RFC 7591 (see [`name`](Self::name)).
 ///
-/// [RFC 6749 §2.3.1]: https://www.rfc-editor.org/rfc/rfc6749#section-2.3.1
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+/// The methods that send a JWT (`PrivateKeyJwt`, `ClientSecretJwt`, `ClientAssertion`) send a
+/// new one with every token request, retries included, so a server that refuses a replayed
+/// `jti` never sees one twice.
+///
+/// [RFC 6749 §2.3]: https://www.rfc-editor.org/rfc/rfc6749#section-2.3
+#[derive(Clone, Debug, Default)]
 #[non_exhaustive]
 pub enum AuthMethod {
     /// `client_secret_basic`: HTTP Basic, with the id and the secret each form-urlencoded
@@ -66,13 +83,65 @@ pub enum AuthMethod {
     ClientSecretBasic,
     /// `client_secret_post`: `client_id` and `client_secret` in the form body.
     ClientSecretPost,
+    /// `private_key_jwt` ([RFC 7523 §2.2]): a JWT signed with the client's private key; the
+    /// server holds only the public key, and no secret is sent (the client secret may be `""`).
+    /// Claims: `iss` = `sub` = the client id, `aud` = the token URL, a random `jti`, `iat` now
+    /// and `exp` a minute ahead.
+    ///
+    /// [RFC 7523 §2.2]: https://www.rfc-editor.org/rfc/rfc7523#section-2.2
+    PrivateKeyJwt(PrivateKey),
+    /// `client_secret_jwt`: the same JWT, signed with HS256 under the client secret, so the
+    /// secret itself never crosses the wire. RFC 7518 §3.2 asks for a secret of 32 bytes or
+    /// more.
+    ClientSecretJwt,
+    /// A JWT assertion made outside the process (a projected Kubernetes token, a KMS), sent as
+    /// `private_key_jwt` is: see [`ClientAssertion`].
+    ClientAssertion(ClientAssertion),
+    /// `tls_client_auth` ([RFC 8705 §2]): the TLS client certificate of the token client
+    /// authenticates; only `client_id` is sent. The certificate comes with your own
+    /// [`token_client`](ClientCredentials::token_client) (or the built-in client's
+    /// [`http_client`](ClientCredentials::http_client) settings).
+    ///
+    /// [RFC 8705 §2]: https://www.rfc-editor.org/rfc/rfc8705#section-2
+    TlsClientAuth,
+}
+
+impl AuthMethod {
+    /// The method's RFC 7591 name, as servers list them in
+    /// `token_endpoint_auth_methods_supported`: `client_secret_basic`, `client_secret_post`,
+    /// `private_key_jwt` (also for [`ClientAssertion`](Self::ClientAssertion)),
+    /// `client_secret_jwt` or `tls_client_auth`.
+    pub fn name(&self) -> &'static str {
+        match self {
+            Self::ClientSecretBasic => "client_secret_basic",
+            Self::ClientSecretPost => "client_secret_post",
+            Self::PrivateKeyJwt(_) | Self::ClientAssertion(_) => "private_key_jwt",
+            Self::ClientSecretJwt => "client_secret_jwt",
+            Self::TlsClientAuth => "tls_client_auth",
+        }
+    }
+}
+
+/// How a [`ClientCredentials`] authenticates and binds its tokens.
+#[derive(Clone, Default)]
+struct Profile {
+    auth_method: AuthMethod,
+    /// The key DPoP proofs are signed with (RFC 9449), if tokens are to be bound to one.
+    dpop: Option<PrivateKey>,
+    /// The token server's latest DPoP nonce (§8), shared by clones.
+    token_nonce: dpop::Nonce,
+    /// For [`ClientCredentials::from_issuer`]: the issuer's metadata, read at the first fetch
+    /// and shared by clones. `token_url` is then the issuer.
+    discovery: Option<Arc<discovery::Discovery>>,
 }
 
 /// A [`TokenSource`] for the OAuth 2.0 client credentials grant ([RFC 6749 §4.4]).
 ///
 /// Each fetch posts `grant_type=client_credentials` (with the scope and extra parameters) to
-/// the token URL, authenticated with the client id and secret, and expects a `Bearer`
-/// `access_token`. See the [module documentation](self) for an example.
+/// the token URL, authenticated as [`auth_method`](Self::auth_method) says (a secret, a signed
+/// assertion, or the TLS client certificate), and expects a `Bearer` `access_token` (a `DPoP`
+/// one with [`dpop`](Self::dpop)). See the [module documentation](self) for an example, and the
+/// README's "OAuth2 security profiles" for each method.
 ///
 /// Any token the server grants is used (§5.1), read as golang.org/x/oauth2 and Authlib read
 /// it, and more liberally where they would refuse a usable token:
@@ -83,10 +152,11 @@ pub enum AuthMethod {
 ///   read as the number; a lifetime over [`MAX_LIFETIME`](crate::MAX_LIFETIME) is clamped to
 ///   it; a negative or non-numeric one is [`Error::BadTokenResponse`].
 /// - `token_type` must be `Bearer` (in any case); absent, `null` or empty, it is taken to be
-///   Bearer. Another type (`mac`, `DPoP`) is refused.
+///   Bearer. With [`dpop`](Self::dpop) it must be `DPoP` instead; another type (`mac`) is
+///   refused.
 /// - A UTF-8 byte order mark before the JSON is skipped.
 /// - Errors (§5.2): `invalid_client`, `unauthorized_client` and `invalid_grant` are
-///   [`Error::InvalidCredentials`]; `5xx`, `429` and `temporarily_unavailable` are retried,
+///   [`Error::InvalidCredentials`], saying what to check for the method in use; `5xx`, `429` and `temporarily_unavailable` are retried,
 ///   honouring `Retry-After`; other refusals are [`Error::TokenEndpointRejected`] naming the
 ///   error code; a body that is not a usable token is [`Error::BadTokenResponse`]. An error
 ///   object in a `200` is read like the same one under a `400`.
@@ -113,7 +183,9 @@ pub struct ClientCredentials {
     client_secret: SecretString,
     scope: Option<String>,
     params: Vec<(String, String)>,
-    auth_method: AuthMethod,
+    /// How the client authenticates and binds its tokens: boxed, as the builder holds a source
+    /// by value beside smaller ones.
+    profile: Box<Profile>,
     default_lifetime: Duration,
     allow_insecure_http: bool,
     settings: ClientSettings,
@@ -139,12 +211,44 @@ impl ClientCredentials {
             client_secret: SecretString::from(client_secret.into()),
             scope: None,
             params: Vec::new(),
-            auth_method: AuthMethod::default(),
+            profile: Box::default(),
             default_lifetime: Self::DEFAULT_LIFETIME,
             allow_insecure_http: false,
             settings: ClientSettings::default(),
             client: Arc::default(),
         }
+    }
+
+    /// A client of the authorization server `issuer` (such as `https://auth.example.com` or
+    /// `https://login.example.com/tenant-1`), whose token endpoint is read from its metadata:
+    /// `/.well-known/oauth-authorization-server` ([RFC 8414]), else
+    /// `/.well-known/openid-configuration` ([OpenID Connect Discovery]).
+    ///
+    /// The metadata is read at the first fetch (so a layer still builds without the network),
+    /// kept, and read again after a token request that suggests the endpoint moved (`404`,
+    /// `405`, `410`, or no answer). Before any token request it is checked:
+    /// - its `issuer` must be `issuer` exactly (RFC 8414 §3.3), else [`Error::InvalidConfig`]:
+    ///   a document that names another issuer may be another server's;
+    /// - the token endpoint follows the same rules as a token URL (`https`, or `http` to
+    ///   loopback); a [`TlsClientAuth`](AuthMethod::TlsClientAuth) client uses
+    ///   `mtls_endpoint_aliases.token_endpoint` when there is one (RFC 8705 §5);
+    /// - the server must list the client's method in `token_endpoint_auth_methods_supported`
+    ///   (absent: `client_secret_basic` only, §2), its key's algorithm in
+    ///   `token_endpoint_auth_signing_alg_values_supported` and the DPoP key's in
+    ///   `dpop_signing_alg_values_supported` (when listed), else [`Error::InvalidConfig`]
+    ///   naming the method or algorithm.
+    ///
+    /// [RFC 8414]: https://www.rfc-editor.org/rfc/rfc8414
+    /// [OpenID Connect Discovery]: https://openid.net/specs/openid-connect-discovery-1_0.html
+    pub fn from_issuer(
+        issuer: impl Into<String>,
+        client_id: impl Into<String>,
+        client_secret: impl Into<String>,
+    ) -> Self {
+        let issuer = issuer.into();
+        let mut source = Self::new(issuer.clone(), client_id, client_secret);
+        source.profile.discovery = Some(Arc::new(discovery::Discovery::new(issuer)));
+        source
     }
 
     /// The scope to ask for: space-separated values, such as `"read write"` (§3.3). None by
@@ -165,7 +269,26 @@ impl ClientCredentials {
     /// How the client authenticates: [`AuthMethod::ClientSecretBasic`] (the default) or
     /// [`AuthMethod::ClientSecretPost`].
     pub fn auth_method(mut self, method: AuthMethod) -> Self {
-        self.auth_method = method;
+        self.profile.auth_method = method;
+        self
+    }
+
+    /// Binds the tokens to `key` with DPoP ([RFC 9449]): every token request carries a proof
+    /// signed with it (`typ` `dpop+jwt`, the public `jwk`, `htm`, `htu`, `iat`, `jti`), and
+    /// the server's answer must be a `DPoP` token ([`AccessToken::token_type`]). When the
+    /// server asks for a nonce (`400 use_dpop_nonce` with `DPoP-Nonce`, §8), the request is
+    /// made once more with it and with a fresh client assertion; the nonce is kept for the
+    /// next requests.
+    ///
+    /// A token bound to a key is useless to whoever steals it without the key. It is sent
+    /// with `Authorization: DPoP <token>` and a proof per request
+    /// ([`PrivateKey::dpop_proof`]); the layer does not make API-side proofs yet, so
+    /// [`SymblAuthLayer::from_source`](crate::SymblAuthLayer::from_source) refuses a DPoP
+    /// source at `build`: use the source on its own ([`TokenSource::fetch_token`]).
+    ///
+    /// [RFC 9449]: https://www.rfc-editor.org/rfc/rfc9449
+    pub fn dpop(mut self, key: PrivateKey) -> Self {
+        self.profile.dpop = Some(key);
         self
     }
 
@@ -239,7 +362,7 @@ impl ClientCredentials {
         self
     }
 
-    /// The token endpoint URL.
+    /// The token endpoint URL (for [`from_issuer`](Self::from_issuer), the issuer).
     pub fn token_url(&self) -> &str {
         &self.token_url
     }
@@ -252,6 +375,13 @@ impl ClientCredentials {
     /// Checks the settings and builds the HTTP client, so that `build` reports what is wrong.
     pub(crate) fn prepare(&self) -> Result<(), Error> {
         self.check()?;
+        if self.profile.dpop.is_some() {
+            return Err(Error::config(
+                "ClientCredentials::dpop: the layer does not send DPoP proofs with API requests \
+                 yet; fetch DPoP-bound tokens with the source on its own (fetch_token) and send \
+                 them with PrivateKey::dpop_proof",
+            ));
+        }
         self.client()?.prepare(&self.token_url)
     }
 
@@ -270,7 +400,14 @@ impl ClientCredentials {
             self.allow_insecure_http,
             "ClientCredentials::allow_insecure_http",
         )?;
-        const RESERVED: [&str; 4] = ["grant_type", "scope", "client_id", "client_secret"];
+        const RESERVED: [&str; 6] = [
+            "grant_type",
+            "scope",
+            "client_id",
+            "client_secret",
+            "client_assertion",
+            "client_assertion_type",
+        ];
         if let Some((name, _)) = self
             .params
             .iter()
@@ -280,14 +417,28 @@ impl ClientCredentials {
                 "the token request sets {name} itself: it cannot be an extra parameter"
             )));
         }
+        // Under ring the crate builds the built-in client's TLS config itself, so reqwest's
+        // identity set through http_client would be dropped: refused, never silently ignored.
+        if cfg!(tls_provider = "ring")
+            && matches!(self.profile.auth_method, AuthMethod::TlsClientAuth)
+            && self.settings.service.is_none()
+        {
+            return Err(Error::config(
+                "AuthMethod::TlsClientAuth (tls_client_auth) under the rustls-ring feature needs \
+                 your own token client with its client certificate (ClientCredentials::token_client, such as \
+                 hyper-rustls with with_client_auth_cert): the built-in client's TLS config \
+                 is the crate's own there and carries no certificate",
+            ));
+        }
         if self.default_lifetime.is_zero() {
             return Err(Error::config("default_lifetime must be above zero"));
         }
         Ok(())
     }
 
-    /// The token request (§4.4.2), authenticated as configured (§2.3.1).
-    fn request(&self) -> Result<Request<Bytes>, Error> {
+    /// The token request (§4.4.2), authenticated as configured (§2.3), with a fresh assertion
+    /// for the JWT methods.
+    async fn request(&self, token_url: &str) -> Result<Request<Bytes>, Error> {
         let mut form = Form::default();
         form.pair("grant_type", "client_credentials");
         if let Some(scope) = &self.scope {
@@ -296,14 +447,15 @@ impl ClientCredentials {
         for (name, value) in &self.params {
             form.pair(name, value);
         }
-        let mut request = Request::post(self.token_url.as_str())
+        let mut request = Request::post(token_url)
             .header(header::ACCEPT, HeaderValue::from_static("application/json"))
             .header(
                 header::CONTENT_TYPE,
                 HeaderValue::from_static("application/x-www-form-urlencoded"),
             );
         let secret = self.client_secret.expose_secret();
-        match self.auth_method {
+        let audience = token_url;
+        let assertion = match &self.profile.auth_method {
             AuthMethod::ClientSecretBasic => {
                 let pair = format!("{}:{}", encode(&self.client_id), encode(secret));
                 let basic = format!(
@@ -314,35 +466,129 @@ impl ClientCredentials {
                     .map_err(|_| Error::config("the client id cannot be sent in a header"))?;
                 value.set_sensitive(true);
                 request = request.header(header::AUTHORIZATION, value);
+                None
             }
             AuthMethod::ClientSecretPost => {
                 form.pair("client_id", &self.client_id);
                 form.pair("client_secret", secret);
+                None
             }
+            AuthMethod::TlsClientAuth => {
+                form.pair("client_id", &self.client_id);
+                None
+            }
+            AuthMethod::PrivateKeyJwt(key) => {
+                Some(assertion::signed(key, &self.client_id, audience)?)
+            }
+            AuthMethod::ClientSecretJwt => {
+                Some(assertion::hmac(secret, &self.client_id, audience)?)
+            }
+            AuthMethod::ClientAssertion(outside) => {
+                Some(outside.make(&self.client_id, audience).await?)
+            }
+        };
+        if let Some(assertion) = assertion {
+            // RFC 7521 §4.2: client_id is optional beside an assertion; sent, as some servers
+            // (Azure AD) want it.
+            form.pair("client_id", &self.client_id);
+            form.pair("client_assertion_type", assertion::JWT_BEARER);
+            form.pair("client_assertion", &assertion);
         }
         request
             .body(Bytes::from(form.0))
             .map_err(|_| Error::config("token_url is not a valid URL"))
     }
 
+    /// What the answer is read against.
+    fn asked(&self) -> answer::Asked {
+        answer::Asked {
+            method: self.profile.auth_method.name(),
+            dpop: self.profile.dpop.is_some(),
+        }
+    }
+
+    /// The token request with its DPoP proof, if the source has a key.
+    async fn signed_request(&self, token_url: &str) -> Result<Request<Bytes>, Error> {
+        #[cfg_attr(not(tls_rustls), allow(unused_mut))]
+        let mut request = self.request(token_url).await?;
+        if let Some(key) = &self.profile.dpop {
+            #[cfg(tls_rustls)]
+            {
+                let nonce = self.profile.token_nonce.get();
+                let proof = key.proof("POST", token_url, None, nonce.as_deref())?;
+                let mut value = HeaderValue::try_from(proof)
+                    .map_err(|_| Error::config("the DPoP proof is not a valid header value"))?;
+                value.set_sensitive(true);
+                request.headers_mut().insert(dpop::DPOP, value);
+            }
+            #[cfg(not(tls_rustls))]
+            match key.inner {}
+        }
+        Ok(request)
+    }
+
     async fn fetch(&self) -> Result<AccessToken, Error> {
         self.check()?;
         let client = self.client()?;
-        let answer = client.send(self.request()?).await?;
-        let status = answer.status();
-        if status.is_success() {
+        let Some(discovery) = &self.profile.discovery else {
+            return self.fetch_from(client, &self.token_url).await;
+        };
+        let metadata = discovery.metadata(client, self.allow_insecure_http).await?;
+        let signing_alg = match &self.profile.auth_method {
+            AuthMethod::PrivateKeyJwt(key) => Some(key.algorithm()),
+            AuthMethod::ClientSecretJwt => Some("HS256"),
+            _ => None,
+        };
+        let dpop_alg = self.profile.dpop.as_ref().map(PrivateKey::algorithm);
+        metadata.check(self.profile.auth_method.name(), signing_alg, dpop_alg)?;
+        let endpoint = match (&self.profile.auth_method, &metadata.mtls_token_endpoint) {
+            (AuthMethod::TlsClientAuth, Some(alias)) => alias,
+            _ => &metadata.token_endpoint,
+        };
+        let fetched = self.fetch_from(client, endpoint).await;
+        if let Err(error) = &fetched {
+            discovery.forget_if_moved(error);
+        }
+        fetched
+    }
+
+    /// One token request to `token_url` (and one more for a DPoP nonce).
+    async fn fetch_from(
+        &self,
+        client: &TokenClient,
+        token_url: &str,
+    ) -> Result<AccessToken, Error> {
+        // One more request when the server asks for a DPoP nonce it has just given (§8);
+        // never a second: a server that keeps asking gets its refusal reported.
+        let mut nonce_retry = self.profile.dpop.is_some();
+        loop {
+            let answer = client.send(self.signed_request(token_url).await?).await?;
+            let status = answer.status();
+            let new_nonce =
+                self.profile.dpop.is_some() && self.profile.token_nonce.update(answer.headers());
+            if status.is_success() {
+                let headers = answer.headers().clone();
+                let body = transport::read_body(answer).await?;
+                let token = answer::token(&headers, &body, self.default_lifetime, self.asked())?;
+                return Ok(token.with_quota(transport::quota(&headers)));
+            }
+            if let Some(transient) = transport::answer::transient(status, answer.headers()) {
+                return Err(transient);
+            }
             let headers = answer.headers().clone();
-            let body = transport::read_body(answer).await?;
-            let token = answer::token(&headers, &body, self.default_lifetime)?;
-            return Ok(token.with_quota(transport::quota(&headers)));
+            // An error body that cannot be read still leaves the status to go by.
+            let body = transport::read_body(answer).await.ok();
+            if nonce_retry && new_nonce && answer::asks_for_nonce(body.as_deref()) {
+                nonce_retry = false;
+                continue;
+            }
+            return Err(answer::refusal(
+                status,
+                &headers,
+                body.as_deref(),
+                self.asked(),
+            ));
         }
-        if let Some(transient) = transport::answer::transient(status, answer.headers()) {
-            return Err(transient);
-        }
-        let headers = answer.headers().clone();
-        // An error body that cannot be read still leaves the status to go by.
-        let body = transport::read_body(answer).await.ok();
-        Err(answer::refusal(status, &headers, body.as_deref()))
     }
 }
 
@@ -351,19 +597,43 @@ impl TokenSource for ClientCredentials {
         Box::pin(attempt(self.fetch()))
     }
 
-    /// The token URL, the client id and secret, the scope, the extra parameters and how the
-    /// client authenticates: everything the request carries.
+    /// The token URL (the issuer, with discovery), the client id and secret, the scope, the
+    /// extra parameters, how the client authenticates and the DPoP key: everything that
+    /// determines the token.
+    ///
+    /// `None` (not shareable through a store) where the client has no secret to seal the
+    /// stored token under (`private_key_jwt`, an assertion made outside, `tls_client_auth`, or
+    /// an empty secret): a seal derived from public data would let anyone who can write the
+    /// store plant a token.
     fn cache_key(&self) -> Option<CacheKey> {
-        let method = match self.auth_method {
-            AuthMethod::ClientSecretBasic => "client_secret_basic",
-            AuthMethod::ClientSecretPost => "client_secret_post",
-        };
-        let mut key = CacheKey::new(self.client_secret.expose_secret())
+        let profile = &self.profile;
+        let secret = self.client_secret.expose_secret();
+        let with_secret = matches!(
+            profile.auth_method,
+            AuthMethod::ClientSecretBasic
+                | AuthMethod::ClientSecretPost
+                | AuthMethod::ClientSecretJwt
+        );
+        if !with_secret || secret.is_empty() {
+            return None;
+        }
+        let mut key = CacheKey::new(secret)
             .part("source", "oauth2 client_credentials")
             .part("token_url", &self.token_url)
+            .part(
+                "discovery",
+                if profile.discovery.is_some() {
+                    "yes"
+                } else {
+                    "no"
+                },
+            )
             .part("client_id", &self.client_id)
             .part("scope", self.scope.as_deref().unwrap_or_default())
-            .part("auth_method", method);
+            .part("auth_method", profile.auth_method.name());
+        if let Some(dpop) = &profile.dpop {
+            key = key.part("dpop_key", dpop.thumbprint());
+        }
         for (name, value) in &self.params {
             key = key.part("param", name).part("value", value);
         }
@@ -377,11 +647,13 @@ impl fmt::Debug for ClientCredentials {
         let params: Vec<&str> = self.params.iter().map(|(name, _)| name.as_str()).collect();
         f.debug_struct("ClientCredentials")
             .field("token_url", &redact_url(&self.token_url))
+            .field("from_issuer", &self.profile.discovery.is_some())
             .field("client_id", &self.client_id)
             .field("client_secret", &"[redacted]")
             .field("scope", &self.scope)
             .field("params", &params)
-            .field("auth_method", &self.auth_method)
+            .field("auth_method", &self.profile.auth_method)
+            .field("dpop", &self.profile.dpop)
             .field("default_lifetime", &self.default_lifetime)
             .field("allow_insecure_http", &self.allow_insecure_http)
             .field("token_client", &self.settings)

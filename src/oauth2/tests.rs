@@ -2,15 +2,24 @@ use std::time::Duration;
 
 use http::{HeaderMap, StatusCode};
 
-use super::answer::{refusal, token};
+use super::answer::refusal;
 use super::*;
 use crate::MAX_LIFETIME;
+
+/// A Bearer answer read for a client_secret_basic client.
+fn token(headers: &HeaderMap, body: &[u8], lifetime: Duration) -> Result<AccessToken, Error> {
+    answer::token(headers, body, lifetime, answer::Asked::default())
+}
 
 /// A secret with every character §2.3.1's encoding must handle.
 const AWKWARD_SECRET: &str = "s3:cr+et/100% sure";
 
 fn built(source: &ClientCredentials) -> http::Request<bytes::Bytes> {
-    source.request().expect("request")
+    tokio::runtime::Builder::new_current_thread()
+        .build()
+        .expect("runtime")
+        .block_on(source.request(source.token_url()))
+        .expect("request")
 }
 
 fn body_of(request: &http::Request<bytes::Bytes>) -> String {
@@ -228,10 +237,35 @@ fn names_what_is_wrong_with_a_token_answer_without_quoting_it() {
     assert!(bad("SECRET-not-json").contains("not JSON"));
     assert!(bad(r#"["SECRET"]"#).contains("not a JSON object"));
     assert!(bad(r#"{"token_type":"Bearer"}"#).contains("access_token is missing"));
-    assert!(bad(r#"{"access_token":"SECRET","token_type":"mac"}"#).contains("not Bearer"));
-    assert!(bad(r#"{"access_token":"SECRET","token_type":"DPoP"}"#).contains("not Bearer"));
+    assert!(
+        bad(r#"{"access_token":"SECRET","token_type":"mac"}"#).contains("neither Bearer nor DPoP")
+    );
+    // A DPoP token for a source without a DPoP key, and a Bearer one for a source with one.
+    assert!(bad(r#"{"access_token":"SECRET","token_type":"DPoP"}"#)
+        .contains("set ClientCredentials::dpop"));
+    let dpop = answer::Asked {
+        dpop: true,
+        ..answer::Asked::default()
+    };
+    let as_dpop = |body: &str| {
+        answer::token(
+            &HeaderMap::new(),
+            body.as_bytes(),
+            Duration::from_secs(60),
+            dpop,
+        )
+    };
+    let bearer = as_dpop(r#"{"access_token":"SECRET","token_type":"Bearer"}"#).unwrap_err();
+    assert!(
+        bearer.to_string().contains("did not bind the token"),
+        "{bearer}"
+    );
+    let bound = as_dpop(r#"{"access_token":"t0k","token_type":"dpop"}"#).expect("DPoP token");
+    assert_eq!(bound.header_value(), "DPoP t0k");
+    assert_eq!((bound.token_type(), bound.secret()), ("DPoP", "t0k"));
     assert!(bad(r#"{"access_token":"SECRET","token_type":5}"#).contains("not a string"));
-    assert!(bad(r#"{"access_token":"SECRET","token_type":"SECRET"}"#).contains("not Bearer"));
+    assert!(bad(r#"{"access_token":"SECRET","token_type":"SECRET"}"#)
+        .contains("neither Bearer nor DPoP"));
     let lifetime = |value: &str| {
         bad(&format!(
             r#"{{"access_token":"SECRET","token_type":"Bearer","expires_in":{value}}}"#
@@ -259,7 +293,12 @@ fn sorts_refusals_by_their_error_code() {
     let headers = HeaderMap::new();
     let sorted = |status: u16, body: &str| {
         let status = StatusCode::from_u16(status).expect("status");
-        refusal(status, &headers, Some(body.as_bytes()))
+        refusal(
+            status,
+            &headers,
+            Some(body.as_bytes()),
+            answer::Asked::default(),
+        )
     };
     for code in ["invalid_client", "unauthorized_client", "invalid_grant"] {
         for status in [400, 401] {
@@ -277,6 +316,9 @@ fn sorts_refusals_by_their_error_code() {
         "invalid_request",
         "unsupported_grant_type",
         "invalid_target",
+        "access_denied",
+        "invalid_dpop_proof",
+        "use_dpop_nonce",
     ] {
         let err = sorted(400, &format!(r#"{{"error":"{code}"}}"#));
         assert!(
@@ -285,15 +327,289 @@ fn sorts_refusals_by_their_error_code() {
         );
         assert!(err.to_string().contains(code), "{err}");
     }
+    // A DPoP-bound client that sent no proof: named, not "wrong credentials".
+    let err = sorted(
+        400,
+        r#"{"error":"invalid_grant","error_description":"DPoP proof JWT not provided"}"#,
+    );
+    assert!(matches!(err, Error::TokenEndpointRejected { .. }), "{err}");
+    assert!(err.to_string().contains("ClientCredentials::dpop"), "{err}");
+    assert!(!err.to_string().contains("not provided"), "{err}");
+    // Each method is told what to check.
+    for method in ["private_key_jwt", "client_secret_jwt", "tls_client_auth"] {
+        let asked = answer::Asked {
+            method,
+            dpop: false,
+        };
+        let err = refusal(
+            StatusCode::UNAUTHORIZED,
+            &headers,
+            Some(br#"{"error":"invalid_client"}"#),
+            asked,
+        );
+        assert!(err.to_string().contains(&format!("for {method}")), "{err}");
+    }
     let err = sorted(400, r#"{"error":"temporarily_unavailable"}"#);
     assert!(err.is_retryable(), "{err}");
     let err = sorted(400, r#"{"error":"SECRET","error_description":"SECRET"}"#);
     assert!(matches!(err, Error::TokenEndpointRejected { .. }), "{err}");
     assert!(!err.to_string().contains("SECRET"), "{err}");
     // No code: the status decides.
-    let err = refusal(StatusCode::UNAUTHORIZED, &headers, None);
+    let err = refusal(
+        StatusCode::UNAUTHORIZED,
+        &headers,
+        None,
+        answer::Asked::default(),
+    );
     assert!(matches!(err, Error::InvalidCredentials { .. }), "{err}");
     let err = sorted(404, "<html>Not Found</html>");
     assert!(matches!(err, Error::TokenEndpointRejected { .. }), "{err}");
     assert!(err.to_string().contains("token URL"), "{err}");
+}
+
+/// The form's fields, decoded.
+fn form_fields(request: &http::Request<bytes::Bytes>) -> std::collections::HashMap<String, String> {
+    body_of(request)
+        .split('&')
+        .filter_map(|pair| pair.split_once('='))
+        .map(|(name, value)| {
+            let value = percent_encoding::percent_decode_str(value)
+                .decode_utf8()
+                .expect("utf-8");
+            (name.to_owned(), value.into_owned())
+        })
+        .collect()
+}
+
+// Under rustls-no-provider the provider is the app's, and these unit tests have none.
+#[cfg(all(tls_rustls, not(tls_provider = "installed")))]
+mod assertions {
+    use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+    use base64::Engine as _;
+    use serde_json::Value;
+
+    use super::*;
+
+    const ES256_PEM: &str = include_str!("../../tests/keys/es256.pem");
+    const ES256_JWK: &str = include_str!("../../tests/keys/es256.jwk");
+    const EDDSA_PEM: &str = include_str!("../../tests/keys/eddsa.pem");
+    const EDDSA_JWK: &str = include_str!("../../tests/keys/eddsa.jwk");
+    const RS256_PEM: &str = include_str!("../../tests/keys/rs256.pem");
+    const RS256_JWK: &str = include_str!("../../tests/keys/rs256.jwk");
+    const ES384_PEM: &str = include_str!("../../tests/keys/es384.pem");
+
+    fn part(jwt: &str, index: usize) -> Vec<u8> {
+        URL_SAFE_NO_PAD
+            .decode(jwt.split('.').nth(index).expect("part"))
+            .expect("base64url")
+    }
+
+    fn json(bytes: &[u8]) -> Value {
+        serde_json::from_slice(bytes).expect("JSON")
+    }
+
+    fn assertion_of(
+        source: &ClientCredentials,
+    ) -> (std::collections::HashMap<String, String>, String) {
+        let request = built(source);
+        assert!(request.headers().get(header::AUTHORIZATION).is_none());
+        let fields = form_fields(&request);
+        let jwt = fields["client_assertion"].clone();
+        (fields, jwt)
+    }
+
+    #[test]
+    fn keys_load_from_pem_and_jwk_alike() {
+        for (pem, jwk, alg, signature_len) in [
+            (ES256_PEM, ES256_JWK, "ES256", 64),
+            (EDDSA_PEM, EDDSA_JWK, "EdDSA", 64),
+            (RS256_PEM, RS256_JWK, "RS256", 256),
+        ] {
+            let from_pem = PrivateKey::from_pem(pem).expect("PEM");
+            let from_jwk = PrivateKey::from_jwk(jwk).expect("JWK");
+            assert_eq!(from_pem.algorithm(), alg);
+            assert_eq!(from_jwk.algorithm(), alg);
+            // The same key: the same public JWK, which is the JWK's own public members.
+            assert_eq!(from_pem.inner.public_jwk, from_jwk.inner.public_jwk);
+            let public = json(from_pem.inner.public_jwk.as_bytes());
+            let private = json(jwk.as_bytes());
+            for (name, value) in public.as_object().expect("object") {
+                assert_eq!(&private[name], value, "{alg} {name}");
+            }
+            let signature = from_pem.inner.sign(from_pem.alg, b"message").expect("sign");
+            assert_eq!(signature.len(), signature_len, "{alg}");
+        }
+        let pss = PrivateKey::from_pem(RS256_PEM)
+            .expect("PEM")
+            .ps256()
+            .expect("RSA");
+        assert_eq!(pss.algorithm(), "PS256");
+        assert!(PrivateKey::from_pem(ES256_PEM)
+            .expect("PEM")
+            .ps256()
+            .is_err());
+    }
+
+    #[test]
+    fn unusable_keys_are_config_errors_that_quote_nothing() {
+        let es384 = PrivateKey::from_pem(ES384_PEM).unwrap_err();
+        assert!(es384.to_string().contains("P-256"), "{es384}");
+        let secret_d = json(ES256_JWK.as_bytes())["d"]
+            .as_str()
+            .expect("d")
+            .to_owned();
+        let mut wrong = json(ES256_JWK.as_bytes());
+        wrong["crv"] = Value::from("P-521");
+        let truncated = &ES256_JWK[..ES256_JWK.len() / 2];
+        for bad in [
+            PrivateKey::from_pem("not a pem").unwrap_err(),
+            PrivateKey::from_pem(&ES256_PEM[..ES256_PEM.len() / 2]).unwrap_err(),
+            PrivateKey::from_jwk(truncated).unwrap_err(),
+            PrivateKey::from_jwk(wrong.to_string()).unwrap_err(),
+            PrivateKey::from_jwk(r#"{"kty":"EC","crv":"P-256","d":"!!","x":"","y":""}"#)
+                .unwrap_err(),
+        ] {
+            assert!(matches!(bad, Error::InvalidConfig { .. }), "{bad}");
+            let text = format!("{bad} {bad:?}");
+            assert!(!text.contains(&secret_d) && !text.contains("MIG"), "{text}");
+        }
+        let key = PrivateKey::from_jwk(ES256_JWK).expect("JWK").key_id("k1");
+        let debug = format!("{key:?} {:?}", AuthMethod::PrivateKeyJwt(key.clone()));
+        assert!(debug.contains("ES256") && debug.contains("k1"), "{debug}");
+        assert!(!debug.contains(&secret_d), "{debug}");
+    }
+
+    #[test]
+    fn private_key_jwt_sends_a_new_assertion_every_time() {
+        let url = "https://auth.example/oauth2/token";
+        let key = PrivateKey::from_pem(ES256_PEM).expect("PEM").key_id("k1");
+        let source =
+            ClientCredentials::new(url, "client-1", "").auth_method(AuthMethod::PrivateKeyJwt(key));
+        let (fields, first) = assertion_of(&source);
+        assert_eq!(
+            fields["client_assertion_type"],
+            "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
+        );
+        assert_eq!(fields["client_id"], "client-1");
+        assert!(!fields.contains_key("client_secret"));
+        let header = json(&part(&first, 0));
+        assert_eq!(
+            header,
+            serde_json::json!({"alg": "ES256", "typ": "JWT", "kid": "k1"})
+        );
+        let claims = json(&part(&first, 1));
+        assert_eq!(claims["iss"], "client-1");
+        assert_eq!(claims["sub"], "client-1");
+        assert_eq!(claims["aud"], url);
+        let iat = claims["iat"].as_u64().expect("iat");
+        let exp = claims["exp"].as_u64().expect("exp");
+        assert!(exp > iat && exp - iat <= 60, "{claims}");
+        let now = super::super::jose::now_secs();
+        assert!(iat.abs_diff(now) <= 5);
+        assert_eq!(part(&first, 2).len(), 64);
+        let (_, second) = assertion_of(&source);
+        assert_ne!(json(&part(&second, 1))["jti"], claims["jti"]);
+    }
+
+    #[test]
+    fn client_secret_jwt_is_hs256_under_the_secret() {
+        let secret = "a secret of at least thirty-two bytes!";
+        let source = ClientCredentials::new("https://auth.example/token", "c", secret)
+            .auth_method(AuthMethod::ClientSecretJwt);
+        let (fields, jwt) = assertion_of(&source);
+        assert!(!body_of(&built(&source)).contains("thirty"));
+        assert_eq!(fields["client_id"], "c");
+        assert_eq!(
+            json(&part(&jwt, 0)),
+            serde_json::json!({"alg": "HS256", "typ": "JWT"})
+        );
+        let (input, _) = jwt.rsplit_once('.').expect("signed");
+        let provider = crate::tls::provider().expect("provider");
+        let tag = super::super::jose::hmac_sha256(&provider, secret.as_bytes(), input.as_bytes())
+            .expect("hmac");
+        assert_eq!(part(&jwt, 2), tag);
+    }
+
+    #[test]
+    fn an_assertion_file_is_read_at_every_request() {
+        let dir = std::env::temp_dir().join(format!("symbl-auth-assertion-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).expect("dir");
+        let path = dir.join("token");
+        std::fs::write(&path, "first.jwt.x\n").expect("write");
+        let source = ClientCredentials::new("https://auth.example/token", "c", "")
+            .auth_method(AuthMethod::ClientAssertion(ClientAssertion::file(&path)));
+        assert_eq!(assertion_of(&source).1, "first.jwt.x");
+        std::fs::write(&path, "second.jwt.y").expect("write");
+        assert_eq!(assertion_of(&source).1, "second.jwt.y");
+        std::fs::remove_file(&path).expect("remove");
+        let error = tokio::runtime::Builder::new_current_thread()
+            .build()
+            .expect("runtime")
+            .block_on(source.request(source.token_url()))
+            .unwrap_err();
+        assert!(matches!(error, Error::CredentialsFile { .. }), "{error}");
+        let _ = std::fs::remove_dir(&dir);
+    }
+
+    #[test]
+    fn an_assertion_function_gets_the_client_and_audience() {
+        let source = ClientCredentials::new("https://auth.example/token", "c", "").auth_method(
+            AuthMethod::ClientAssertion(ClientAssertion::from_fn(|request| {
+                let made = format!("{}|{}", request.client_id(), request.audience());
+                async move { Ok(made) }
+            })),
+        );
+        assert_eq!(assertion_of(&source).1, "c|https://auth.example/token");
+    }
+}
+
+#[test]
+fn tls_client_auth_sends_the_client_id_and_no_secret() {
+    let source = ClientCredentials::new("https://auth.example/token", "client-1", AWKWARD_SECRET)
+        .auth_method(AuthMethod::TlsClientAuth);
+    let request = built(&source);
+    assert!(request.headers().get(header::AUTHORIZATION).is_none());
+    let fields = form_fields(&request);
+    assert_eq!(fields["client_id"], "client-1");
+    assert!(!body_of(&request).contains("s3"), "{}", body_of(&request));
+    assert_eq!(fields.len(), 2, "{fields:?}");
+}
+
+#[cfg(not(tls_rustls))]
+#[test]
+fn without_rustls_keys_and_client_secret_jwt_say_what_they_need() {
+    let error = PrivateKey::from_pem(include_str!("../../tests/keys/es256.pem")).unwrap_err();
+    assert!(error.to_string().contains("rustls feature"), "{error}");
+    let error = PrivateKey::from_jwk(include_str!("../../tests/keys/es256.jwk")).unwrap_err();
+    assert!(
+        error.to_string().contains("ClientAssertion::file"),
+        "{error}"
+    );
+    let source = ClientCredentials::new("https://auth.example/token", "c", "s")
+        .auth_method(AuthMethod::ClientSecretJwt);
+    let error = tokio::runtime::Builder::new_current_thread()
+        .build()
+        .expect("runtime")
+        .block_on(source.request(source.token_url()))
+        .unwrap_err();
+    assert!(error.to_string().contains("rustls feature"), "{error}");
+}
+
+#[cfg(tls_provider = "ring")]
+#[test]
+fn tls_client_auth_under_ring_needs_a_token_client_not_a_silently_dropped_identity() {
+    let source = ClientCredentials::new("https://auth.example/token", "c", "")
+        .auth_method(AuthMethod::TlsClientAuth);
+    let error = source.check().unwrap_err();
+    assert!(error.to_string().contains("token_client"), "{error}");
+}
+
+#[cfg(tls_provider = "installed")]
+#[test]
+fn keys_without_an_installed_provider_say_to_install_one() {
+    // No test in this binary installs one (the process-level default is the app's).
+    if rustls::crypto::CryptoProvider::get_default().is_none() {
+        let error = PrivateKey::from_pem(include_str!("../../tests/keys/es256.pem")).unwrap_err();
+        assert!(error.to_string().contains("install_default"), "{error}");
+    }
 }
