@@ -1,6 +1,8 @@
 //! [`CredentialKey`]: which credential a request is sent with, on a keyed layer.
 
+use std::cmp::Ordering;
 use std::fmt;
+use std::hash::{BuildHasher, BuildHasherDefault, DefaultHasher, Hash, Hasher};
 use std::sync::Arc;
 
 /// Names the credential a request is sent with, on a layer made with
@@ -22,30 +24,71 @@ use std::sync::Arc;
 /// assert_eq!(request.extensions().get::<CredentialKey>().unwrap().as_str(), "tenant-42");
 /// # Ok::<(), http::Error>(())
 /// ```
-#[derive(Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub struct CredentialKey(Arc<str>);
+#[derive(Clone)]
+pub struct CredentialKey {
+    key: Arc<str>,
+    /// The key's hash, taken once here so a keyed layer's lookup (once per request) hashes
+    /// nothing: a fixed-key SipHash, which the keyed map mixes with a seed of its own.
+    hash: u64,
+}
 
 impl CredentialKey {
     /// A key from any string (`&str`, `String`, `Arc<str>`).
     pub fn new(key: impl Into<Arc<str>>) -> Self {
-        Self(key.into())
+        let key = key.into();
+        let hash = BuildHasherDefault::<DefaultHasher>::default().hash_one(&*key);
+        Self { key, hash }
     }
 
     /// The key, as given.
     pub fn as_str(&self) -> &str {
-        &self.0
+        &self.key
+    }
+
+    /// The hash taken at [`new`](Self::new).
+    pub(crate) fn prehash(&self) -> u64 {
+        self.hash
+    }
+}
+
+impl PartialEq for CredentialKey {
+    fn eq(&self, other: &Self) -> bool {
+        // The usual match is a clone of the map's own key: the same allocation.
+        Arc::ptr_eq(&self.key, &other.key) || (self.hash == other.hash && self.key == other.key)
+    }
+}
+
+impl Eq for CredentialKey {}
+
+impl PartialOrd for CredentialKey {
+    fn partial_cmp(&self, other: &Self) -> Option<Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+/// By the string, as before the hash was kept.
+impl Ord for CredentialKey {
+    fn cmp(&self, other: &Self) -> Ordering {
+        self.key.cmp(&other.key)
+    }
+}
+
+/// Equal keys have equal strings, so equal hashes: consistent with `Eq`.
+impl Hash for CredentialKey {
+    fn hash<H: Hasher>(&self, state: &mut H) {
+        state.write_u64(self.hash);
     }
 }
 
 impl fmt::Debug for CredentialKey {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_tuple("CredentialKey").field(&&*self.0).finish()
+        f.debug_tuple("CredentialKey").field(&&*self.key).finish()
     }
 }
 
 impl fmt::Display for CredentialKey {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0)
+        f.write_str(&self.key)
     }
 }
 
@@ -58,5 +101,23 @@ impl From<&str> for CredentialKey {
 impl From<String> for CredentialKey {
     fn from(key: String) -> Self {
         Self::new(key)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn equal_strings_make_equal_keys_with_equal_hashes_from_any_allocation() {
+        let a = CredentialKey::new("tenant-42");
+        let b = CredentialKey::new(String::from("tenant-42"));
+        assert!(!Arc::ptr_eq(&a.key, &b.key));
+        assert_eq!(a, b);
+        assert_eq!(a.prehash(), b.prehash());
+        assert_eq!(a.cmp(&b), Ordering::Equal);
+        let c = CredentialKey::new("tenant-43");
+        assert_ne!(a, c);
+        assert_eq!(a.cmp(&c), "tenant-42".cmp("tenant-43"));
     }
 }

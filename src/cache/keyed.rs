@@ -17,7 +17,7 @@
 
 use std::collections::HashMap;
 use std::fmt;
-use std::hash::{BuildHasher, RandomState};
+use std::hash::{BuildHasher, Hasher, RandomState};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, RwLock, RwLockReadGuard, RwLockWriteGuard, Weak};
 use std::time::Duration;
@@ -58,8 +58,8 @@ struct Map {
     limits: KeyLimits,
     /// The layer's counters: every key's cache counts into them too.
     counters: Arc<Counters>,
-    hasher: RandomState,
-    shards: Box<[RwLock<HashMap<CredentialKey, Entry>>]>,
+    hasher: KeyHasher,
+    shards: Box<[RwLock<Shard>]>,
     /// Held to add or drop keys, so the bound is never passed, even for a moment.
     inserts: Mutex<Inserts>,
     /// Stamps are nanoseconds since this.
@@ -67,6 +67,68 @@ struct Map {
     /// The store each key's cache shares its tokens through (`shared_store`), if any.
     #[cfg(feature = "redis")]
     store: Option<Arc<dyn crate::store::TokenStore>>,
+}
+
+type Shard = HashMap<CredentialKey, Entry, KeyHasher>;
+
+/// Hashes a [`CredentialKey`] by the hash it carries, mixed with this map's random seed by a
+/// folded multiply: no pass over the key's bytes per lookup. The seed keeps the bits the map
+/// uses (low for the bucket, high for the tag, middle for the shard) from being chosen by
+/// whoever names the keys; only a full 64-bit SipHash collision survives it.
+#[derive(Clone, Copy)]
+struct KeyHasher {
+    seed: u64,
+}
+
+impl KeyHasher {
+    fn new() -> Self {
+        Self {
+            seed: RandomState::new().hash_one(0x5eed_u64) | 1,
+        }
+    }
+
+    fn mix(self, hash: u64) -> u64 {
+        let product = u128::from(hash ^ self.seed) * 0x9e37_79b9_7f4a_7c15_u128;
+        (product as u64) ^ ((product >> 64) as u64)
+    }
+
+    fn key_hash(self, key: &CredentialKey) -> u64 {
+        self.mix(key.prehash())
+    }
+}
+
+impl BuildHasher for KeyHasher {
+    type Hasher = KeyHash;
+
+    fn build_hasher(&self) -> KeyHash {
+        KeyHash {
+            mixer: *self,
+            hash: 0,
+        }
+    }
+}
+
+/// What [`KeyHasher`] builds: takes the key's `write_u64` (all a `CredentialKey` writes).
+struct KeyHash {
+    mixer: KeyHasher,
+    hash: u64,
+}
+
+impl Hasher for KeyHash {
+    fn finish(&self) -> u64 {
+        self.hash
+    }
+
+    fn write_u64(&mut self, hash: u64) {
+        self.hash = self.mixer.mix(self.hash ^ hash);
+    }
+
+    fn write(&mut self, bytes: &[u8]) {
+        // Not reached by a `CredentialKey`; correct for anything else all the same.
+        for &byte in bytes {
+            self.write_u64(u64::from(byte));
+        }
+    }
 }
 
 struct Inserts {
@@ -82,14 +144,17 @@ struct Entry {
 
 impl KeyedCaches {
     pub(crate) fn new(make: Arc<MakeSource>, config: CacheConfig, limits: KeyLimits) -> Self {
-        let shards = (0..SHARDS).map(|_| RwLock::default()).collect();
+        let hasher = KeyHasher::new();
+        let shards = (0..SHARDS)
+            .map(|_| RwLock::new(HashMap::with_hasher(hasher)))
+            .collect();
         Self {
             shared: Arc::new(Map {
                 make,
                 config,
                 limits,
                 counters: Arc::default(),
-                hasher: RandomState::new(),
+                hasher,
                 shards,
                 inserts: Mutex::new(Inserts {
                     len: 0,
@@ -197,10 +262,11 @@ impl KeyedCaches {
 }
 
 impl Map {
-    fn shard(&self, key: &CredentialKey) -> &RwLock<HashMap<CredentialKey, Entry>> {
-        let hash = self.hasher.hash_one(key);
-        // The high bits: the shard's `HashMap` uses its own hasher for the rest.
-        &self.shards[(hash >> 60) as usize % SHARDS]
+    fn shard(&self, key: &CredentialKey) -> &RwLock<Shard> {
+        // Middle bits: the shard's table takes its buckets from the low bits and its tags
+        // from the top seven.
+        let hash = self.hasher.key_hash(key);
+        &self.shards[(hash >> 32) as usize % SHARDS]
     }
 
     fn stamp(&self) -> u64 {
