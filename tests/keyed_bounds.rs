@@ -2,6 +2,8 @@
 //! `max_keys` kept, least recently used out, idle keys dropped, refresh ahead per key, a
 //! request without a key refused before anything is sent, a key ignored by a layer that is
 //! not keyed.
+// The shared test support needs the test server.
+#![cfg(feature = "test-server")]
 
 mod support;
 

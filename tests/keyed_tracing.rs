@@ -1,6 +1,8 @@
 //! A keyed layer's `tracing` events name the key: its fetches run in a `credential{key=…}`
 //! span. In a file of its own: the subscriber is process-wide (tracing caches each callsite's
 //! interest for all threads, so a per-thread subscriber beside other tests would miss events).
+// The shared test support needs the test server.
+#![cfg(feature = "test-server")]
 
 mod support;
 
