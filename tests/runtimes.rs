@@ -496,3 +496,31 @@ fn a_waiter_whose_fetch_died_with_another_runtime_fetches_again_in_its_own() {
         "only the second reached the endpoint"
     );
 }
+
+/// A token's freshness timer ends with its runtime, and marks the token stale as it goes: a
+/// call in another runtime, past the token's expiry, fetches a new one rather than sending the
+/// expired one. (Real time: paused time is per runtime, and this crosses two.)
+#[test]
+fn a_token_whose_timer_died_with_its_runtime_is_not_used_past_its_expiry() {
+    let lifetime = Duration::from_secs(2);
+    // A new token on every request, so a second fetch is seen.
+    let fake = FakeSymbl::new()
+        .token_lifetime(lifetime)
+        .reissue_before(lifetime);
+    let layer = in_memory_layer(fake.clone());
+    let runtime_a = current_thread();
+    let first = runtime_a.block_on(layer.access_token()).expect("a token");
+    // Runtime A ends, and the timer that would mark the token stale (at half its lifetime)
+    // with it.
+    drop(runtime_a);
+    std::thread::sleep(lifetime + Duration::from_millis(300));
+    let second = current_thread()
+        .block_on(layer.access_token())
+        .expect("a token");
+    assert_ne!(
+        first.secret(),
+        second.secret(),
+        "the expired token was handed out: its staleness was lost with runtime A"
+    );
+    assert_eq!(fake.token_requests(), 2);
+}
