@@ -1,6 +1,7 @@
 //! The builder's checks and its `Debug`.
 
 use super::*;
+use crate::SymblAuthLayer;
 
 /// A builder for Symbl's endpoint; without a built-in client, with a token client that is never
 /// called (these tests build layers and fetch nothing).
