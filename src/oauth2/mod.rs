@@ -61,7 +61,7 @@ use crate::redact::redact_url;
 use crate::transport::{ClientSettings, TokenClient, TokenService};
 use crate::BoxError;
 #[cfg(doc)]
-use crate::{Error, TokenSource};
+use crate::{AccessToken, Error, TokenSource};
 
 pub use self::assertion::{AssertionRequest, ClientAssertion};
 pub use self::key::PrivateKey;
