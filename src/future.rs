@@ -1,25 +1,26 @@
-//! [`ResponseFuture`]: the first send, and after a 401 to our token, the second.
+//! [`ResponseFuture`]: waiting for the token, the first send, and after a 401 to our token,
+//! the sends of `retry`.
 
 use std::fmt;
-use std::future::{poll_fn, Future};
+use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{ready, Context, Poll};
 
 use http::header::AUTHORIZATION;
-use http::{Request, Response, Uri};
+use http::{Request, Response};
 use http_body::Body;
 use pin_project_lite::pin_project;
 use tower_service::Service;
 
-use crate::cache::{TokenCache, TokenWait};
+use crate::cache::{Token, TokenCache, TokenWait};
+use crate::dpop::Proven;
 use crate::replay::Declined;
 use crate::resend::Resend;
+use crate::retry::{Retry, RetryFuture};
 use crate::shared::Shared;
-use crate::unauthorized::{is_unauthorized, not_retried, token_for_retry};
+use crate::unauthorized::is_unauthorized;
 use crate::{BoxError, Error, ReplayBody};
-
-type RetryFuture<T> = Pin<Box<dyn Future<Output = Result<T, BoxError>> + Send>>;
 
 pin_project! {
     /// The response future of [`SymblAuth`](crate::SymblAuth).
@@ -65,6 +66,7 @@ pin_project! {
         Readying {
             pending: Option<Box<Pending<S, B>>>,
             generation: u64,
+            proven: Option<Box<Proven>>,
         },
         // The second send: a new token, readiness, the call.
         Retrying {
@@ -83,19 +85,6 @@ struct Pending<S, B> {
     request: Request<B>,
     shared: Arc<Shared>,
     cache: TokenCache,
-}
-
-/// What a 401 to the first send needs.
-struct Retry<S> {
-    /// The cache the token came from (on a keyed layer, its key's).
-    cache: TokenCache,
-    /// The generation of the token the request carried.
-    generation: u64,
-    /// Where the token went: a 401 from elsewhere (a redirect followed inside) is not ours.
-    uri: Uri,
-    /// The request kept for a second send and an instance of the service to send it on, or why
-    /// the request cannot be sent again (its body is over the replay limit).
-    resend: Result<(Resend, S), Declined>,
 }
 
 impl<S, B, ResBody> ResponseFuture<S, B>
@@ -117,7 +106,25 @@ where
         cache: &TokenCache,
     ) -> Self {
         Self {
-            state: send(service, request, generation, shared, cache),
+            state: send(service, request, generation, None, shared, cache),
+        }
+    }
+
+    /// Adds `token`, which is bound to a key, and its DPoP proof to `request`, and sends it
+    /// as [`send`](Self::send) does; or fails, sending nothing, if no proof can be made.
+    pub(crate) fn send_proven(
+        service: &mut S,
+        mut request: Request<B>,
+        token: Token,
+        shared: &Arc<Shared>,
+        cache: &TokenCache,
+    ) -> Self {
+        let generation = token.generation;
+        match shared.dpop.prove(&mut request, token) {
+            Ok(proven) => Self {
+                state: send(service, request, generation, Some(proven), shared, cache),
+            },
+            Err(error) => Self::failed(error),
         }
     }
 
@@ -175,6 +182,7 @@ fn send<S, B>(
     service: &mut S,
     request: Request<B>,
     generation: u64,
+    proven: Option<Box<Proven>>,
     shared: &Arc<Shared>,
     cache: &TokenCache,
 ) -> State<S, B>
@@ -203,6 +211,7 @@ where
         retry: Some(Retry {
             cache: cache.clone(),
             generation,
+            proven,
             uri: request.uri().clone(),
             resend,
         }),
@@ -226,6 +235,12 @@ where
             let next = match this.state.as_mut().project() {
                 StateProj::Sent { future, retry } => {
                     let response = ready!(future.poll(cx)).map_err(Into::into)?;
+                    let retry_ref = retry
+                        .as_ref()
+                        .expect("ResponseFuture polled after completion");
+                    if let Some(proven) = &retry_ref.proven {
+                        proven.saw(response.headers());
+                    }
                     if !is_unauthorized(response.status(), response.version(), response.headers()) {
                         return Poll::Ready(Ok(response));
                     }
@@ -245,18 +260,25 @@ where
                     let mut pending = pending
                         .take()
                         .expect("ResponseFuture polled after completion");
-                    pending
-                        .request
-                        .headers_mut()
-                        .insert(AUTHORIZATION, token.header);
+                    let generation = token.generation;
+                    let proven = match token.binding {
+                        None => {
+                            let headers = pending.request.headers_mut();
+                            headers.insert(AUTHORIZATION, token.header);
+                            None
+                        }
+                        Some(_) => Some(pending.shared.dpop.prove(&mut pending.request, token)?),
+                    };
                     State::Readying {
                         pending: Some(pending),
-                        generation: token.generation,
+                        generation,
+                        proven,
                     }
                 }
                 StateProj::Readying {
                     pending,
                     generation,
+                    proven,
                 } => {
                     let waiting = pending
                         .as_mut()
@@ -271,7 +293,14 @@ where
                         shared,
                         cache,
                     } = *pending;
-                    send(&mut service, request, *generation, &shared, &cache)
+                    send(
+                        &mut service,
+                        request,
+                        *generation,
+                        proven.take(),
+                        &shared,
+                        &cache,
+                    )
                 }
                 StateProj::Retrying { future } => return future.as_mut().poll(cx),
                 StateProj::Failed { error } => {
@@ -283,56 +312,6 @@ where
             };
             this.state.set(next);
         }
-    }
-}
-
-impl<S> Retry<S> {
-    /// The second send after `rejected`, a 401 to the first; or the 401 back when it is not
-    /// ours, or the request cannot be sent again.
-    fn after_401<B, ResBody>(
-        self,
-        rejected: Response<ResBody>,
-    ) -> Result<RetryFuture<Response<ResBody>>, Response<ResBody>>
-    where
-        S: Service<Request<ReplayBody<B>>, Response = Response<ResBody>> + Send + 'static,
-        S::Error: Into<BoxError>,
-        S::Future: Send + 'static,
-        B: Body + Send + 'static,
-        ResBody: Send + 'static,
-    {
-        let Self {
-            cache,
-            generation,
-            uri,
-            resend,
-        } = self;
-        let replayed = resend.and_then(|(resend, service)| {
-            resend
-                .into_request::<B>(uri)
-                .map(|request| (request, service))
-        });
-        let (mut request, mut service) = match replayed {
-            Ok(replayed) => replayed,
-            Err(declined) => {
-                not_retried(&cache, generation, &declined);
-                return Err(rejected);
-            }
-        };
-        // `service` is a clone made before the first call, never polled ready: it reserves
-        // nothing (no permit, no slot) while the new token, which may need that capacity, is
-        // fetched; readiness comes after the token.
-        Ok(Box::pin(async move {
-            let Some(token) = token_for_retry(&cache, generation).await? else {
-                return Ok(rejected);
-            };
-            // Unread, the 401's body would hold its connection through the second send.
-            drop(rejected);
-            request.headers_mut().insert(AUTHORIZATION, token.header);
-            poll_fn(|cx| service.poll_ready(cx))
-                .await
-                .map_err(Into::into)?;
-            service.call(request).await.map_err(Into::into)
-        }))
     }
 }
 

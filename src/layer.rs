@@ -114,7 +114,7 @@ impl SymblAuthLayer {
 async fn expiring(cache: TokenCache) -> Result<AccessToken, Error> {
     let (token, expires_at) = cache.get_with_expiry().await?;
     let left = expires_at.saturating_duration_since(tokio::time::Instant::now());
-    Ok(AccessToken::from_header(token.header, left))
+    Ok(AccessToken::from_header(token.header, left).bound(token.binding))
 }
 
 impl<S> Layer<S> for SymblAuthLayer {

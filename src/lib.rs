@@ -148,9 +148,12 @@ pub mod test_server;
 #[cfg(feature = "websocket")]
 #[cfg_attr(docsrs, doc(cfg(feature = "websocket")))]
 pub mod websocket;
-// The request path: the service, its future, the 401 policy, the resend.
+// The request path: the service, its future, the 401 policy, the sends after a 401, DPoP
+// proofs.
+mod dpop;
 mod future;
 mod resend;
+mod retry;
 mod service;
 mod shared;
 mod unauthorized;

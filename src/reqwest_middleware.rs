@@ -7,10 +7,12 @@ use http::{header, Extensions};
 use reqwest::{Request, Response};
 use reqwest_middleware::{Middleware, Next};
 
+use crate::dpop::asks_for_nonce;
 use crate::scope::Decision;
 use crate::shared::Shared;
-use crate::unauthorized::{is_unauthorized, not_retried, token_for_retry};
-use crate::SymblAuthLayer;
+use crate::stats::Event;
+use crate::unauthorized::{is_unauthorized, not_retried, token_for_retry, Again, Retries};
+use crate::{Error, SymblAuthLayer};
 
 /// A [`reqwest_middleware::Middleware`] that authenticates requests to Symbl, sharing the token
 /// cache of the [`SymblAuthLayer`] it was made from (feature `reqwest-middleware`).
@@ -21,6 +23,9 @@ use crate::SymblAuthLayer;
 /// is dropped if it is still the cached one and the request is sent once more — when
 /// [`Request::try_clone`] can copy it (a streaming body cannot be: its 401 is returned
 /// unchanged) and its body is within the layer's replay limit.
+///
+/// A token bound to a key (DPoP) goes with a fresh proof per request and the nonce rules of
+/// the tower service: one send with the nonce a 401 asks for, without dropping the token.
 ///
 /// From a [`keyed`](SymblAuthLayer::keyed) layer, each request names its credential with
 /// `RequestBuilder::with_extension(CredentialKey::new(..))`; one for an allowed host without
@@ -93,35 +98,91 @@ impl Middleware for SymblAuthMiddleware {
             .get()
             .await
             .map_err(reqwest_middleware::Error::middleware)?;
-        let replay = self.replay_of(&request);
+        let mut replay = self.replay_of(&request);
         let sent_to = request.url().clone();
-        request
-            .headers_mut()
-            .insert(header::AUTHORIZATION, token.header);
-        let response = next.clone().run(request, extensions).await?;
-        if !is_unauthorized(response.status(), response.version(), response.headers()) {
-            return Ok(response);
-        }
-        // The client followed a redirect to another origin, and dropped our token on the way
-        // (reqwest does when the host changes): that 401 is not ours.
-        if response.url().origin() != sent_to.origin() {
-            tracing::debug!("401 from another origin than the token went to: not ours");
-            return Ok(response);
-        }
-        let Some(mut replay) = replay else {
-            not_retried(cache, token.generation, &"the body cannot be copied");
-            return Ok(response);
+        let middleware = reqwest_middleware::Error::middleware;
+        let mut generation = token.generation;
+        let mut proven = match token.binding {
+            None => {
+                let headers = request.headers_mut();
+                headers.insert(header::AUTHORIZATION, token.header);
+                None
+            }
+            Some(_) => {
+                let uri = sent_to.as_str().parse().map_err(|_| {
+                    middleware(Error::config(
+                        "this request's URL cannot name a DPoP proof's htu",
+                    ))
+                })?;
+                let method = request.method().clone();
+                let headers = request.headers_mut();
+                Some(
+                    self.shared
+                        .dpop
+                        .prove_parts(method, &uri, headers, token)
+                        .map_err(middleware)?,
+                )
+            }
         };
-        let fresh = token_for_retry(cache, token.generation)
-            .await
-            .map_err(reqwest_middleware::Error::middleware)?;
-        let Some(fresh) = fresh else {
-            return Ok(response);
-        };
-        replay
-            .headers_mut()
-            .insert(header::AUTHORIZATION, fresh.header);
-        next.run(replay, extensions).await
+        let mut response = next.clone().run(request, extensions).await?;
+        let mut retries = Retries::new(proven.is_some());
+        loop {
+            if let Some(proven) = &proven {
+                proven.saw(response.headers());
+            }
+            if !is_unauthorized(response.status(), response.version(), response.headers()) {
+                return Ok(response);
+            }
+            // The client followed a redirect to another origin, and dropped our token on the
+            // way (reqwest does when the host changes): that 401 is not ours.
+            if response.url().origin() != sent_to.origin() {
+                tracing::debug!("401 from another origin than the token went to: not ours");
+                return Ok(response);
+            }
+            let nonce_asked = proven.is_some() && asks_for_nonce(response.headers());
+            let Some(again) = retries.next(nonce_asked) else {
+                return Ok(response);
+            };
+            // A bound token may be sent twice more: copy; else the copy is the last send's.
+            let request = match &proven {
+                Some(_) => replay.as_ref().and_then(Request::try_clone),
+                None => replay.take(),
+            };
+            let Some(mut request) = request else {
+                match again {
+                    Again::NewToken => not_retried(cache, generation, &"the body cannot be copied"),
+                    Again::SameToken => cache.counters().count(Event::ReplaySkipped),
+                }
+                return Ok(response);
+            };
+            let token = match (again, &proven) {
+                (Again::SameToken, Some(proven)) => {
+                    cache.counters().count(Event::NonceRetry);
+                    proven.token.clone()
+                }
+                _ => match token_for_retry(cache, generation)
+                    .await
+                    .map_err(middleware)?
+                {
+                    Some(token) => token,
+                    None => return Ok(response),
+                },
+            };
+            generation = token.generation;
+            match proven.as_mut() {
+                Some(proven) => proven
+                    .again(request.headers_mut(), token)
+                    .map_err(middleware)?,
+                None => {
+                    let headers = request.headers_mut();
+                    headers.insert(header::AUTHORIZATION, token.header);
+                }
+            }
+            response = next.clone().run(request, extensions).await?;
+            if proven.is_none() {
+                return Ok(response);
+            }
+        }
     }
 }
 

@@ -42,6 +42,21 @@ impl Resend {
         *request.extensions_mut() = self.extensions;
         Ok(request)
     }
+
+    /// The same, keeping `self` for one more send: the headers and extensions are copied.
+    pub(crate) fn request<B>(&self, uri: Uri) -> Result<Request<ReplayBody<B>>, Declined> {
+        let copy = HeaderCopy {
+            bytes: self.headers.bytes.clone(),
+        };
+        Self {
+            method: self.method.clone(),
+            version: self.version,
+            headers: copy,
+            extensions: self.extensions.clone(),
+            body: self.body.clone(),
+        }
+        .into_request(uri)
+    }
 }
 
 /// A request's headers in one buffer: one allocation (none for a request without headers),

@@ -165,6 +165,12 @@ where
                 }
             },
         };
+        if token.binding.is_some() {
+            if caller_authorized(&request) {
+                return ResponseFuture::pass_through(&mut self.inner, request);
+            }
+            return ResponseFuture::send_proven(&mut self.inner, request, token, shared, cache);
+        }
         // No header at all is the usual case, and a plain insert is the cheapest.
         let headers = request.headers_mut();
         if headers.is_empty() {

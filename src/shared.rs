@@ -7,6 +7,7 @@
 use http::Extensions;
 
 use crate::cache::{CacheConfig, KeyedCaches, TokenCache};
+use crate::dpop::Dpop;
 use crate::scope::Scope;
 use crate::stats::Counters;
 use crate::{CredentialKey, Error};
@@ -16,6 +17,8 @@ pub(crate) struct Shared {
     pub(crate) scope: Scope,
     /// The largest request body kept for a retry after a 401.
     pub(crate) replay_limit: usize,
+    /// The proofs of tokens bound to a key (DPoP): the origin setting and servers' nonces.
+    pub(crate) dpop: Dpop,
     /// The limit on each streaming handshake.
     #[cfg(feature = "websocket")]
     pub(crate) handshake_timeout: std::time::Duration,

@@ -73,6 +73,10 @@ pub struct Stats {
     /// (forced refreshes are at most one a second, and an endpoint may re-serve the token):
     /// sending again would resend the token just refused.
     pub retries_declined: u64,
+    /// Requests sent again with the same token and a fresh DPoP proof, because the resource
+    /// server asked for its nonce (RFC 9449 §9: a 401 with `error="use_dpop_nonce"`). Not
+    /// counted in `retries`: no token was rejected.
+    pub dpop_nonce_retries: u64,
     /// What the token server last said is left of its budget for this client: the
     /// `r` of Auth0's `Auth0-Client-Quota-Limit` (its tightest bucket), of the IETF `RateLimit`
     /// field, or `RateLimit-Remaining` / `X-RateLimit-Remaining`, on a token response; 0
@@ -93,6 +97,7 @@ pub(crate) struct Counters {
     retries: AtomicU64,
     replays_skipped: AtomicU64,
     retries_declined: AtomicU64,
+    dpop_nonce_retries: AtomicU64,
     /// `u64::MAX` until a server says.
     quota_remaining: AtomicU64,
     quota_limit: AtomicU64,
@@ -110,6 +115,7 @@ impl Default for Counters {
             retries: AtomicU64::new(0),
             replays_skipped: AtomicU64::new(0),
             retries_declined: AtomicU64::new(0),
+            dpop_nonce_retries: AtomicU64::new(0),
             quota_remaining: AtomicU64::new(UNKNOWN),
             quota_limit: AtomicU64::new(UNKNOWN),
             parent: None,
@@ -128,6 +134,7 @@ pub(crate) enum Event {
     Retry,
     ReplaySkipped,
     RetryDeclined,
+    NonceRetry,
 }
 
 impl Counters {
@@ -150,6 +157,7 @@ impl Counters {
             Event::Retry => &self.retries,
             Event::ReplaySkipped => &self.replays_skipped,
             Event::RetryDeclined => &self.retries_declined,
+            Event::NonceRetry => &self.dpop_nonce_retries,
         };
         counter.fetch_add(1, Ordering::Relaxed);
     }
@@ -188,6 +196,7 @@ impl Counters {
             retries: read(&self.retries),
             replays_skipped: read(&self.replays_skipped),
             retries_declined: read(&self.retries_declined),
+            dpop_nonce_retries: read(&self.dpop_nonce_retries),
             token_quota_remaining,
             token_quota_limit,
         }

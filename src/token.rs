@@ -3,6 +3,7 @@
 use std::fmt;
 use std::future::Future;
 use std::pin::Pin;
+use std::sync::Arc;
 use std::time::Duration;
 
 use http::HeaderValue;
@@ -50,7 +51,26 @@ pub struct AccessToken {
     expires_in: Duration,
     /// What the token server said is left of its budget, if it said.
     quota: Option<Quota>,
+    /// For a token bound to a key (RFC 9449 DPoP): what makes each request's proof.
+    binding: Option<Binding>,
 }
+
+/// What makes the DPoP proofs (RFC 9449 §4) a token bound to a key needs, one per request.
+/// Its source makes one per token, so the parts every proof of that token shares (the JWS
+/// header with the public key, the token's `ath`) are computed once, not per request.
+pub(crate) trait Prover: fmt::Debug + Send + Sync {
+    /// A proof for one request: its `method`, its `htu` (scheme, authority and path; no query,
+    /// no fragment, §4.2) and the resource server's latest `nonce` for that origin (§9).
+    fn proof(
+        &self,
+        method: &http::Method,
+        htu: &str,
+        nonce: Option<&str>,
+    ) -> Result<HeaderValue, Error>;
+}
+
+/// A token's [`Prover`], shared by every request the token goes with.
+pub(crate) type Binding = Arc<dyn Prover>;
 
 /// What a token server says is left of its budget for this client (token requests, or
 /// requests of any kind), from the headers of its answer.
@@ -107,11 +127,7 @@ impl AccessToken {
             Error::bad_token_response("the access token is not a valid header value")
         })?;
         header.set_sensitive(true);
-        Ok(Self {
-            header,
-            expires_in,
-            quota: None,
-        })
+        Ok(Self::from_header(header, expires_in))
     }
 
     pub(crate) fn from_header(header: HeaderValue, expires_in: Duration) -> Self {
@@ -119,7 +135,18 @@ impl AccessToken {
             header,
             expires_in,
             quota: None,
+            binding: None,
         }
+    }
+
+    /// The same token, bound to a key: each request it goes with gets a proof from `binding`.
+    pub(crate) fn bound(mut self, binding: Option<Binding>) -> Self {
+        self.binding = binding;
+        self
+    }
+
+    pub(crate) fn binding(&self) -> Option<&Binding> {
+        self.binding.as_ref()
     }
 
     /// The same token, with what its server said is left of its budget.

@@ -89,6 +89,50 @@ pub(crate) async fn retry_token(
     Ok(Ok(token))
 }
 
+/// The sends that may follow a 401, at most one of each kind per request: one with a newer
+/// token, and for a DPoP-bound token one with the same token and the nonce the resource server
+/// asked for (RFC 9449 §9). A server that asks again gets its 401 back: never a loop.
+pub(crate) struct Retries {
+    nonce: bool,
+    token: bool,
+}
+
+/// The send after a 401.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Again {
+    /// The nonce was asked for: the same token, a new proof.
+    SameToken,
+    /// The token was rejected: a newer one.
+    NewToken,
+}
+
+impl Retries {
+    pub(crate) fn new(bound: bool) -> Self {
+        Self {
+            nonce: bound,
+            token: true,
+        }
+    }
+
+    /// Whether a 401 (asking for a nonce or not) may still be answered.
+    pub(crate) fn allow(&self, nonce_asked: bool) -> bool {
+        if nonce_asked {
+            self.nonce
+        } else {
+            self.token
+        }
+    }
+
+    /// The send that answers a 401, if one may still be made; it is then used up.
+    pub(crate) fn next(&mut self, nonce_asked: bool) -> Option<Again> {
+        if nonce_asked {
+            std::mem::take(&mut self.nonce).then_some(Again::SameToken)
+        } else {
+            std::mem::take(&mut self.token).then_some(Again::NewToken)
+        }
+    }
+}
+
 /// A 401 that cannot be retried, because the request cannot be sent again (`why`): the token
 /// is still dropped if it is the cached one, and the 401 goes back to the caller.
 pub(crate) fn not_retried(cache: &TokenCache, rejected: u64, why: &dyn fmt::Display) {
@@ -129,6 +173,24 @@ mod tests {
             ("grpc-status", "16"),
         ]);
         assert!(is_unauthorized(StatusCode::OK, h2, &proto));
+    }
+
+    #[test]
+    fn one_send_of_each_kind_follows_401s() {
+        let mut bearer = Retries::new(false);
+        assert_eq!(bearer.next(false), Some(Again::NewToken));
+        assert!(!bearer.allow(false));
+        assert_eq!(bearer.next(false), None);
+        let mut bound = Retries::new(true);
+        assert!(bound.allow(true) && bound.allow(false));
+        assert_eq!(bound.next(true), Some(Again::SameToken));
+        assert_eq!(
+            bound.next(true),
+            None,
+            "a server that asks again gets its 401"
+        );
+        assert_eq!(bound.next(false), Some(Again::NewToken));
+        assert_eq!(bound.next(false), None);
     }
 
     #[test]

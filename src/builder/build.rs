@@ -61,6 +61,11 @@ impl SymblAuthLayerBuilder {
         if self.handshake_timeout.is_zero() {
             return Err(Error::config("handshake_timeout must be above zero"));
         }
+        let dpop_origin = self
+            .dpop_origin
+            .as_deref()
+            .map(crate::dpop::checked_origin)
+            .transpose()?;
         let limits = self
             .keys
             .checked(matches!(self.source, Source::Keyed { .. }))?;
@@ -176,6 +181,7 @@ impl SymblAuthLayerBuilder {
                 tokens,
                 scope: Scope::new(hosts, self.allow_insecure_http),
                 replay_limit: self.replay_limit,
+                dpop: crate::dpop::Dpop::new(dpop_origin),
                 #[cfg(feature = "websocket")]
                 handshake_timeout: self.handshake_timeout,
             }),

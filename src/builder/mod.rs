@@ -46,6 +46,8 @@ pub struct SymblAuthLayerBuilder {
     extra_hosts: Vec<String>,
     allow_insecure_http: bool,
     replay_limit: usize,
+    /// The origin of DPoP proofs for requests without one (`dpop_origin`).
+    dpop_origin: Option<String>,
     timings: CacheConfig,
     /// `max_keys` and `idle_timeout`, for a keyed layer only.
     keys: KeySettings,
@@ -155,6 +157,7 @@ impl SymblAuthLayerBuilder {
             extra_hosts: Vec::new(),
             allow_insecure_http: false,
             replay_limit: DEFAULT_REPLAY_LIMIT,
+            dpop_origin: None,
             timings: CacheConfig {
                 refresh_window: Self::DEFAULT_REFRESH_WINDOW,
                 attempt_timeout: Self::DEFAULT_TOKEN_REQUEST_TIMEOUT,

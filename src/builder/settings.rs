@@ -80,4 +80,20 @@ impl SymblAuthLayerBuilder {
         self.replay_limit = bytes;
         self
     }
+
+    /// The origin (`https://api.example.com`) that DPoP proofs name for requests whose URI
+    /// has no scheme and authority, such as a tonic `Channel`'s, which adds its origin below
+    /// the layer. Only for a source whose tokens are bound to a key
+    /// ([`ClientCredentials::dpop`](crate::oauth2::ClientCredentials::dpop)): each request
+    /// then carries a proof whose `htu` is the request's scheme, authority and path (RFC 9449
+    /// §4.2), and none is guessed. Default: none, and such a request fails with
+    /// [`Error::InvalidConfig`](crate::Error::InvalidConfig) before anything is sent. A
+    /// request with its own authority always uses its own.
+    ///
+    /// `build` refuses (`InvalidConfig`) anything but `http` or `https`, a host and an
+    /// optional port: no path, query or user information.
+    pub fn dpop_origin(mut self, origin: impl Into<String>) -> Self {
+        self.dpop_origin = Some(origin.into());
+        self
+    }
 }

@@ -32,6 +32,7 @@ use self::flight::{wait_for_token, Flight, Outcome};
 use self::freshness::Freshness;
 use self::schedule::{decide, may_force_refresh, Decision, Fetching, Schedule};
 use crate::stats::Counters;
+use crate::token::Binding;
 use crate::{Error, TokenSource};
 
 #[cfg(feature = "redis")]
@@ -52,6 +53,8 @@ pub(crate) struct TokenCache {
 pub(crate) struct Token {
     pub(crate) header: HeaderValue,
     pub(crate) generation: u64,
+    /// For a token bound to a key (DPoP): what makes each request's proof.
+    pub(crate) binding: Option<Binding>,
 }
 
 /// What [`TokenCache::invalidate`] did with a token rejected with a 401.

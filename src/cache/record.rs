@@ -46,6 +46,7 @@ impl Shared {
                 let token = Token {
                     header,
                     generation: state.generation,
+                    binding: granted.binding().cloned(),
                 };
                 tracing::info!(
                     lifetime = ?granted.expires_in(),

@@ -94,15 +94,34 @@ impl PrivateKey {
         ath: Option<&str>,
         nonce: Option<&str>,
     ) -> Result<String, Error> {
-        let header = format!(
+        self.signed_proof(&self.proof_header(), method, htu(url), ath, nonce)
+    }
+
+    /// A proof's JWS header, base64url: the same for every proof of this key.
+    #[cfg(tls_rustls)]
+    fn proof_header(&self) -> String {
+        b64(format!(
             r#"{{"typ":"dpop+jwt","alg":"{}","jwk":{}}}"#,
             self.alg.name(),
             self.inner.public_jwk
-        );
+        ))
+    }
+
+    /// A proof under `header` (from [`proof_header`](Self::proof_header)) for `htu`, which
+    /// has no query or fragment.
+    #[cfg(tls_rustls)]
+    fn signed_proof(
+        &self,
+        header: &str,
+        method: &str,
+        htu: &str,
+        ath: Option<&str>,
+        nonce: Option<&str>,
+    ) -> Result<String, Error> {
         let mut claims = serde_json::json!({
             "jti": unique_id(&self.inner.provider)?,
             "htm": method,
-            "htu": htu(url),
+            "htu": htu,
             "iat": now_secs(),
         });
         if let Some(ath) = ath {
@@ -111,7 +130,7 @@ impl PrivateKey {
         if let Some(nonce) = nonce {
             claims["nonce"] = serde_json::Value::from(nonce);
         }
-        let input = format!("{}.{}", b64(header), b64(claims.to_string()));
+        let input = format!("{header}.{}", b64(claims.to_string()));
         let signature = self.inner.sign(self.alg, input.as_bytes())?;
         Ok(format!("{input}.{}", b64(signature)))
     }
@@ -127,6 +146,52 @@ impl PrivateKey {
         {
             match self.inner {}
         }
+    }
+}
+
+/// The proofs of one DPoP-bound token's API requests (RFC 9449 §7.1): the key, with what
+/// all of them share made once, when the token is granted: the JWS header and the `ath`.
+#[cfg(tls_rustls)]
+pub(super) struct Bound {
+    key: PrivateKey,
+    header: String,
+    ath: String,
+}
+
+#[cfg(tls_rustls)]
+impl Bound {
+    pub(super) fn new(key: &PrivateKey, access_token: &str) -> Result<Self, Error> {
+        let ath = b64(sha256(&key.inner.provider, access_token.as_bytes())?);
+        Ok(Self {
+            key: key.clone(),
+            header: key.proof_header(),
+            ath,
+        })
+    }
+}
+
+#[cfg(tls_rustls)]
+impl crate::token::Prover for Bound {
+    fn proof(
+        &self,
+        method: &http::Method,
+        htu: &str,
+        nonce: Option<&str>,
+    ) -> Result<http::HeaderValue, Error> {
+        let proof =
+            self.key
+                .signed_proof(&self.header, method.as_str(), htu, Some(&self.ath), nonce)?;
+        http::HeaderValue::try_from(proof)
+            .map_err(|_| Error::config("a DPoP proof is not a valid header value"))
+    }
+}
+
+#[cfg(tls_rustls)]
+impl std::fmt::Debug for Bound {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Bound")
+            .field("key", &self.key)
+            .finish_non_exhaustive()
     }
 }
 

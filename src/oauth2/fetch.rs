@@ -17,13 +17,6 @@ impl ClientCredentials {
     /// Checks the settings and builds the HTTP client, so that `build` reports what is wrong.
     pub(crate) fn prepare(&self) -> Result<(), Error> {
         self.check()?;
-        if self.profile.dpop.is_some() {
-            return Err(Error::config(
-                "ClientCredentials::dpop: the layer does not send DPoP proofs with API requests \
-                 yet; fetch DPoP-bound tokens with the source on its own (fetch_token) and send \
-                 them with PrivateKey::dpop_proof",
-            ));
-        }
         self.client()?.prepare(&self.token_url)
     }
 
@@ -212,6 +205,7 @@ impl ClientCredentials {
                 let headers = answer.headers().clone();
                 let body = transport::read_body(answer).await?;
                 let token = answer::token(&headers, &body, self.default_lifetime, self.asked())?;
+                let token = self.bind(token)?;
                 return Ok(token.with_quota(transport::quota(&headers)));
             }
             if let Some(transient) = transport::answer::transient(status, answer.headers()) {
@@ -231,6 +225,18 @@ impl ClientCredentials {
                 self.asked(),
             ));
         }
+    }
+}
+
+impl ClientCredentials {
+    /// A DPoP-bound token with what makes its API requests' proofs (RFC 9449 §7.1).
+    fn bind(&self, token: AccessToken) -> Result<AccessToken, Error> {
+        #[cfg(tls_rustls)]
+        if let Some(key) = &self.profile.dpop {
+            let bound = super::dpop::Bound::new(key, token.secret())?;
+            return Ok(token.bound(Some(std::sync::Arc::new(bound))));
+        }
+        Ok(token)
     }
 }
 

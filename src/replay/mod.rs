@@ -79,7 +79,7 @@ pin_project! {
 }
 
 /// How a request's body can be sent again, decided when the request is first seen.
-#[derive(Debug)]
+#[derive(Clone, Debug)]
 pub(crate) enum Replay {
     /// No body at all: the retry sends an empty one.
     Empty,

@@ -103,7 +103,8 @@ type Connected = (WebSocketStream<MaybeTlsStream<TcpStream>>, Response);
 /// handshake request names its credential with a [`CredentialKey`](crate::CredentialKey) in
 /// its extensions (build an `http::Request<()>` and insert it); without one, the connect
 /// fails with [`Error::MissingCredentialKey`](crate::Error::MissingCredentialKey). Errors, boxed: a [`crate::Error`] (no token, a refused
-/// plain-`ws://` target, a handshake rejected), an [`UnsupportedScheme`] (not a `ws://` or
+/// plain-`ws://` target, a handshake rejected, a token bound to a DPoP key: the handshake's
+/// `X-API-KEY` has no place for its proof), an [`UnsupportedScheme`] (not a `ws://` or
 /// `wss://` URL), an [`Elapsed`] (a handshake past the handshake timeout), or tungstenite's
 /// `Error`. TLS is what the crate's features choose; [`connect_with`] takes your own.
 pub async fn connect(
@@ -160,6 +161,13 @@ async fn connect_request(
     }
     let cache = &layer.shared.cache_for(request.extensions())?;
     let token = cache.get().await?;
+    if token.binding.is_some() {
+        return Err(crate::Error::config(
+            "websocket::connect sends the token raw in X-API-KEY, Symbl's way, which has no \
+             place for a DPoP proof: a DPoP-bound source cannot open this stream",
+        )
+        .into());
+    }
     match handshake(with_token(&request, &token), connector.clone(), limit).await {
         Err(Failed::Unauthorized(_)) => {}
         done => return done.map_err(Failed::into_error),

@@ -181,6 +181,7 @@ fn the_token_goes_raw_and_sensitive_with_a_fresh_key_each_time() {
     let token = Token {
         header: HeaderValue::from_static("Bearer eyJ.token.sig"),
         generation: 1,
+        binding: None,
     };
     let (first, second) = (with_token(&request, &token), with_token(&request, &token));
     // The raw token, marked sensitive.

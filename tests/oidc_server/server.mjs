@@ -8,7 +8,12 @@
 //   the provider itself (discovery at /.well-known/openid-configuration, /token, /jwks, ...);
 //   GET /api: a resource server that checks the access token through introspection (RFC 7662),
 //     and for a DPoP-bound token the DPoP proof (RFC 9449 §7.1) itself;
-//   GET /stats: counters of what the tests assert.
+//   GET /stats: counters of what the tests assert;
+//   POST /control/revoke?token=T: revokes an access token (as an administrator would);
+//   POST /control/rotate-api-nonce: the resource server's nonce changes, unannounced.
+// "requireApiNonce" makes the resource server want its nonce in proofs (RFC 9449 §9);
+// "apiNonceEvery": N gives a new nonce on every Nth 200 (in its DPoP-Nonce header);
+// "apiNonceAlwaysNew" makes it refuse every nonce with a new one (a server that keeps asking).
 // Each client may carry "private_jwk" (a private JWK file): its public half is registered as
 // the client's jwks. Exits when stdin closes or after maxSeconds, whichever comes first.
 import crypto from 'node:crypto';
@@ -169,10 +174,14 @@ async function checkProof(req, token, jkt) {
   seenProofs.add(payload.jti);
   stats.api_proof_jtis.push(payload.jti);
   if (await jose.calculateJwkThumbprint(header.jwk) !== jkt) return 'cnf.jkt';
-  if (config.requireApiNonce && payload.nonce !== apiNonce) return 'use_dpop_nonce';
+  if (config.requireApiNonce && (payload.nonce !== apiNonce || config.apiNonceAlwaysNew)) {
+    if (config.apiNonceAlwaysNew) apiNonce = newNonce();
+    return 'use_dpop_nonce';
+  }
   return null;
 }
-const apiNonce = crypto.randomBytes(16).toString('base64url');
+const newNonce = () => crypto.randomBytes(16).toString('base64url');
+let apiNonce = newNonce();
 
 async function introspect(token) {
   const answer = await fetch(`${issuer}/token/introspection`, {
@@ -232,13 +241,40 @@ async function api(req, res) {
     return send(401, { error: 'invalid_token' }, { 'www-authenticate': 'Bearer error="invalid_token"' });
   }
   stats.api_ok += 1;
+  const rotate = config.apiNonceEvery && stats.api_ok % config.apiNonceEvery === 0;
+  if (rotate) apiNonce = newNonce();
   return send(200, {
     client_id: record.client_id, scope: record.scope, jkt: jkt ?? null, x5t: x5t ?? null,
-  });
+    method: req.method, body_bytes: await bodyLength(req),
+  }, rotate ? { 'dpop-nonce': apiNonce } : {});
+}
+
+async function bodyLength(req) {
+  let length = 0;
+  for await (const chunk of req) length += chunk.length;
+  return length;
+}
+
+async function control(req, res) {
+  const url = new URL(req.url, issuer);
+  if (url.pathname === '/control/revoke') {
+    const token = await provider.ClientCredentials.find(url.searchParams.get('token'));
+    if (token) await token.destroy();
+  } else if (url.pathname === '/control/rotate-api-nonce') {
+    apiNonce = newNonce();
+  }
+  res.writeHead(204);
+  res.end();
 }
 
 const callback = provider.callback();
 const handle = (req, res) => {
+  if (req.url.startsWith('/control/')) {
+    return control(req, res).catch((err) => {
+      res.writeHead(500);
+      res.end(String(err));
+    });
+  }
   if (req.url === '/stats') {
     res.writeHead(200, { 'content-type': 'application/json' });
     return res.end(JSON.stringify(stats));

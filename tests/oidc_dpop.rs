@@ -1,0 +1,340 @@
+//! DPoP on API requests through the layer (RFC 9449 §7, §9), against oidc-provider and its
+//! resource server on loopback (`tests/oidc_server/`). The resource server checks each proof
+//! itself: its signature against its `jwk`, `htm`, `htu`, `ath`, an unused `jti`, a recent
+//! `iat`, the key's thumbprint against the token's `cnf.jkt` (by introspection), and its nonce
+//! when it wants one. Counts come from the server's `/stats` and the layer's `stats()`.
+#![cfg(all(feature = "test-server", tls_rustls, not(tls_provider = "installed")))]
+
+mod oidc_server;
+mod support;
+
+use bytes::Bytes;
+use http::{Request, StatusCode, Uri};
+use http_body_util::{BodyExt, Full};
+use oidc_server::{key_file, OidcServer};
+use serde_json::{json, Value};
+use symbl_auth::oauth2::{AuthMethod, ClientCredentials, PrivateKey};
+use symbl_auth::{SymblAuth, SymblAuthLayer};
+use tower::{Layer, Service, ServiceExt};
+
+use support::*;
+
+fn key(name: &str) -> PrivateKey {
+    let pem = std::fs::read_to_string(key_file(&format!("{name}.pem"))).expect("key file");
+    PrivateKey::from_pem(pem).expect("key")
+}
+
+/// A client whose tokens are bound to a DPoP key; it authenticates with private_key_jwt.
+fn registered() -> Value {
+    json!({
+        "client_id": "dpop-api",
+        "token_endpoint_auth_method": "private_key_jwt",
+        "token_endpoint_auth_signing_alg": "ES256",
+        "private_jwk": key_file("es256.jwk"),
+        "dpop_bound_access_tokens": true,
+        "scope": "read",
+    })
+}
+
+fn start(config: Value) -> OidcServer {
+    let mut config = config;
+    config["clients"] = json!([registered()]);
+    OidcServer::start(config)
+}
+
+fn layer(server: &OidcServer, dpop_key: PrivateKey) -> SymblAuthLayer {
+    let source = ClientCredentials::new(server.url("/token"), "dpop-api", "")
+        .auth_method(AuthMethod::PrivateKeyJwt(key("es256")))
+        .scope("read")
+        .dpop(dpop_key);
+    SymblAuthLayer::from_source(source)
+        .allow_host("127.0.0.1")
+        .build()
+        .expect("layer")
+}
+
+type Api = SymblAuth<HttpClient>;
+
+fn api(layer: &SymblAuthLayer) -> Api {
+    layer.layer(http1_client())
+}
+
+/// Sends `request` and returns its status and JSON body.
+async fn send<S>(service: &S, request: Request<Full<Bytes>>) -> (StatusCode, Value)
+where
+    S: Service<Request<Full<Bytes>>, Response = http::Response<hyper::body::Incoming>> + Clone,
+    S::Error: std::fmt::Debug,
+{
+    let response = service.clone().oneshot(request).await.expect("answer");
+    let status = response.status();
+    let body = response
+        .into_body()
+        .collect()
+        .await
+        .expect("body")
+        .to_bytes();
+    (status, serde_json::from_slice(&body).unwrap_or(Value::Null))
+}
+
+fn unauthorized(stats: &Value) -> Vec<String> {
+    let seen = stats["api_unauthorized"].as_array().expect("list");
+    seen.iter()
+        .map(|s| s.as_str().unwrap_or("").to_owned())
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn each_api_request_carries_a_fresh_proof_for_each_kind_of_key() {
+    let server = start(json!({}));
+    for (dpop_key, name) in [
+        (key("es256"), "ES256"),
+        (key("eddsa"), "EdDSA"),
+        (key("rs256"), "RS256"),
+        (key("rs256").ps256().expect("RSA"), "PS256"),
+    ] {
+        let thumbprint = dpop_key.thumbprint().to_owned();
+        let layer = layer(&server, dpop_key);
+        let service = api(&layer);
+        // Queries and fragments are not in `htu`; methods and bodies vary.
+        let requests = [
+            get(&server.url("/api")),
+            get(&server.url("/api/items?page=2&sort=name")),
+            post(&server.url("/api/items"), "{\"a\":1}"),
+            Request::delete(server.url("/api/items/7"))
+                .body(Full::default())
+                .expect("request"),
+        ];
+        for request in requests {
+            let method = request.method().to_string();
+            let (status, body) = send(&service, request).await;
+            assert_eq!(status, StatusCode::OK, "{name}: {body}");
+            assert_eq!(body["jkt"], thumbprint.as_str(), "{name}: bound to the key");
+            assert_eq!(body["method"], method.as_str());
+        }
+        let stats = layer.stats();
+        assert_eq!(stats.token_requests, 1, "{name}");
+        assert_eq!(stats.retries + stats.dpop_nonce_retries, 0, "{name}");
+    }
+    let stats = server.stats().await;
+    assert_eq!(stats["api_ok"], 16, "{stats}");
+    assert_eq!(unauthorized(&stats), Vec::<String>::new());
+    // 16 proofs, 16 distinct jtis: each request its own proof (the server also refuses a
+    // replayed jti itself).
+    let jtis = stats["api_proof_jtis"].as_array().expect("jtis");
+    let unique: std::collections::HashSet<_> = jtis.iter().map(Value::to_string).collect();
+    assert_eq!((jtis.len(), unique.len()), (16, 16));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_nonce_challenge_is_answered_once_with_the_same_token_and_the_nonce_kept() {
+    let server = start(json!({ "requireApiNonce": true }));
+    let layer = layer(&server, key("eddsa"));
+    let service = api(&layer);
+    // The first request has no nonce: 401 use_dpop_nonce, then once more with it. A body is
+    // sent again whole.
+    let (status, body) = send(&service, post(&server.url("/api/items"), "x".repeat(1000))).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(body["body_bytes"], 1000);
+    // Then every request carries the kept nonce: no more challenges.
+    for _ in 0..5 {
+        assert_eq!(
+            send(&service, get(&server.url("/api"))).await.0,
+            StatusCode::OK
+        );
+    }
+    let stats = layer.stats();
+    assert_eq!(stats.dpop_nonce_retries, 1);
+    assert_eq!(
+        stats.token_requests, 1,
+        "a nonce challenge does not reject the token"
+    );
+    assert_eq!((stats.refreshes, stats.retries), (0, 0));
+    let seen = server.stats().await;
+    assert_eq!(unauthorized(&seen), ["use_dpop_nonce"]);
+    assert_eq!(seen["api_ok"], 6);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_nonce_sent_with_a_200_is_used_from_the_next_request_on() {
+    // A new nonce on every second 200, which the next proofs must carry.
+    let server = start(json!({ "requireApiNonce": true, "apiNonceEvery": 2 }));
+    let layer = layer(&server, key("es256"));
+    let service = api(&layer);
+    for _ in 0..10 {
+        assert_eq!(
+            send(&service, get(&server.url("/api"))).await.0,
+            StatusCode::OK
+        );
+    }
+    // Only the very first request was challenged.
+    assert_eq!(layer.stats().dpop_nonce_retries, 1);
+    assert_eq!(unauthorized(&server.stats().await), ["use_dpop_nonce"]);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_server_that_keeps_asking_for_a_new_nonce_gets_its_401_back_after_one_retry() {
+    let server = start(json!({ "requireApiNonce": true, "apiNonceAlwaysNew": true }));
+    let layer = layer(&server, key("es256"));
+    let service = api(&layer);
+    for _ in 0..3 {
+        let (status, body) = send(&service, get(&server.url("/api"))).await;
+        assert_eq!(status, StatusCode::UNAUTHORIZED);
+        assert_eq!(body["error"], "use_dpop_nonce");
+    }
+    let stats = layer.stats();
+    // Two sends per call, never a third; and the token was never rejected.
+    assert_eq!(stats.dpop_nonce_retries, 3);
+    assert_eq!(
+        (stats.token_requests, stats.retries, stats.refreshes),
+        (1, 0, 0)
+    );
+    assert_eq!(server.stats().await["api_requests"], 6);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_rejected_token_and_a_new_nonce_in_one_call_cost_one_retry_of_each_kind() {
+    let server = start(json!({ "requireApiNonce": true }));
+    let layer = layer(&server, key("es256"));
+    let service = api(&layer);
+    assert_eq!(
+        send(&service, get(&server.url("/api"))).await.0,
+        StatusCode::OK
+    );
+    // The administrator revokes the token, and the nonce changes unannounced: the next call
+    // gets a 401 for the token (a refresh and a retry), then one for the nonce (one more).
+    let token = layer.access_token().await.expect("token");
+    let control = |path: String| server.http().post(path).send();
+    control(server.url(&format!("/control/revoke?token={}", token.secret())))
+        .await
+        .expect("revoke");
+    control(server.url("/control/rotate-api-nonce"))
+        .await
+        .expect("rotate");
+    let (status, body) = send(&service, post(&server.url("/api"), "payload")).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(body["body_bytes"], 7);
+    let stats = layer.stats();
+    assert_eq!((stats.token_requests, stats.retries), (2, 1));
+    assert_eq!(
+        stats.dpop_nonce_retries, 2,
+        "the first call's and this one's"
+    );
+    assert_eq!(
+        unauthorized(&server.stats().await),
+        ["use_dpop_nonce", "invalid_token", "use_dpop_nonce"]
+    );
+}
+
+/// Sends every request to `origin`, as a tonic `Channel` does below the layer.
+#[derive(Clone)]
+struct AddOrigin<S> {
+    inner: S,
+    origin: Uri,
+}
+
+impl<S, B> Service<Request<B>> for AddOrigin<S>
+where
+    S: Service<Request<B>>,
+{
+    type Response = S::Response;
+    type Error = S::Error;
+    type Future = S::Future;
+
+    fn poll_ready(
+        &mut self,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Result<(), S::Error>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, mut request: Request<B>) -> S::Future {
+        let mut parts = self.origin.clone().into_parts();
+        parts.path_and_query = request.uri().path_and_query().cloned();
+        *request.uri_mut() = Uri::from_parts(parts).expect("uri");
+        self.inner.call(request)
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_request_without_an_origin_needs_dpop_origin_and_nothing_is_guessed() {
+    let server = start(json!({}));
+    let origin: Uri = server.issuer().parse().expect("issuer");
+    let channel = AddOrigin {
+        inner: http1_client::<Full<Bytes>>(),
+        origin,
+    };
+    let path_only = || get("/api/items?x=1");
+    // Without the setting: a clear error, and nothing reaches the server.
+    let without = layer(&server, key("es256")).layer(channel.clone());
+    let error = without.oneshot(path_only()).await.expect_err("no origin");
+    let error = auth_error(&error);
+    assert!(matches!(error, symbl_auth::Error::InvalidConfig { .. }));
+    assert!(error.to_string().contains("dpop_origin"), "{error}");
+    assert_eq!(server.stats().await["api_requests"], 0);
+    // With it: proofs name that origin.
+    let source = ClientCredentials::new(server.url("/token"), "dpop-api", "")
+        .auth_method(AuthMethod::PrivateKeyJwt(key("es256")))
+        .scope("read")
+        .dpop(key("es256"));
+    let with = SymblAuthLayer::from_source(source)
+        .allow_host("127.0.0.1")
+        .dpop_origin(format!("{}/", server.issuer()))
+        .build()
+        .expect("layer")
+        .layer(channel);
+    let response = with.oneshot(path_only()).await.expect("answer");
+    assert_eq!(response.status(), StatusCode::OK);
+    assert_eq!(server.stats().await["api_ok"], 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn many_concurrent_calls_share_one_token_and_each_has_its_own_proof() {
+    let server = start(json!({ "requireApiNonce": true }));
+    let layer = layer(&server, key("es256"));
+    let service = api(&layer);
+    let calls: Vec<_> = (0..64)
+        .map(|n| {
+            let service = service.clone();
+            let url = server.url(&format!("/api/{n}"));
+            tokio::spawn(async move { send(&service, get(&url)).await.0 })
+        })
+        .collect();
+    for call in calls {
+        assert_eq!(call.await.expect("task"), StatusCode::OK);
+    }
+    let stats = layer.stats();
+    assert_eq!(stats.token_requests, 1);
+    // Calls sent before the nonce was known were each challenged once; none twice.
+    let seen = server.stats().await;
+    assert_eq!(seen["api_ok"], 64);
+    assert_eq!(
+        unauthorized(&seen).len() as u64,
+        stats.dpop_nonce_retries,
+        "{seen}"
+    );
+}
+
+#[cfg(feature = "reqwest-middleware")]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn reqwest_middleware_clients_send_proofs_and_answer_the_nonce_the_same_way() {
+    use symbl_auth::SymblAuthMiddleware;
+    let server = start(json!({ "requireApiNonce": true, "apiNonceEvery": 3 }));
+    let layer = layer(&server, key("eddsa"));
+    let client = reqwest_middleware::ClientBuilder::new(server.http().clone())
+        .with(SymblAuthMiddleware::from(layer.clone()))
+        .build();
+    for n in 0..6 {
+        let response = client
+            .post(server.url(&format!("/api/{n}?q=1")))
+            .body("abc")
+            .send()
+            .await
+            .expect("answer");
+        assert_eq!(response.status(), StatusCode::OK);
+        let body: Value = response.json().await.expect("JSON");
+        assert_eq!(body["body_bytes"], 3);
+    }
+    let stats = layer.stats();
+    assert_eq!((stats.token_requests, stats.dpop_nonce_retries), (1, 1));
+    assert_eq!(unauthorized(&server.stats().await), ["use_dpop_nonce"]);
+}
