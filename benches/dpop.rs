@@ -1,7 +1,9 @@
-//! What a DPoP proof per request would cost (RFC 9449 §7.1: a new signed JWT for every API
+//! What a DPoP proof per request costs (RFC 9449 §7.1: a new signed JWT for every API
 //! request), per key type: the signature alone (rustls' signer, the floor), a whole proof
 //! (`PrivateKey::dpop_proof` with `ath`: header, claims, random `jti`, SHA-256 of the token,
-//! base64url, the signature), and the layer's Bearer hot path for scale.
+//! base64url, the signature), a request through the layer with a DPoP-bound token (the proof
+//! with the `ath` and header made once per token, the nonce lookup, the headers), and the
+//! layer's Bearer hot path for scale, in the same run.
 //!
 //! `cargo bench --bench dpop`. Figures: BENCHMARKS.md ("DPoP proofs").
 
@@ -14,7 +16,8 @@ use rustls::crypto::aws_lc_rs::sign::any_supported_type;
 use rustls::pki_types::pem::PemObject as _;
 use rustls::pki_types::PrivateKeyDer;
 use rustls::SignatureScheme;
-use symbl_auth::oauth2::PrivateKey;
+use symbl_auth::oauth2::{ClientCredentials, PrivateKey};
+use symbl_auth::SymblAuthLayer;
 use tower::Layer;
 
 use common::{empty_post, send_now, symbl_layer, Noop};
@@ -40,8 +43,43 @@ const KEYS: [(&str, &str, SignatureScheme); 3] = [
 /// A proof's signing input is about this long (header with a P-256 JWK, claims with `ath`).
 const INPUT: [u8; 420] = [b'a'; 420];
 
+/// A layer whose tokens are bound to `key`: an OAuth2 source with `dpop`, its token fetched
+/// (once) from a token endpoint on loopback that grants DPoP tokens.
+fn dpop_layer(runtime: &tokio::runtime::Runtime, key: PrivateKey) -> SymblAuthLayer {
+    let listener = runtime
+        .block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))
+        .expect("bind");
+    let url = format!("http://{}/token", listener.local_addr().expect("address"));
+    let answer = serde_json::json!({
+        "access_token": common::token(),
+        "token_type": "DPoP",
+        "expires_in": 86_400,
+    });
+    let app = axum::Router::new().route(
+        "/token",
+        axum::routing::post(move || {
+            let answer = answer.to_string();
+            async move { ([("content-type", "application/json")], answer) }
+        }),
+    );
+    runtime.spawn(async move { axum::serve(listener, app).await });
+    let source = ClientCredentials::new(url, "bench", "secret").dpop(key);
+    let layer = SymblAuthLayer::from_source(source)
+        .allow_host("api.symbl.ai")
+        .build()
+        .expect("layer");
+    let token = runtime.block_on(layer.access_token()).expect("token");
+    assert_eq!(token.token_type(), "DPoP");
+    layer
+}
+
 fn dpop(c: &mut Criterion) {
     let token = common::token();
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("runtime");
+    let _entered = runtime.enter();
     let url = "https://api.symbl.ai/v1/process/text";
     for (alg, pem, scheme) in KEYS {
         let mut group = c.benchmark_group(format!("dpop/{alg}"));
@@ -61,14 +99,16 @@ fn dpop(c: &mut Criterion) {
                     .expect("proof")
             })
         });
+        let mut bound = dpop_layer(&runtime, key).layer(Noop);
+        group.bench_function("through_layer", |b| {
+            b.iter_batched(
+                empty_post,
+                |r| send_now(&mut bound, r),
+                BatchSize::SmallInput,
+            )
+        });
         group.finish();
     }
-
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .expect("runtime");
-    let _entered = runtime.enter();
     let mut symbl = symbl_layer().layer(Noop);
     runtime.block_on(async {
         use tower::ServiceExt;

@@ -73,6 +73,7 @@ impl Dpop {
     }
 
     /// [`prove`](Self::prove), for a request given as its parts (reqwest's).
+    #[cfg(feature = "reqwest-middleware")]
     pub(crate) fn prove_parts(
         &self,
         method: Method,
