@@ -51,6 +51,14 @@ pin_project! {
             future: S::Future,
             retry: Option<Retry<S>>,
         },
+        // Sent with a token bound to a key and its proof: the answer may bring the origin's
+        // next nonce, or ask for it. A state of its own, so a Bearer answer pays nothing.
+        SentProven {
+            #[pin]
+            future: S::Future,
+            retry: Option<Retry<S>>,
+            proven: Option<Box<Proven>>,
+        },
         // Not ours to authenticate: the inner service's answer, as it is.
         PassedThrough {
             #[pin]
@@ -207,15 +215,22 @@ where
         }
     };
     // The retry first: it clones the URI of the request that the call then takes.
-    State::Sent {
-        retry: Some(Retry {
-            cache: cache.clone(),
-            generation,
-            proven,
-            uri: request.uri().clone(),
-            resend,
-        }),
-        future: service.call(request),
+    let retry = Some(Retry {
+        cache: cache.clone(),
+        generation,
+        uri: request.uri().clone(),
+        resend,
+    });
+    match proven {
+        None => State::Sent {
+            retry,
+            future: service.call(request),
+        },
+        Some(proven) => State::SentProven {
+            retry,
+            future: service.call(request),
+            proven: Some(proven),
+        },
     }
 }
 
@@ -235,10 +250,24 @@ where
             let next = match this.state.as_mut().project() {
                 StateProj::Sent { future, retry } => {
                     let response = ready!(future.poll(cx)).map_err(Into::into)?;
-                    let retry_ref = retry
-                        .as_ref()
+                    if !is_unauthorized(response.status(), response.version(), response.headers()) {
+                        return Poll::Ready(Ok(response));
+                    }
+                    let retry = retry
+                        .take()
                         .expect("ResponseFuture polled after completion");
-                    if let Some(proven) = &retry_ref.proven {
+                    match retry.after_401::<B, ResBody>(response, None) {
+                        Ok(future) => State::Retrying { future },
+                        Err(response) => return Poll::Ready(Ok(response)),
+                    }
+                }
+                StateProj::SentProven {
+                    future,
+                    retry,
+                    proven,
+                } => {
+                    let response = ready!(future.poll(cx)).map_err(Into::into)?;
+                    if let Some(proven) = proven {
                         proven.saw(response.headers());
                     }
                     if !is_unauthorized(response.status(), response.version(), response.headers()) {
@@ -247,7 +276,7 @@ where
                     let retry = retry
                         .take()
                         .expect("ResponseFuture polled after completion");
-                    match retry.after_401::<B, ResBody>(response) {
+                    match retry.after_401::<B, ResBody>(response, proven.take()) {
                         Ok(future) => State::Retrying { future },
                         Err(response) => return Poll::Ready(Ok(response)),
                     }
@@ -321,7 +350,7 @@ where
 {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let state = match &self.state {
-            State::Sent { .. } => "sent",
+            State::Sent { .. } | State::SentProven { .. } => "sent",
             State::PassedThrough { .. } => "passed through",
             State::WaitingForToken { .. } => "waiting for token",
             State::Readying { .. } => "waiting for readiness",

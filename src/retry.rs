@@ -26,9 +26,6 @@ pub(crate) struct Retry<S> {
     pub(crate) cache: TokenCache,
     /// The generation of the token the request carried.
     pub(crate) generation: u64,
-    /// For a token bound to a key (DPoP): the proof's request and the token, for the nonce the
-    /// answer brings and a nonce retry.
-    pub(crate) proven: Option<Box<Proven>>,
     /// Where the token went: a 401 from elsewhere (a redirect followed inside) is not ours.
     pub(crate) uri: Uri,
     /// The request kept for a second send and an instance of the service to send it on, or why
@@ -44,9 +41,11 @@ impl<S> Retry<S> {
     /// same token goes again with a new proof, and the token is not invalidated. A request
     /// gets at most one such nonce retry and one retry after a rejected token, in either
     /// order; a server that asks again gets its 401 back.
+    /// `proven` is the proof's request and token, for a token bound to a key.
     pub(crate) fn after_401<B, ResBody>(
         self,
         rejected: Response<ResBody>,
+        proven: Option<Box<Proven>>,
     ) -> Result<RetryFuture<Response<ResBody>>, Response<ResBody>>
     where
         S: Service<Request<ReplayBody<B>>, Response = Response<ResBody>> + Send + 'static,
@@ -58,7 +57,6 @@ impl<S> Retry<S> {
         let Self {
             cache,
             generation,
-            proven,
             uri,
             resend,
         } = self;

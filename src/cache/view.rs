@@ -34,10 +34,18 @@ impl TokenView {
         }
     }
 
-    /// The hot path: the cached token, if it is fresh (before its refresh time).
+    /// The hot path: the cached token, if it is fresh (before its refresh time) and a Bearer
+    /// one. A token bound to a key (DPoP) takes [`TokenCache::lookup`](super::TokenCache::lookup),
+    /// which finds it all the same: so the Bearer path's token is known to have no binding,
+    /// and pays nothing for it.
     #[inline]
     pub(crate) fn fresh(&mut self) -> Option<Token> {
         let cached = self.seen.load().as_deref()?;
-        cached.freshness.is_fresh().then(|| cached.token.clone())
+        let usable = cached.freshness.is_fresh() && cached.token.binding.is_none();
+        usable.then(|| Token {
+            header: cached.token.header.clone(),
+            generation: cached.token.generation,
+            binding: None,
+        })
     }
 }
