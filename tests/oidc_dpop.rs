@@ -338,3 +338,64 @@ async fn reqwest_middleware_clients_send_proofs_and_answer_the_nonce_the_same_wa
     assert_eq!((stats.token_requests, stats.dpop_nonce_retries), (1, 1));
     assert_eq!(unauthorized(&server.stats().await), ["use_dpop_nonce"]);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_body_that_cannot_be_sent_again_gets_the_nonce_401_back_and_the_token_stays() {
+    let server = start(json!({ "requireApiNonce": true }));
+    let source = ClientCredentials::new(server.url("/token"), "dpop-api", "")
+        .auth_method(AuthMethod::PrivateKeyJwt(key("es256")))
+        .scope("read")
+        .dpop(key("es256"));
+    let layer = SymblAuthLayer::from_source(source)
+        .allow_host("127.0.0.1")
+        .replay_limit(0)
+        .build()
+        .expect("layer");
+    let service = api(&layer);
+    let (status, body) = send(&service, post(&server.url("/api"), "not kept")).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    assert_eq!(body["error"], "use_dpop_nonce");
+    // The nonce was kept all the same: the next request carries it and passes.
+    let (status, _) = send(&service, post(&server.url("/api"), "not kept")).await;
+    assert_eq!(status, StatusCode::OK);
+    let stats = layer.stats();
+    assert_eq!((stats.replays_skipped, stats.dpop_nonce_retries), (1, 0));
+    assert_eq!(
+        (stats.token_requests, stats.refreshes),
+        (1, 0),
+        "the token stayed"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_keyed_layer_proves_each_keys_requests_with_its_own_key() {
+    use symbl_auth::CredentialKey;
+    let server = start(json!({ "requireApiNonce": true }));
+    let token_url = server.url("/token");
+    let layer = SymblAuthLayer::keyed(move |key: &CredentialKey| {
+        let dpop_key = if key.as_str() == "ed" {
+            "eddsa"
+        } else {
+            "es256"
+        };
+        ClientCredentials::new(token_url.clone(), "dpop-api", "")
+            .auth_method(AuthMethod::PrivateKeyJwt(self::key("es256")))
+            .scope("read")
+            .dpop(self::key(dpop_key))
+    })
+    .allow_host("127.0.0.1")
+    .build()
+    .expect("layer");
+    let service = api(&layer);
+    for tenant in ["ed", "ec", "ed", "ec"] {
+        let mut request = get(&server.url("/api"));
+        request.extensions_mut().insert(CredentialKey::new(tenant));
+        let (status, body) = send(&service, request).await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+        let expected = key(if tenant == "ed" { "eddsa" } else { "es256" });
+        assert_eq!(body["jkt"], expected.thumbprint(), "{tenant}'s own key");
+    }
+    let stats = layer.stats();
+    // One nonce per origin, learnt by the first request whichever key made it.
+    assert_eq!((stats.token_requests, stats.dpop_nonce_retries), (2, 1));
+}
