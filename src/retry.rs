@@ -40,8 +40,8 @@ impl<S> Retry<S> {
     /// With a DPoP-bound token a 401 may only ask for the server's nonce (RFC 9449 §9): the
     /// same token goes again with a new proof, and the token is not invalidated. A request
     /// gets at most one such nonce retry and one retry after a rejected token, in either
-    /// order; a server that asks again gets its 401 back.
-    /// `proven` is the proof's request and token, for a token bound to a key.
+    /// order; a server that asks again gets its 401 back. `proven` is the proof's request and
+    /// token, for a token bound to a key.
     pub(crate) fn after_401<B, ResBody>(
         self,
         rejected: Response<ResBody>,
