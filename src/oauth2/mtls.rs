@@ -59,7 +59,8 @@ impl ClientCredentials {
     /// Whether the token requests go through a TLS connection that presents a certificate the
     /// crate knows of (`client_identity`), for the mTLS endpoint alias (RFC 8705 §5).
     pub(super) fn mtls(&self) -> bool {
-        matches!(self.profile.auth_method, AuthMethod::TlsClientAuth) || self.settings.has_identity()
+        matches!(self.profile.auth_method, AuthMethod::TlsClientAuth)
+            || self.settings.has_identity()
     }
 
     /// `tls_client_auth` needs a certificate: from `client_identity`, the app's `token_client`,

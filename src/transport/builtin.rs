@@ -42,10 +42,12 @@ impl Builtin {
         let uri = url.parse::<http::Uri>().ok();
         let uri = uri.as_ref();
         Self {
+            direct: uri.and_then(http::Uri::host).is_some_and(is_loopback),
+            // With a certificate to present, TLS is meant: a plain-http issuer's metadata
+            // sends the token requests to its https mTLS alias (RFC 8705 §5).
+            plain_http: uri.and_then(http::Uri::scheme_str) == Some("http") && identity.is_none(),
             configure,
             identity,
-            direct: uri.and_then(http::Uri::host).is_some_and(is_loopback),
-            plain_http: uri.and_then(http::Uri::scheme_str) == Some("http"),
             client: OnceLock::new(),
         }
     }

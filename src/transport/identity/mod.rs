@@ -103,21 +103,20 @@ impl ClientIdentity {
                 der: SecretSlice::from(block.der),
             });
         }
-        let key = match keys.len() {
-            1 => keys.remove(0),
-            0 => {
-                return Err(Error::config(
+        let key =
+            match keys.len() {
+                1 => keys.remove(0),
+                0 => return Err(Error::config(
                     "ClientIdentity: the private key PEM has no PRIVATE KEY, RSA PRIVATE KEY or \
                      EC PRIVATE KEY block",
-                ))
-            }
-            _ => {
-                return Err(Error::config(
-                    "ClientIdentity: the private key PEM has more than one key; give the one \
+                )),
+                _ => {
+                    return Err(Error::config(
+                        "ClientIdentity: the private key PEM has more than one key; give the one \
                      that belongs to the certificate",
-                ))
-            }
-        };
+                    ))
+                }
+            };
         let identity = Self {
             chain: chain.into(),
             key: Arc::new(key),
@@ -187,7 +186,10 @@ impl fmt::Debug for ClientIdentity {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("ClientIdentity")
             .field("certificates", &self.chain.len())
-            .field("key", &format_args!("{} [redacted]", self.key.format.label()))
+            .field(
+                "key",
+                &format_args!("{} [redacted]", self.key.format.label()),
+            )
             .finish()
     }
 }

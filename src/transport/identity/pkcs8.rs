@@ -18,7 +18,10 @@ const EC_PUBLIC_KEY: [u8; 7] = [0x2a, 0x86, 0x48, 0xce, 0x3d, 0x02, 0x01];
 
 /// A PKCS#1 `RSAPrivateKey` as PKCS#8.
 pub(super) fn from_pkcs1(pkcs1: &[u8]) -> Vec<u8> {
-    let algorithm = tlv(SEQUENCE, &[tlv(OID, &RSA_ENCRYPTION), tlv(NULL, &[])].concat());
+    let algorithm = tlv(
+        SEQUENCE,
+        &[tlv(OID, &RSA_ENCRYPTION), tlv(NULL, &[])].concat(),
+    );
     private_key_info(&algorithm, pkcs1)
 }
 
@@ -31,7 +34,10 @@ pub(super) fn from_sec1(sec1: &[u8]) -> Result<Vec<u8>, Error> {
              to native-tls: convert it to PKCS#8 (openssl pkcs8 -topk8 -nocrypt)",
         )
     })?;
-    let algorithm = tlv(SEQUENCE, &[tlv(OID, &EC_PUBLIC_KEY), tlv(OID, curve)].concat());
+    let algorithm = tlv(
+        SEQUENCE,
+        &[tlv(OID, &EC_PUBLIC_KEY), tlv(OID, curve)].concat(),
+    );
     Ok(private_key_info(&algorithm, sec1))
 }
 

@@ -56,7 +56,14 @@ fn pkcs8_pkcs1_and_sec1_keys_are_taken() {
     let p256 = [0x06, 0x08, 0x2a, 0x86, 0x48, 0xce, 0x3d, 0x03, 0x01, 0x07];
     let (version, rest) = body.split_at(3);
     let (private, public) = rest.split_at(2 + usize::from(rest[1]));
-    let mut content = [version, private, &[0xa0, p256.len() as u8], &p256[..], public].concat();
+    let mut content = [
+        version,
+        private,
+        &[0xa0, p256.len() as u8],
+        &p256[..],
+        public,
+    ]
+    .concat();
     content.splice(0..0, [0x30, content.len() as u8]);
     for (cert, label, der) in [
         (&cert, "PRIVATE KEY", pkcs8.clone()),
