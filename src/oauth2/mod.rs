@@ -103,7 +103,7 @@ pub enum AuthMethod {
     /// `tls_client_auth` ([RFC 8705 §2]): the TLS client certificate of the token client
     /// authenticates; only `client_id` is sent. The certificate is the built-in client's
     /// [`client_identity`](ClientCredentials::client_identity), or your own
-    /// [`token_client`](ClientCredentials::token_client)'s; without either, `build` fails.
+    /// [`token_client`](ClientCredentials::token_client)'s; with none, `build` fails.
     ///
     /// [RFC 8705 §2]: https://www.rfc-editor.org/rfc/rfc8705#section-2
     TlsClientAuth,

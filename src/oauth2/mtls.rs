@@ -79,10 +79,14 @@ impl ClientCredentials {
         if settings.configure.is_some() {
             return Ok(()); // the identity may be among the http_client settings
         }
-        Err(Error::config(
-            "AuthMethod::TlsClientAuth (tls_client_auth) needs a TLS client certificate: set \
-             ClientCredentials::client_identity (ClientIdentity::from_pem), or pass your own \
-             token_client that presents one",
-        ))
+        #[cfg(builtin_client)]
+        let how = "set ClientCredentials::client_identity (ClientIdentity::from_pem), or pass \
+                   your own token_client that presents one";
+        #[cfg(not(builtin_client))]
+        let how = "pass your own token_client that presents one (or enable a TLS feature for \
+                   the built-in client's ClientCredentials::client_identity)";
+        Err(Error::config(format!(
+            "AuthMethod::TlsClientAuth (tls_client_auth) needs a TLS client certificate: {how}"
+        )))
     }
 }

@@ -345,7 +345,10 @@ fn tls_client_auth_without_a_certificate_is_refused_before_any_request() {
     let source = ClientCredentials::new("https://auth.example/token", "c", "")
         .auth_method(AuthMethod::TlsClientAuth);
     let error = source.check().unwrap_err();
-    assert!(error.to_string().contains("client_identity"), "{error}");
+    assert!(
+        error.to_string().contains("TLS client certificate"),
+        "{error}"
+    );
     // Under rustls-ring an identity among the http_client settings would not be used.
     #[cfg(tls_provider = "ring")]
     assert!(source.http_client(|client| client).check().is_err());
