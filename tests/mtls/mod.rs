@@ -325,6 +325,28 @@ pub async fn tls_client_auth_without_a_certificate_is_refused_clearly() {
         );
     }
 
+    // A key that is not the certificate's: refused by `from_pem` where the provider is known,
+    // else by `build` (native-tls: OpenSSL), never found only by the server.
+    let mismatched =
+        ClientIdentity::from_pem(include_str!("../keys/es256.crt"), &pki.client_key_pem)
+            .and_then(|identity| {
+                let source = ClientCredentials::new(format!("{mtls_base}/token"), "mtls", "")
+                    .auth_method(AuthMethod::TlsClientAuth)
+                    .client_identity(identity);
+                SymblAuthLayer::from_source(source)
+                    .allow_host("127.0.0.1")
+                    .build()
+                    .map(drop)
+            })
+            .expect_err("a key that is not the certificate's");
+    assert!(
+        matches!(mismatched, Error::InvalidConfig { .. }),
+        "{mismatched:?}"
+    );
+    // Only the one above, which rustls-ring refuses before sending.
+    let sent = if cfg!(tls_provider = "ring") { 0 } else { 1 };
+    assert_eq!(server.stats().await["token_requests"], json!(sent));
+
     let both = bare
         .client_identity(identity(pki))
         .token_client(tower::service_fn(
