@@ -14,7 +14,7 @@ use crate::Error;
 
 mod config;
 
-pub(crate) use config::client_config;
+pub(crate) use config::{client_config, client_config_with_identity};
 
 /// The provider the features choose, the same one on every call; with several on, the first of
 /// aws-lc-rs (`rustls`), ring (`rustls-ring`), the installed one (`rustls-no-provider`).

@@ -15,7 +15,7 @@ use std::time::Duration;
 use http::StatusCode;
 use oidc_server::{key_file, OidcServer};
 use serde_json::{json, Value};
-use symbl_auth::oauth2::{AuthMethod, ClientCredentials, PrivateKey};
+use symbl_auth::oauth2::{AuthMethod, ClientCredentials, ClientIdentity, PrivateKey};
 use symbl_auth::{Error, SymblAuthLayer, TokenSource};
 use tower::{Layer, ServiceExt};
 
@@ -332,7 +332,16 @@ async fn from_issuer_discovers_the_token_endpoint_once_and_checks_what_the_serve
 
     // What the server does not support is refused before any token request, by name.
     for (source, named) in [
-        (issued(AuthMethod::TlsClientAuth), "tls_client_auth"),
+        (
+            issued(AuthMethod::TlsClientAuth).client_identity(
+                ClientIdentity::from_pem(
+                    include_str!("keys/es256.crt"),
+                    include_str!("keys/es256.pem"),
+                )
+                .expect("identity"),
+            ),
+            "tls_client_auth (token_endpoint_auth_methods_supported)",
+        ),
         (
             issued(AuthMethod::PrivateKeyJwt(key("es256"))).dpop(key("eddsa")),
             "EdDSA DPoP proofs",

@@ -52,19 +52,7 @@ impl ClientCredentials {
                 "the token request sets {name} itself: it cannot be an extra parameter"
             )));
         }
-        // Under ring the crate builds the built-in client's TLS config itself, so reqwest's
-        // identity set through http_client would be dropped: refused, never silently ignored.
-        if cfg!(tls_provider = "ring")
-            && matches!(self.profile.auth_method, AuthMethod::TlsClientAuth)
-            && self.settings.service.is_none()
-        {
-            return Err(Error::config(
-                "AuthMethod::TlsClientAuth (tls_client_auth) under the rustls-ring feature needs \
-                 your own token client with its client certificate (ClientCredentials::token_client, such as \
-                 hyper-rustls with with_client_auth_cert): the built-in client's TLS config \
-                 is the crate's own there and carries no certificate",
-            ));
-        }
+        self.check_certificate()?;
         if self.default_lifetime.is_zero() {
             return Err(Error::config("default_lifetime must be above zero"));
         }
@@ -176,8 +164,8 @@ impl ClientCredentials {
         };
         let dpop_alg = self.profile.dpop.as_ref().map(PrivateKey::algorithm);
         metadata.check(self.profile.auth_method.name(), signing_alg, dpop_alg)?;
-        let endpoint = match (&self.profile.auth_method, &metadata.mtls_token_endpoint) {
-            (AuthMethod::TlsClientAuth, Some(alias)) => alias,
+        let endpoint = match &metadata.mtls_token_endpoint {
+            Some(alias) if self.mtls() => alias,
             _ => &metadata.token_endpoint,
         };
         let fetched = self.fetch_from(client, endpoint).await;

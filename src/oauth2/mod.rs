@@ -47,6 +47,7 @@ mod fetch;
 mod form;
 mod jose;
 mod key;
+mod mtls;
 
 use std::fmt;
 use std::sync::{Arc, OnceLock};
@@ -65,6 +66,8 @@ use crate::{AccessToken, Error, TokenSource};
 
 pub use self::assertion::{AssertionRequest, ClientAssertion};
 pub use self::key::PrivateKey;
+#[cfg(builtin_client)]
+pub use crate::transport::ClientIdentity;
 
 /// How the client proves its identity to the token endpoint ([RFC 6749 §2.3]); the names are
 /// the `token_endpoint_auth_method` values of RFC 7591 (see [`name`](Self::name)).
@@ -98,9 +101,9 @@ pub enum AuthMethod {
     /// `private_key_jwt` is: see [`ClientAssertion`].
     ClientAssertion(ClientAssertion),
     /// `tls_client_auth` ([RFC 8705 §2]): the TLS client certificate of the token client
-    /// authenticates; only `client_id` is sent. The certificate comes with your own
-    /// [`token_client`](ClientCredentials::token_client) (or the built-in client's
-    /// [`http_client`](ClientCredentials::http_client) settings).
+    /// authenticates; only `client_id` is sent. The certificate is the built-in client's
+    /// [`client_identity`](ClientCredentials::client_identity), or your own
+    /// [`token_client`](ClientCredentials::token_client)'s; with none, `build` fails.
     ///
     /// [RFC 8705 §2]: https://www.rfc-editor.org/rfc/rfc8705#section-2
     TlsClientAuth,
@@ -183,8 +186,7 @@ pub struct ClientCredentials {
     client_secret: SecretString,
     scope: Option<String>,
     params: Vec<(String, String)>,
-    /// How the client authenticates and binds its tokens: boxed, as the builder holds a source
-    /// by value beside smaller ones.
+    /// How the client authenticates and binds its tokens (boxed: builders hold sources by value).
     profile: Box<Profile>,
     default_lifetime: Duration,
     allow_insecure_http: bool,
@@ -230,8 +232,9 @@ impl ClientCredentials {
     /// - its `issuer` must be `issuer` exactly (RFC 8414 §3.3), else [`Error::InvalidConfig`]:
     ///   a document that names another issuer may be another server's;
     /// - the token endpoint follows the same rules as a token URL (`https`, or `http` to
-    ///   loopback); a [`TlsClientAuth`](AuthMethod::TlsClientAuth) client uses
-    ///   `mtls_endpoint_aliases.token_endpoint` when there is one (RFC 8705 §5);
+    ///   loopback); a [`TlsClientAuth`](AuthMethod::TlsClientAuth) client, or one with a
+    ///   `client_identity`, uses `mtls_endpoint_aliases.token_endpoint` when there is one
+    ///   (RFC 8705 §5);
     /// - the server must list the client's method in `token_endpoint_auth_methods_supported`
     ///   (absent: `client_secret_basic` only, §2), its key's algorithm in
     ///   `token_endpoint_auth_signing_alg_values_supported` and the DPoP key's in
@@ -308,9 +311,8 @@ impl ClientCredentials {
         self
     }
 
-    /// Sends the token request through your own `reqwest` settings: `configure` gets the
-    /// built-in client's builder and returns it changed, such as with a proxy or root
-    /// certificates.
+    /// Sends the token request through your own `reqwest` settings: `configure` changes the
+    /// built-in client's builder (a proxy, root certificates; a certificate: `client_identity`).
     ///
     /// ```
     /// use symbl_auth::{oauth2::ClientCredentials, reqwest};

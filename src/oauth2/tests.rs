@@ -340,13 +340,18 @@ fn without_rustls_keys_and_client_secret_jwt_say_what_they_need() {
     assert!(error.to_string().contains("rustls feature"), "{error}");
 }
 
-#[cfg(tls_provider = "ring")]
 #[test]
-fn tls_client_auth_under_ring_needs_a_token_client_not_a_silently_dropped_identity() {
+fn tls_client_auth_without_a_certificate_is_refused_before_any_request() {
     let source = ClientCredentials::new("https://auth.example/token", "c", "")
         .auth_method(AuthMethod::TlsClientAuth);
     let error = source.check().unwrap_err();
-    assert!(error.to_string().contains("token_client"), "{error}");
+    assert!(
+        error.to_string().contains("TLS client certificate"),
+        "{error}"
+    );
+    // Under rustls-ring an identity among the http_client settings would not be used.
+    #[cfg(tls_provider = "ring")]
+    assert!(source.http_client(|client| client).check().is_err());
 }
 
 #[cfg(tls_provider = "installed")]

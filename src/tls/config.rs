@@ -4,9 +4,10 @@ use std::fmt;
 use std::sync::{Arc, OnceLock};
 
 use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
+use rustls::client::WantsClientCert;
 use rustls::crypto::CryptoProvider;
-use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
-use rustls::{ClientConfig, DigitallySignedStruct, SignatureScheme};
+use rustls::pki_types::{CertificateDer, PrivateKeyDer, ServerName, UnixTime};
+use rustls::{ClientConfig, ConfigBuilder, DigitallySignedStruct, SignatureScheme};
 
 use super::provider;
 use crate::Error;
@@ -14,17 +15,40 @@ use crate::Error;
 /// A client config on [`provider`] and the platform's roots, with safe protocol versions and no
 /// client certificate.
 pub(crate) fn client_config() -> Result<ClientConfig, Error> {
+    Ok(builder()?.with_no_client_auth())
+}
+
+/// The same config, presenting `chain` with `key` when the server asks for a client
+/// certificate (mutual TLS, RFC 8705). Fails if the provider cannot load the key or the key is
+/// not the first certificate's; the error quotes neither.
+pub(crate) fn client_config_with_identity(
+    chain: Vec<CertificateDer<'static>>,
+    key: PrivateKeyDer<'static>,
+) -> Result<ClientConfig, Error> {
+    builder()?
+        .with_client_auth_cert(chain, key)
+        .map_err(|err| match err {
+            rustls::Error::InconsistentKeys(_) => Error::config(
+                "ClientIdentity: the private key does not belong to the first certificate of                  the chain",
+            ),
+            err => Error::config(
+                "ClientIdentity: the TLS provider cannot use the certificate or the private key                  (a key type it does not support, or a certificate that is not DER)",
+            )
+            .with_source(err),
+        })
+}
+
+fn builder() -> Result<ConfigBuilder<ClientConfig, WantsClientCert>, Error> {
     let provider = provider()?;
     let verifier = PlatformVerifier::shared(&provider);
-    let config = ClientConfig::builder_with_provider(provider)
+    let builder = ClientConfig::builder_with_provider(provider)
         .with_safe_default_protocol_versions()
         .map_err(|err| {
             Error::config("the rustls provider offers no safe TLS version").with_source(err)
         })?
         .dangerous()
-        .with_custom_certificate_verifier(verifier)
-        .with_no_client_auth();
-    Ok(config)
+        .with_custom_certificate_verifier(verifier);
+    Ok(builder)
 }
 
 /// `rustls_platform_verifier::Verifier`, built at the first certificate it checks: building it

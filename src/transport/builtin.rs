@@ -11,7 +11,7 @@ use http::Request;
 use http_body_util::BodyExt;
 
 use super::failure::failure_with;
-use super::Answer;
+use super::{Answer, ClientIdentity};
 use crate::cleartext::is_loopback;
 use crate::Error;
 
@@ -22,6 +22,8 @@ pub(crate) type Configure =
 /// The settings of one source's client, and the client built from them once.
 pub(crate) struct Builtin {
     configure: Option<Configure>,
+    /// The certificate to present (`client_identity`), forced over the settings.
+    identity: Option<ClientIdentity>,
     /// The token URL is on loopback: no proxy may see the request (it may be plain http, and
     /// nothing needs to leave the machine), whatever the environment or the settings say.
     direct: bool,
@@ -32,25 +34,34 @@ pub(crate) struct Builtin {
 }
 
 impl Builtin {
-    pub(super) fn new(url: &str, configure: Option<Configure>) -> Self {
+    pub(super) fn new(
+        url: &str,
+        configure: Option<Configure>,
+        identity: Option<ClientIdentity>,
+    ) -> Self {
         let uri = url.parse::<http::Uri>().ok();
         let uri = uri.as_ref();
         Self {
-            configure,
             direct: uri.and_then(http::Uri::host).is_some_and(is_loopback),
-            plain_http: uri.and_then(http::Uri::scheme_str) == Some("http"),
+            // With a certificate to present, TLS is meant: a plain-http issuer's metadata
+            // sends the token requests to its https mTLS alias (RFC 8705 §5).
+            plain_http: uri.and_then(http::Uri::scheme_str) == Some("http") && identity.is_none(),
+            configure,
+            identity,
             client: OnceLock::new(),
         }
     }
 
-    /// Checks the settings where that costs little: a client with the user's settings is
-    /// built now, to report their errors; the default one on first use (building it reads
-    /// the system's CA store, which a host without TLS need not have).
+    /// Checks the settings where that costs little: a client with the user's settings or a
+    /// client identity is built now, to report their errors; the default one on first use
+    /// (building it reads the system's CA store, which a host without TLS need not have).
     pub(super) fn prepare(&self, url: &str) -> Result<(), Error> {
         if let Some(configure) = &self.configure {
             if self.plain_http {
                 self.refused_by_settings(configure, url)?;
             }
+        }
+        if self.configure.is_some() || self.identity.is_some() {
             return self.client().map(drop);
         }
         #[cfg(tls_provider = "installed")]
@@ -64,9 +75,10 @@ impl Builtin {
         if let Some(client) = self.client.get() {
             return Ok(client);
         }
-        let client = match self.configure {
-            Some(_) => self.build()?,
-            None => self.shared()?,
+        let client = if self.configure.is_some() || self.identity.is_some() {
+            self.build()?
+        } else {
+            self.shared()?
         };
         Ok(self.client.get_or_init(|| client))
     }
@@ -114,7 +126,7 @@ impl Builtin {
         // reqwest #1148, #2501). A client per runtime would need a registry of runtimes; a
         // token request comes once per token lifetime (an hour, a day), so a pool saves one
         // connection setup per lifetime and costs nothing to give up.
-        builder = forced_tls(builder, self.plain_http)?
+        builder = forced_tls(builder, self.plain_http, self.identity.as_ref())?
             .redirect(reqwest::redirect::Policy::none())
             .connection_verbose(false)
             .pool_max_idle_per_host(0);
@@ -197,6 +209,7 @@ impl fmt::Debug for Builtin {
                     "default"
                 },
             )
+            .field("client_identity", &self.identity)
             .finish()
     }
 }
@@ -292,16 +305,35 @@ fn tls_backend(builder: reqwest::ClientBuilder) -> Result<reqwest::ClientBuilder
 /// handed the provider but in a whole config; for a plain-http token URL, reqwest's would read
 /// the system's CA store at build, for nothing. A whole config makes reqwest ignore its own TLS
 /// settings, so this is forced after the user's (documented on `http_client`). Otherwise
-/// (aws-lc-rs, reqwest's own default, or an installed provider, which reqwest finds itself)
-/// reqwest builds its config from the user's settings.
+/// (aws-lc-rs, reqwest's own default, or an installed provider, which reqwest finds itself;
+/// native-tls) reqwest builds its config from the user's settings.
+///
+/// The client identity goes into whichever config is used: the crate's (with the same
+/// provider and verifier), or reqwest's as a `reqwest::Identity`, forced over any identity in
+/// the user's settings, so that the user's roots keep working beside it. Under rustls the key
+/// is checked against the certificate by the crate first, for a clear error.
 fn forced_tls(
     builder: reqwest::ClientBuilder,
     plain_http: bool,
+    identity: Option<&ClientIdentity>,
 ) -> Result<reqwest::ClientBuilder, Error> {
     #[cfg(tls_rustls)]
-    if plain_http || cfg!(tls_provider = "ring") {
-        return Ok(builder.tls_backend_preconfigured(crate::tls::client_config()?));
+    {
+        let config = match identity {
+            Some(identity) => Some(identity.rustls_config()?),
+            None => None,
+        };
+        if plain_http || cfg!(tls_provider = "ring") {
+            let config = match config {
+                Some(config) => config,
+                None => crate::tls::client_config()?,
+            };
+            return Ok(builder.tls_backend_preconfigured(config));
+        }
     }
     let _ = plain_http;
-    Ok(builder)
+    match identity {
+        Some(identity) => Ok(builder.identity(identity.reqwest()?)),
+        None => Ok(builder),
+    }
 }

@@ -20,6 +20,8 @@ mod body;
 #[cfg(builtin_client)]
 mod builtin;
 mod failure;
+#[cfg(builtin_client)]
+mod identity;
 mod quota;
 mod service;
 mod token_url;
@@ -34,6 +36,8 @@ pub(crate) use token_url::check_token_url;
 
 #[cfg(builtin_client)]
 pub(crate) use builtin::Configure;
+#[cfg(builtin_client)]
+pub use identity::ClientIdentity;
 
 /// Whether the built-in client can be built now: always, but under `rustls-no-provider`
 /// before the app installed a provider.
@@ -56,6 +60,9 @@ pub(crate) struct ClientSettings {
     /// `http_client`: changes to the built-in client.
     #[cfg(builtin_client)]
     pub(crate) configure: Option<Configure>,
+    /// `client_identity`: the certificate the built-in client presents.
+    #[cfg(builtin_client)]
+    pub(crate) identity: Option<ClientIdentity>,
     /// `token_client`: the app's own service, in place of the built-in client.
     pub(crate) service: Option<TokenService>,
 }
@@ -64,10 +71,18 @@ impl ClientSettings {
     /// Whether either setting was made.
     pub(crate) fn is_set(&self) -> bool {
         #[cfg(builtin_client)]
-        if self.configure.is_some() {
+        if self.configure.is_some() || self.identity.is_some() {
             return true;
         }
         self.service.is_some()
+    }
+
+    /// Whether the built-in client presents a certificate of the crate's (`client_identity`).
+    pub(crate) fn has_identity(&self) -> bool {
+        #[cfg(builtin_client)]
+        return self.identity.is_some();
+        #[cfg(not(builtin_client))]
+        return false;
     }
 
     /// The client these settings ask for, for requests to `url`; `InvalidConfig` when they
@@ -75,15 +90,21 @@ impl ClientSettings {
     pub(crate) fn client(&self, url: &str) -> Result<TokenClient, Error> {
         #[cfg(builtin_client)]
         {
-            match (&self.configure, &self.service) {
-                (Some(_), Some(_)) => Err(Error::config(
+            match (&self.configure, &self.identity, &self.service) {
+                (Some(_), _, Some(_)) => Err(Error::config(
                     "both http_client and token_client are set: http_client changes the \
                      built-in client, token_client replaces it; keep one",
                 )),
-                (_, Some(service)) => Ok(TokenClient::Service(service.clone())),
-                (configure, None) => Ok(TokenClient::Builtin(builtin::Builtin::new(
+                (_, Some(_), Some(_)) => Err(Error::config(
+                    "both client_identity and token_client are set: client_identity is the \
+                     built-in client's certificate, your token_client presents its own; keep \
+                     one",
+                )),
+                (_, _, Some(service)) => Ok(TokenClient::Service(service.clone())),
+                (configure, identity, None) => Ok(TokenClient::Builtin(builtin::Builtin::new(
                     url,
                     configure.clone(),
+                    identity.clone(),
                 ))),
             }
         }
@@ -106,8 +127,12 @@ impl ClientSettings {
 impl fmt::Debug for ClientSettings {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         #[cfg(builtin_client)]
-        if self.configure.is_some() {
-            return f.write_str("http_client(custom)");
+        if self.configure.is_some() || self.identity.is_some() {
+            return f
+                .debug_struct("built-in")
+                .field("http_client", &self.configure.as_ref().map(|_| "custom"))
+                .field("client_identity", &self.identity)
+                .finish();
         }
         match &self.service {
             Some(service) => fmt::Debug::fmt(service, f),
