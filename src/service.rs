@@ -9,7 +9,7 @@ use http::{Request, Response};
 use http_body::Body;
 use tower_service::Service;
 
-use crate::cache::{Lookup, TokenCache, TokenView};
+use crate::cache::{Lookup, Token, TokenCache, TokenView};
 use crate::future::ResponseFuture;
 use crate::scope::Decision;
 use crate::shared::{Shared, Tokens};
@@ -135,10 +135,10 @@ where
         let keyed: TokenCache;
         let (cache, fresh) = match (&shared.tokens, &mut self.token) {
             (Tokens::One(cache), Some(view)) => (cache, view.fresh()),
-            _ => match shared.cache_for(request.extensions()) {
-                Ok(cache) => {
+            _ => match keyed_lookup(shared, &request) {
+                Ok((cache, fresh)) => {
                     keyed = cache;
-                    (&keyed, keyed.fresh())
+                    (&keyed, fresh)
                 }
                 Err(_) if caller_authorized(&request) => {
                     return ResponseFuture::pass_through(&mut self.inner, request)
@@ -181,6 +181,16 @@ where
         }
         ResponseFuture::send(&mut self.inner, request, token.generation, shared, cache)
     }
+}
+
+/// A keyed request's cache, and its token if fresh. Out of line: the single-credential path
+/// stays as short as before keyed layers.
+#[inline(never)]
+fn keyed_lookup<B>(
+    shared: &Shared,
+    request: &Request<B>,
+) -> Result<(TokenCache, Option<Token>), crate::Error> {
+    shared.keyed_lookup(request.extensions())
 }
 
 impl<S: Clone> Clone for SymblAuth<S> {
