@@ -9,12 +9,12 @@ use http::{Request, Response};
 use http_body::Body;
 use tower_service::Service;
 
-use crate::cache::{Lookup, Token, TokenCache, TokenView};
+use crate::cache::{Lookup, Token, TokenCache, TokenView, TokenWait};
 use crate::future::ResponseFuture;
 use crate::scope::Decision;
 use crate::shared::{Shared, Tokens};
-use crate::BoxError;
 use crate::ReplayBody;
+use crate::{BoxError, Error};
 
 /// Adds `Authorization: Bearer <token>` to requests for Symbl and retries once after a 401.
 ///
@@ -67,6 +67,9 @@ pub struct SymblAuth<S> {
     shared: Arc<Shared>,
     /// The hot path's view of the one cache; none on a keyed layer.
     token: Option<TokenView>,
+    /// On a keyed layer, the cache of the last request's key, held here for its call (a local
+    /// would cost the single-credential path a drop flag).
+    keyed: Option<TokenCache>,
 }
 
 impl<S> SymblAuth<S> {
@@ -79,6 +82,7 @@ impl<S> SymblAuth<S> {
             inner,
             shared,
             token,
+            keyed: None,
         }
     }
 
@@ -131,36 +135,41 @@ where
             }
             Decision::Refuse(error) => return ResponseFuture::failed(error),
         }
-        // The request's cache: the layer's one, or (keyed) the one of the key it names.
-        let keyed: TokenCache;
-        let (cache, fresh) = match (&shared.tokens, &mut self.token) {
-            (Tokens::One(cache), Some(view)) => (cache, view.fresh()),
-            _ => match keyed_lookup(shared, &request) {
-                Ok((cache, fresh)) => {
-                    keyed = cache;
-                    (&keyed, fresh)
-                }
-                Err(_) if caller_authorized(&request) => {
+        // The request's cache and token: the layer's one cache, or (keyed) the cache of the key
+        // the request names, found out of line.
+        let (cache, token) = match (&shared.tokens, &mut self.token) {
+            (Tokens::One(cache), Some(view)) => match view.fresh() {
+                Some(token) => (cache, token),
+                None if caller_authorized(&request) => {
                     return ResponseFuture::pass_through(&mut self.inner, request)
                 }
-                Err(error) => return ResponseFuture::failed(error),
+                None => match cache.lookup() {
+                    Lookup::Ready(Ok(token)) => (cache, token),
+                    Lookup::Ready(Err(error)) => return ResponseFuture::failed(error),
+                    Lookup::Wait(wait) => {
+                        return ResponseFuture::wait_for_token(
+                            &mut self.inner,
+                            request,
+                            wait,
+                            shared,
+                            cache,
+                        )
+                    }
+                },
             },
-        };
-        let token = match fresh {
-            Some(token) => token,
-            None if caller_authorized(&request) => {
-                return ResponseFuture::pass_through(&mut self.inner, request)
-            }
-            None => match cache.lookup() {
-                Lookup::Ready(Ok(token)) => token,
-                Lookup::Ready(Err(error)) => return ResponseFuture::failed(error),
-                Lookup::Wait(wait) => {
+            _ => match keyed_token(shared, &request) {
+                Ok((found, token)) => (&*self.keyed.insert(found), token),
+                Err(Missed::PassThrough) => {
+                    return ResponseFuture::pass_through(&mut self.inner, request)
+                }
+                Err(Missed::Failed(error)) => return ResponseFuture::failed(error),
+                Err(Missed::Wait(wait, cache)) => {
                     return ResponseFuture::wait_for_token(
                         &mut self.inner,
                         request,
                         wait,
                         shared,
-                        cache,
+                        &cache,
                     )
                 }
             },
@@ -183,14 +192,36 @@ where
     }
 }
 
-/// A keyed request's cache, and its token if fresh. Out of line: the single-credential path
-/// stays as short as before keyed layers.
+/// Why a keyed request has no token to attach now.
+enum Missed {
+    /// Its caller set an `Authorization` of their own: it goes as it is.
+    PassThrough,
+    Failed(Error),
+    /// The key's cache is fetching: wait for it.
+    Wait(TokenWait, TokenCache),
+}
+
+/// A keyed request's cache and the token to attach: the same steps as the single-credential
+/// path, with the cache of the key the request names. Out of line, so that the single path
+/// compiles much as it did before keyed layers.
 #[inline(never)]
-fn keyed_lookup<B>(
-    shared: &Shared,
-    request: &Request<B>,
-) -> Result<(TokenCache, Option<Token>), crate::Error> {
-    shared.keyed_lookup(request.extensions())
+fn keyed_token<B>(shared: &Shared, request: &Request<B>) -> Result<(TokenCache, Token), Missed> {
+    let caller_authorized = || request.headers().contains_key(AUTHORIZATION);
+    let (cache, fresh) = match shared.keyed_lookup(request.extensions()) {
+        Ok(found) => found,
+        Err(_) if caller_authorized() => return Err(Missed::PassThrough),
+        Err(error) => return Err(Missed::Failed(error)),
+    };
+    let token = match fresh {
+        Some(token) => token,
+        None if caller_authorized() => return Err(Missed::PassThrough),
+        None => match cache.lookup() {
+            Lookup::Ready(Ok(token)) => token,
+            Lookup::Ready(Err(error)) => return Err(Missed::Failed(error)),
+            Lookup::Wait(wait) => return Err(Missed::Wait(wait, cache)),
+        },
+    };
+    Ok((cache, token))
 }
 
 impl<S: Clone> Clone for SymblAuth<S> {
@@ -199,6 +230,7 @@ impl<S: Clone> Clone for SymblAuth<S> {
             inner: self.inner.clone(),
             shared: Arc::clone(&self.shared),
             token: self.token.clone(),
+            keyed: None,
         }
     }
 }
