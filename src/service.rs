@@ -243,3 +243,96 @@ impl<S: fmt::Debug> fmt::Debug for SymblAuth<S> {
             .finish_non_exhaustive()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::convert::Infallible;
+    use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+    use std::sync::Arc;
+    use std::time::Duration;
+
+    use http::header::AUTHORIZATION;
+    use http::{Request, Response, StatusCode};
+    use tower::{service_fn, Layer};
+    use tower_service::Service;
+
+    use crate::{AccessToken, CredentialKey, ReplayBody, SymblAuthLayer, TokenFuture, TokenSource};
+
+    /// Grants `{key}-1`, `{key}-2`, … for an hour each.
+    #[derive(Debug)]
+    struct PerKey {
+        key: String,
+        fetches: AtomicUsize,
+    }
+
+    impl TokenSource for PerKey {
+        fn fetch_token(&self) -> TokenFuture<'_> {
+            let n = self.fetches.fetch_add(1, Ordering::SeqCst) + 1;
+            let token = format!("{}-{n}", self.key);
+            Box::pin(async move { AccessToken::new(&token, Duration::from_secs(3600)) })
+        }
+    }
+
+    fn request(key: &str) -> Request<String> {
+        let mut request = Request::get("https://api.symbl.ai/v1/conversations")
+            .body(String::new())
+            .expect("request");
+        request.extensions_mut().insert(CredentialKey::new(key));
+        request
+    }
+
+    /// One service instance, not a clone per request: each fresh-token call of a keyed layer
+    /// finds its own key's cache, so a 401 to b's token goes to b's cache (b refetches, the
+    /// retry carries b's new token), never to the cache of the key sent before on the same
+    /// instance.
+    #[tokio::test(start_paused = true)]
+    async fn a_reused_instance_sends_each_request_with_its_own_keys_cache() {
+        let layer = SymblAuthLayer::keyed(|key: &CredentialKey| PerKey {
+            key: key.to_string(),
+            fetches: AtomicUsize::new(0),
+        })
+        .allow_host("api.symbl.ai")
+        .build()
+        .expect("layer");
+        let refuse_b1 = Arc::new(AtomicBool::new(false));
+        let refusing = Arc::clone(&refuse_b1);
+        let api = service_fn(move |request: Request<ReplayBody<String>>| {
+            let seen = request.headers().get(AUTHORIZATION).cloned();
+            let seen = seen.map_or(String::new(), |v| v.to_str().unwrap_or("").to_owned());
+            let status = if refusing.load(Ordering::SeqCst) && seen == "Bearer b-1" {
+                StatusCode::UNAUTHORIZED
+            } else {
+                StatusCode::OK
+            };
+            let response = Response::builder().status(status).body(seen);
+            async move { Ok::<_, Infallible>(response.expect("response")) }
+        });
+        let mut service = layer.layer(api);
+        // Fetched (the wait path); then sent with fresh tokens.
+        assert_eq!(send(&mut service, "a").await.1, "Bearer a-1");
+        assert_eq!(send(&mut service, "b").await.1, "Bearer b-1");
+        refuse_b1.store(true, Ordering::SeqCst);
+        assert_eq!(send(&mut service, "a").await.1, "Bearer a-1");
+        let b = send(&mut service, "b").await;
+        assert_eq!(b, (StatusCode::OK, "Bearer b-2".to_owned()));
+        assert_eq!(send(&mut service, "a").await.1, "Bearer a-1");
+        let stats = |key: &str| layer.key_stats(&CredentialKey::new(key)).expect("kept");
+        assert_eq!(
+            (stats("a").token_requests, stats("b").token_requests),
+            (1, 2)
+        );
+    }
+
+    /// Sends a request naming `key` on this very instance (no clone).
+    async fn send<S>(service: &mut S, key: &str) -> (StatusCode, String)
+    where
+        S: Service<Request<String>, Response = Response<String>>,
+        S::Error: std::fmt::Debug,
+    {
+        std::future::poll_fn(|cx| service.poll_ready(cx))
+            .await
+            .expect("ready");
+        let response = service.call(request(key)).await.expect("call");
+        (response.status(), response.into_body())
+    }
+}
