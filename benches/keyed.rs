@@ -4,6 +4,12 @@
 //! are timed (requests, their `CredentialKey` included, are built beforehand in batches).
 //!
 //! `cargo bench --bench keyed`. Figures and the 1.5× target: BENCHMARKS.md.
+//!
+//! With `KEYED_PROFILE=1` it sends one round of 2,000 requests per contender and shape, for
+//! `valgrind --tool=callgrind`: each contender's round is its own function
+//! (`keyed::round_single`, `keyed::round_single_key`, `keyed::round_keyed_all`,
+//! `keyed::round_keyed_busy`), to count with
+//! `--toggle-collect`.
 
 mod common;
 
@@ -18,20 +24,18 @@ use tower_http::auth::AddAuthorizationLayer;
 
 use common::{median, send_now, symbl_layer, token, FixedSource, Noop, SHAPES};
 
-const ROUNDS: usize = 7;
 const BATCH: usize = 1_000;
-const BATCHES: usize = 200;
 const KEYS: usize = 10_000;
 
 /// Nanoseconds per request for one round through `service`; request `i` of the round is made
 /// by `request(i)`.
-fn round<S>(service: &mut S, request: &dyn Fn(usize) -> Request<Full<Bytes>>) -> f64
+fn round<S>(service: &mut S, request: &dyn Fn(usize) -> Request<Full<Bytes>>, batches: usize) -> f64
 where
     S: Service<Request<Full<Bytes>>, Response = Response<Empty<Bytes>>>,
     S::Error: std::fmt::Debug,
 {
     let mut spent = Duration::ZERO;
-    for batch in 0..BATCHES {
+    for batch in 0..batches {
         let requests: Vec<_> = (0..BATCH).map(|i| request(batch * BATCH + i)).collect();
         let start = tokio::time::Instant::now();
         for request in requests {
@@ -41,10 +45,57 @@ where
         }
         spent += start.elapsed();
     }
-    spent.as_nanos() as f64 / (BATCH * BATCHES) as f64
+    spent.as_nanos() as f64 / (BATCH * batches) as f64
+}
+
+/// The rounds of each contender, under names of their own for callgrind.
+#[inline(never)]
+fn round_single<S>(s: &mut S, r: &dyn Fn(usize) -> Request<Full<Bytes>>, b: usize) -> f64
+where
+    S: Service<Request<Full<Bytes>>, Response = Response<Empty<Bytes>>>,
+    S::Error: std::fmt::Debug,
+{
+    // Its own code: not folded with the other rounds of the same type.
+    std::hint::black_box("round_single");
+    round(s, r, b)
+}
+
+#[inline(never)]
+fn round_single_key<S>(s: &mut S, r: &dyn Fn(usize) -> Request<Full<Bytes>>, b: usize) -> f64
+where
+    S: Service<Request<Full<Bytes>>, Response = Response<Empty<Bytes>>>,
+    S::Error: std::fmt::Debug,
+{
+    // Its own code: not folded with the other rounds of the same type.
+    std::hint::black_box("round_single_key");
+    round(s, r, b)
+}
+
+#[inline(never)]
+fn round_keyed_all<S>(s: &mut S, r: &dyn Fn(usize) -> Request<Full<Bytes>>, b: usize) -> f64
+where
+    S: Service<Request<Full<Bytes>>, Response = Response<Empty<Bytes>>>,
+    S::Error: std::fmt::Debug,
+{
+    // Its own code: not folded with the other rounds of the same type.
+    std::hint::black_box("round_keyed_all");
+    round(s, r, b)
+}
+
+#[inline(never)]
+fn round_keyed_busy<S>(s: &mut S, r: &dyn Fn(usize) -> Request<Full<Bytes>>, b: usize) -> f64
+where
+    S: Service<Request<Full<Bytes>>, Response = Response<Empty<Bytes>>>,
+    S::Error: std::fmt::Debug,
+{
+    // Its own code: not folded with the other rounds of the same type.
+    std::hint::black_box("round_keyed_busy");
+    round(s, r, b)
 }
 
 fn main() {
+    let profile = std::env::var_os("KEYED_PROFILE").is_some();
+    let (rounds, batches) = if profile { (1, 2) } else { (7, 200) };
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -54,12 +105,20 @@ fn main() {
         .map(|n| CredentialKey::new(format!("tenant-{n}")))
         .collect();
     println!(
-        "ns per request (median of {ROUNDS} alternating rounds of {}), keyed over {KEYS} keys",
-        BATCH * BATCHES
+        "ns per request (median of {rounds} alternating rounds of {}), keyed over {KEYS} keys",
+        BATCH * batches
     );
     println!(
-        "{:<14} {:>11} {:>10} {:>10} {:>10}   {:>12} {:>12}",
-        "request", "lower_bound", "single", "keyed_all", "keyed_busy", "all/single", "busy/single"
+        "{:<14} {:>11} {:>10} {:>10} {:>10} {:>10}   {:>10} {:>11} {:>9}",
+        "request",
+        "lower_bound",
+        "single",
+        "single_key",
+        "keyed_all",
+        "keyed_busy",
+        "all/single",
+        "busy/single",
+        "busy/s_key"
     );
     for (name, shape) in SHAPES {
         let mut lower_bound = AddAuthorizationLayer::bearer(&token()).layer(Noop);
@@ -94,20 +153,25 @@ fn main() {
         assert_eq!(layer.cached_keys(), KEYS);
         assert_eq!(layer.stats().token_requests, KEYS as u64);
         let plain = |_: usize| shape();
-        let mut times: [Vec<f64>; 4] = Default::default();
-        for _ in 0..ROUNDS {
-            times[0].push(round(&mut lower_bound, &plain));
-            times[1].push(round(&mut single, &plain));
-            times[2].push(round(&mut keyed, &named));
-            times[3].push(round(&mut keyed, &busy));
+        let mut times: [Vec<f64>; 5] = Default::default();
+        for _ in 0..rounds {
+            times[0].push(round(&mut lower_bound, &plain, batches));
+            times[1].push(round_single(&mut single, &plain, batches));
+            // The single-credential layer sent the requests of `keyed_busy` (it ignores their
+            // key): what a key in the request's extensions costs by itself (the request's
+            // extensions are dropped, and copied for a retry after a 401), apart from the map.
+            times[2].push(round_single_key(&mut single, &busy, batches));
+            times[3].push(round_keyed_all(&mut keyed, &named, batches));
+            times[4].push(round_keyed_busy(&mut keyed, &busy, batches));
         }
         // Still all fresh, none refetched: the hot path was measured.
         assert_eq!(layer.stats().token_requests, KEYS as u64);
-        let [low, single, keyed, busy] = times.map(|mut rounds| median(&mut rounds));
+        let [low, single, single_key, keyed, busy] = times.map(|mut rounds| median(&mut rounds));
         println!(
-            "{name:<14} {low:>11.1} {single:>10.1} {keyed:>10.1} {busy:>10.1}   {:>12.3} {:>12.3}",
+            "{name:<14} {low:>11.1} {single:>10.1} {single_key:>10.1} {keyed:>10.1} {busy:>10.1}   {:>10.3} {:>11.3} {:>9.3}",
             keyed / single,
-            busy / single
+            busy / single,
+            busy / single_key
         );
     }
 }

@@ -6,7 +6,7 @@
 
 use http::Extensions;
 
-use crate::cache::{CacheConfig, KeyedCaches, TokenCache};
+use crate::cache::{CacheConfig, KeyedCaches, Token, TokenCache};
 use crate::dpop::Dpop;
 use crate::scope::Scope;
 use crate::stats::Counters;
@@ -33,6 +33,7 @@ pub(crate) enum Tokens {
 impl Shared {
     /// The cache for a request with `extensions`: the layer's one cache (a key is ignored), or
     /// the cache of the key they name.
+    #[cfg(any(feature = "reqwest-middleware", feature = "websocket"))]
     pub(crate) fn cache_for(&self, extensions: &Extensions) -> Result<TokenCache, Error> {
         self.cache_for_key(extensions.get::<CredentialKey>())
     }
@@ -43,6 +44,20 @@ impl Shared {
             (Tokens::One(cache), _) => Ok(cache.clone()),
             (Tokens::Keyed(keyed), Some(key)) => Ok(keyed.cache(key)),
             (Tokens::Keyed(_), None) => Err(Error::MissingCredentialKey {}),
+        }
+    }
+
+    /// A keyed request's way to its token: the cache of the key `extensions` name, and that
+    /// cache's token if it is fresh. (On a layer with one cache, that cache.)
+    #[inline]
+    pub(crate) fn keyed_lookup(
+        &self,
+        extensions: &Extensions,
+    ) -> Result<(TokenCache, Option<Token>), Error> {
+        match (&self.tokens, extensions.get::<CredentialKey>()) {
+            (Tokens::Keyed(keyed), Some(key)) => Ok(keyed.lookup(key)),
+            (Tokens::Keyed(_), None) => Err(Error::MissingCredentialKey {}),
+            (Tokens::One(cache), _) => Ok((cache.clone(), cache.fresh())),
         }
     }
 

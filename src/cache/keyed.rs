@@ -25,7 +25,7 @@ use std::time::Duration;
 use tokio::runtime::Handle;
 use tokio::time::Instant;
 
-use super::{CacheConfig, TokenCache};
+use super::{CacheConfig, Token, TokenCache};
 use crate::key::CredentialKey;
 use crate::stats::{Counters, Stats};
 use crate::TokenSource;
@@ -199,6 +199,14 @@ impl KeyedCaches {
             return entry.cache.clone();
         }
         self.insert(key, now)
+    }
+
+    /// The cache of `key` (as [`cache`](Self::cache)) and its token, if fresh.
+    #[inline]
+    pub(crate) fn lookup(&self, key: &CredentialKey) -> (TokenCache, Option<Token>) {
+        let cache = self.cache(key);
+        let fresh = cache.fresh();
+        (cache, fresh)
     }
 
     /// A new key: its source made outside any lock, then added under the insert lock.
