@@ -171,6 +171,8 @@ mod transport;
 // The ground.
 mod attempt;
 mod cleartext;
+#[cfg(any(tls_rustls, feature = "redis"))]
+mod crypto;
 mod error;
 mod key;
 mod redact;

@@ -79,7 +79,8 @@ impl SymblAuthLayerBuilder {
                          tokens (TokenSource::cache_key); this one returns None",
                     )
                 })?;
-                return Ok(cache.with_fleet(crate::cache::Fleet::new(Arc::clone(store), &key)));
+                let fleet = crate::cache::Fleet::try_new(Arc::clone(store), &key)?;
+                return Ok(cache.with_fleet(fleet));
             }
             Ok(cache)
         };
