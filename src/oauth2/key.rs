@@ -126,6 +126,14 @@ impl PrivateKey {
     pub fn algorithm(&self) -> &'static str {
         self.alg.name()
     }
+
+    /// What a token store seals this client's tokens under: a hash of the key, never the key.
+    pub(super) fn seal_secret(&self) -> &[u8] {
+        #[cfg(tls_rustls)]
+        return &self.inner.seal_secret;
+        #[cfg(not(tls_rustls))]
+        match self.inner {}
+    }
 }
 
 impl fmt::Debug for PrivateKey {
@@ -169,6 +177,10 @@ pub(super) mod loaded {
         pub(crate) public_jwk: String,
         /// The RFC 7638 thumbprint, base64url: what a DPoP-bound token's `cnf.jkt` holds.
         pub(crate) thumbprint: String,
+        /// A one-way hash of the private key's DER, under a label of its own: the secret a
+        /// token store seals this client's tokens under (`cache_key`). Only the key's holder
+        /// can make it; the key itself is kept by the provider alone.
+        pub(crate) seal_secret: Vec<u8>,
     }
 
     fn scheme(alg: Alg) -> SignatureScheme {
@@ -185,6 +197,11 @@ pub(super) mod loaded {
         ps256: Option<bool>,
     ) -> Result<PrivateKey, Error> {
         let provider = crate::tls::provider()?;
+        let mut labelled = b"symbl-auth private key seal v1\0".to_vec();
+        labelled.extend_from_slice(der.secret_der());
+        let seal_secret = sha256(&provider, &labelled);
+        labelled.fill(0);
+        let seal_secret = seal_secret?;
         let key = provider.key_provider.load_private_key(der).map_err(|_| {
             Error::config(
                 "the private key could not be loaded: it must be a P-256, Ed25519 or RSA key \
@@ -228,6 +245,7 @@ pub(super) mod loaded {
             pss,
             public_jwk,
             thumbprint,
+            seal_secret,
         };
         let mut key = PrivateKey {
             inner: Arc::new(loaded),

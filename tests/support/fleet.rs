@@ -27,8 +27,10 @@ pub struct Plan {
     pub start_ms: u64,
     pub rounds: Vec<u64>,
     pub action: String,
-    /// `token_request_timeout`, which is also how long a lease lasts.
+    /// `token_request_timeout`.
     pub attempt_ms: u64,
+    /// `token_retry_budget`, which is also how long a lease lasts.
+    pub budget_ms: u64,
 }
 
 impl Plan {
@@ -42,6 +44,7 @@ impl Plan {
             rounds: rounds.to_vec(),
             action: action.to_owned(),
             attempt_ms: 10_000,
+            budget_ms: 10_000,
         }
     }
 
@@ -58,6 +61,7 @@ impl Plan {
                 .collect(),
             action: var("SYMBL_FLEET_ACTION"),
             attempt_ms: var("SYMBL_FLEET_ATTEMPT_MS").parse().expect("attempt"),
+            budget_ms: var("SYMBL_FLEET_BUDGET_MS").parse().expect("budget"),
         }
     }
 
@@ -77,6 +81,7 @@ impl Plan {
                     .env("SYMBL_FLEET_ROUNDS", rounds.join(","))
                     .env("SYMBL_FLEET_ACTION", &self.action)
                     .env("SYMBL_FLEET_ATTEMPT_MS", self.attempt_ms.to_string())
+                    .env("SYMBL_FLEET_BUDGET_MS", self.budget_ms.to_string())
                     .stdout(Stdio::piped())
                     .stderr(Stdio::piped())
                     .spawn()
@@ -155,6 +160,7 @@ pub fn member(plan: &Plan) -> Member {
         )
         .failure_cooldown(Duration::from_millis(50))
         .token_request_timeout(Duration::from_millis(plan.attempt_ms))
+        .token_retry_budget(Duration::from_millis(plan.budget_ms))
         .shared_store(store)
         .build()
         .expect("layer");
