@@ -63,6 +63,7 @@ pub(crate) fn sha256(provider: &CryptoProvider, data: &[u8]) -> Result<Vec<u8>, 
         .to_vec())
 }
 
+#[cfg_attr(not(tls_rustls), allow(dead_code))] // JWS and DPoP only.
 /// HMAC-SHA-256 (RFC 2104) of `message` under `key`. A key longer than SHA-256's 64-byte
 /// block is hashed first, as RFC 2104 §3 says, which is also what fits the provider's 64-byte
 /// key block.

@@ -9,7 +9,6 @@ mod support;
 use std::time::Duration;
 
 use http::StatusCode;
-use symbl_auth::store::RedisStore;
 use symbl_auth::test_server::{FakeSymbl, TestServer, TokenFault};
 use symbl_auth::{Credentials, SymblAuthLayer};
 
@@ -122,9 +121,7 @@ async fn a_redis_that_never_answers_costs_at_most_its_timeout() {
     let silent = std::net::TcpListener::bind("127.0.0.1:0").expect("listener");
     let url = format!("redis://{}", silent.local_addr().expect("addr"));
     let server = TestServer::start().await.expect("server");
-    let store = RedisStore::new(&url)
-        .expect("url")
-        .timeout(Duration::from_millis(100));
+    let store = store(&url).timeout(Duration::from_millis(100));
     let layer = server
         .layer_builder()
         .shared_store(store)
@@ -278,7 +275,11 @@ async fn the_lease_lasts_the_holders_whole_fetch_retries_included() {
         tokio::time::sleep(Duration::from_millis(5)).await;
     }
     assert_eq!(server.symbl().token_requests(), 1, "the holder is fetching");
-    other.layer.access_token().await.expect("the holder's token");
+    other
+        .layer
+        .access_token()
+        .await
+        .expect("the holder's token");
     holding.await.expect("joined").expect("a token");
     assert_eq!(
         server.symbl().token_requests(),
@@ -333,7 +334,7 @@ async fn a_keyed_layer_shares_each_keys_token_through_the_store() {
                 server.token_source(tenant(key.as_str()))
             })
             .allow_host("127.0.0.1")
-            .shared_store(RedisStore::new(&redis.url()).expect("url"))
+            .shared_store(store(&redis.url()))
             .build()
             .expect("layer")
         })

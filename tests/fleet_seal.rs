@@ -32,7 +32,7 @@ async fn entries_written_by_hand_are_refused_never_sent_and_overwritten() {
     .expect("server");
     let foreign_layer = other
         .layer_builder()
-        .shared_store(RedisStore::new(&redis.url()).expect("url"))
+        .shared_store(store(&redis.url()))
         .build()
         .expect("layer");
     foreign_layer.access_token().await.expect("token");
@@ -115,7 +115,7 @@ async fn a_source_that_cannot_say_what_determines_its_tokens_is_not_shared() {
     let source = support::ScriptedSource::new(FakeSymbl::new());
     let error = SymblAuthLayer::from_source(source)
         .allow_host("api.example.com")
-        .shared_store(RedisStore::new("redis://127.0.0.1:1").expect("url"))
+        .shared_store(store("redis://127.0.0.1:1"))
         .build()
         .expect_err("refused");
     assert!(error.to_string().contains("cache_key"), "{error}");
@@ -137,8 +137,8 @@ mod oauth2 {
     ) -> Result<usize, Error> {
         let endpoint = TokenEndpoint::start(Reply::token("the-token", 3_600)).await;
         for _ in 0..2 {
-            let source = ClientCredentials::new(endpoint.url("/token"), "client", "")
-                .auth_method(method());
+            let source =
+                ClientCredentials::new(endpoint.url("/token"), "client", "").auth_method(method());
             let layer = SymblAuthLayer::from_source(source)
                 .allow_host("api.example.com")
                 .shared_store(store())
@@ -162,7 +162,7 @@ mod oauth2 {
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn a_private_key_client_shares_sealed_under_its_key() {
         let redis = RedisServer::start();
-        let store = || RedisStore::new(&redis.url()).expect("url");
+        let store = || store(&redis.url());
         assert_eq!(two_layers(private_key, store).await.expect("built"), 1);
         // Another key, the same client: another entry, its own token request.
         let other = || {
@@ -183,13 +183,21 @@ mod oauth2 {
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn an_assertion_made_outside_shares_only_with_the_apps_seal_key() {
         let redis = RedisServer::start();
-        let plain = || RedisStore::new(&redis.url()).expect("url");
-        let error = two_layers(assertion, plain).await.expect_err("nothing to seal under");
-        assert!(error.to_string().contains("RedisStore::seal_key"), "{error}");
+        let plain = || store(&redis.url());
+        let error = two_layers(assertion, plain)
+            .await
+            .expect_err("nothing to seal under");
+        assert!(
+            error.to_string().contains("RedisStore::seal_key"),
+            "{error}"
+        );
         let keyed = || plain().seal_key([0x5e; 32]).expect("32 bytes");
         assert_eq!(two_layers(assertion, keyed).await.expect("built"), 1);
         for (key, value) in redis.dump() {
-            assert!(!String::from_utf8_lossy(&value).contains("the-token"), "{key}");
+            assert!(
+                !String::from_utf8_lossy(&value).contains("the-token"),
+                "{key}"
+            );
         }
     }
 }

@@ -37,7 +37,10 @@ pub(crate) fn provider(store: &dyn TokenStore) -> Result<Arc<CryptoProvider>, Er
     #[cfg(not(any(tls_provider = "aws-lc-rs", tls_provider = "ring")))]
     CryptoProvider::get_default().cloned().ok_or_else(|| {
         Error::config(
-            "shared_store seals tokens with a rustls CryptoProvider and none is at hand: give              the store one (RedisStore::crypto_provider), install one for the process before              build() (rustls CryptoProvider::install_default), or use the rustls or              rustls-ring feature",
+            "shared_store seals tokens with a rustls CryptoProvider and none is at hand: give \
+             the store one (RedisStore::crypto_provider), install one for the process before \
+             build() (rustls CryptoProvider::install_default), or use the rustls or \
+             rustls-ring feature",
         )
     })
 }

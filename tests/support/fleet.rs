@@ -143,6 +143,16 @@ pub async fn sleep_until_unix(ms: u64) {
     tokio::time::sleep(Duration::from_millis(ms.saturating_sub(unix_ms()))).await;
 }
 
+/// A store at `url`, given a crypto provider (ring, from the dev-dependencies) where the
+/// crate's features bring none.
+pub fn store(url: &str) -> RedisStore {
+    let store = RedisStore::new(url).expect("redis url");
+    #[cfg(not(any(tls_provider = "aws-lc-rs", tls_provider = "ring")))]
+    let store =
+        store.crypto_provider(std::sync::Arc::new(rustls::crypto::ring::default_provider()));
+    store
+}
+
 /// One member of the fleet: a layer of its own (its own cache and store connection).
 pub struct Member {
     pub layer: SymblAuthLayer,
@@ -150,7 +160,7 @@ pub struct Member {
 }
 
 pub fn member(plan: &Plan) -> Member {
-    let store = RedisStore::new(&plan.redis).expect("redis url");
+    let store = store(&plan.redis);
     let layer = SymblAuthLayer::builder(Credentials::new(TEST_APP_ID, TEST_APP_SECRET))
         .token_url(&plan.token_url)
         // Plain http to loopback, and a client whatever the TLS features.
