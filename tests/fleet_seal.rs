@@ -9,7 +9,6 @@ mod support;
 use std::time::Duration;
 
 use base64::Engine as _;
-use symbl_auth::store::RedisStore;
 use symbl_auth::test_server::{FakeSymbl, TestServer, TEST_APP_ID, TEST_APP_SECRET};
 use symbl_auth::{Credentials, SymblAuthLayer};
 
@@ -126,6 +125,7 @@ async fn a_source_that_cannot_say_what_determines_its_tokens_is_not_shared() {
 #[cfg(all(tls_rustls, not(tls_provider = "installed")))]
 mod oauth2 {
     use symbl_auth::oauth2::{AuthMethod, ClientAssertion, ClientCredentials, PrivateKey};
+    use symbl_auth::store::RedisStore;
     use symbl_auth::Error;
 
     use super::peers::{Reply, TokenEndpoint};
