@@ -3,13 +3,16 @@
 //! the JOSE pieces of `oauth2` (hashes, HMAC, randomness) and by the token store's seal
 //! (AES-256-GCM and HKDF of the provider's TLS 1.3 suite).
 
+#[cfg(feature = "redis")]
 use rustls::crypto::cipher::{
     AeadKey, InboundOpaqueMessage, Iv, OutboundChunks, OutboundPlainMessage, NONCE_LEN,
 };
 use rustls::crypto::hash::HashAlgorithm;
 use rustls::crypto::tls13::OkmBlock;
 use rustls::crypto::CryptoProvider;
-use rustls::{CipherSuite, ContentType, ProtocolVersion, SupportedCipherSuite, Tls13CipherSuite};
+#[cfg(feature = "redis")]
+use rustls::{CipherSuite, ContentType, ProtocolVersion};
+use rustls::{SupportedCipherSuite, Tls13CipherSuite};
 
 use crate::Error;
 
@@ -37,6 +40,7 @@ fn sha256_suite(provider: &CryptoProvider) -> Result<&'static Tls13CipherSuite, 
     })
 }
 
+#[cfg(feature = "redis")]
 /// The TLS 1.3 suite with AES-256-GCM (`TLS_AES_256_GCM_SHA384`): its AEAD seals the token
 /// store's entries and its HKDF (on SHA-384) derives their keys.
 pub(crate) fn aes_256_gcm_suite(
@@ -95,6 +99,7 @@ pub(crate) fn fill_random(provider: &CryptoProvider, out: &mut [u8]) -> Result<(
         .map_err(|_| Error::config("the rustls CryptoProvider's random source failed"))
 }
 
+#[cfg(feature = "redis")]
 /// `plain` sealed with the suite's AEAD under `key` and `iv` (sequence 0), as a TLS 1.3
 /// record body: the ciphertext of `plain` and a content-type byte, then the 16-byte tag. The
 /// record header (fixed but for the length) is the associated data, so whatever else must be
@@ -116,6 +121,7 @@ pub(crate) fn seal(
     record.get(5..).map(<[u8]>::to_vec)
 }
 
+#[cfg(feature = "redis")]
 /// The plaintext of a [`seal`]ed body, if it opens under `key` and `iv` and is the content
 /// type it was sealed as; `None` for anything else.
 pub(crate) fn open(
@@ -171,6 +177,7 @@ mod tests {
         );
     }
 
+    #[cfg(feature = "redis")]
     #[test]
     fn a_sealed_body_opens_only_under_its_key_and_iv_untouched() {
         let suite = aes_256_gcm_suite(&provider()).expect("suite");
