@@ -118,13 +118,17 @@ impl Fleet {
                 // Another process may have written a token a moment ago.
                 let fetched = match self.read(sealer, held, config).await {
                     Ok(Some(found)) => Ok(found),
-                    Ok(None) => {
-                        let fetched = fetch_with_retries(source, config, counters).await;
-                        if let Ok((token, sent_at)) = &fetched {
-                            self.write(sealer, token, *sent_at).await;
+                    Ok(None) => match self.cooling_down(sealer).await {
+                        Some(error) => Err(error),
+                        None => {
+                            let fetched = fetch_with_retries(source, config, counters).await;
+                            match &fetched {
+                                Ok((token, sent_at)) => self.write(sealer, token, *sent_at).await,
+                                Err(error) => self.cool_down(sealer, error, config).await,
+                            }
+                            fetched
                         }
-                        fetched
-                    }
+                    },
                     Err(Down) => fetch_with_retries(source, config, counters).await,
                 };
                 let _ = self.op(self.store.remove_if(sealer.lease_key(), &id)).await;
@@ -202,6 +206,41 @@ impl Fleet {
         if written.is_ok() {
             self.remember(token.header_value(), entry);
         }
+    }
+
+    /// The fleet's cool-down, if another process's fetch failed and it is not over: the
+    /// error this process fails with instead of asking the token endpoint itself, so a failing
+    /// endpoint gets one token request per episode from the whole fleet.
+    async fn cooling_down(&self, sealer: &Sealer) -> Option<Error> {
+        let entry = self
+            .op(self.store.get(sealer.cooldown_key()))
+            .await
+            .ok()??;
+        let (text, until_ms) = sealer.open_cooldown(&entry)?;
+        let left = Duration::from_millis(until_ms.checked_sub(unix_millis())?);
+        tracing::debug!(left = ?left, "the token endpoint is cooling down for the fleet");
+        Some(Error::unavailable(
+            format!(
+                "the token endpoint failed for another process of the fleet ({text}); left \
+                 alone for the rest of its cool-down"
+            ),
+            Some(left),
+        ))
+    }
+
+    /// Shares the cool-down after this process's fetch failed with `error`: as long as the
+    /// cache holds it (the failure cool-down, or the `Retry-After` if longer).
+    async fn cool_down(&self, sealer: &Sealer, error: &Error, config: &CacheConfig) {
+        let pause = config
+            .failure_cooldown
+            .max(error.retry_after().unwrap_or_default());
+        let until_ms = unix_millis().saturating_add(pause.as_millis() as u64);
+        let Some(entry) = sealer.seal_cooldown(&error.to_string(), pause, until_ms) else {
+            return;
+        };
+        let _ = self
+            .op(self.store.put(sealer.cooldown_key(), &entry, pause))
+            .await;
     }
 
     fn remember(&self, header: &HeaderValue, entry: Vec<u8>) {

@@ -51,6 +51,8 @@ pub(crate) struct Sealer {
     token_key: String,
     /// The same, with `:lease`: who is fetching.
     lease_key: String,
+    /// The same, with `:cooldown`: the fleet leaves the token endpoint alone until it expires.
+    cooldown_key: String,
     provider: Arc<CryptoProvider>,
     suite: &'static Tls13CipherSuite,
     /// HKDF of the credential's secret (and the app's seal key) with the fingerprint: what
@@ -91,6 +93,7 @@ impl Sealer {
         let fingerprint = sha256(&provider, &input)?;
         let token_key = format!("{KEY_PREFIX}{}", hex(&fingerprint));
         let lease_key = format!("{token_key}:lease");
+        let cooldown_key = format!("{token_key}:cooldown");
         // The app's key, length-prefixed, then the credential's secret.
         let mut secret = (app_key.len() as u64).to_be_bytes().to_vec();
         secret.extend_from_slice(app_key);
@@ -103,6 +106,7 @@ impl Sealer {
         Ok(Self {
             token_key,
             lease_key,
+            cooldown_key,
             provider,
             suite,
             base,
@@ -118,24 +122,25 @@ impl Sealer {
     }
 
     /// The key of one entry: HKDF of the base key with the entry's random salt, and the
-    /// version, the store key and the header as the info, so an entry moved to another key, or
-    /// given another expiry or lifetime, does not open.
-    fn entry_key(&self, salt: &[u8], header: &[u8]) -> Option<[u8; 32]> {
+    /// version, the store key it is under and the header as the info, so an entry moved to
+    /// another key, or given another expiry or lifetime, does not open.
+    fn entry_key(&self, under: &str, salt: &[u8], header: &[u8]) -> Option<[u8; 32]> {
         let mut key = [0u8; 32];
         self.suite
             .hkdf_provider
             .extract_from_secret(Some(salt), self.base.as_ref())
-            .expand_slice(&[VERSION, self.token_key.as_bytes(), header], &mut key)
+            .expand_slice(&[VERSION, under.as_bytes(), header], &mut key)
             .ok()?;
         Some(key)
     }
 
-    /// The entry for `token`, granted for `lifetime` and expiring at `expires_at_ms`: the
-    /// header in clear, a random salt and IV, and the token sealed under the entry's key.
+    /// The entry for `plain` under the store key `under`: the header (`expires_at_ms` and
+    /// `lifetime`) in clear, a random salt and IV, and `plain` sealed under the entry's key.
     /// `None` if the provider has no randomness to give.
-    pub(crate) fn seal(
+    fn seal_under(
         &self,
-        token: &AccessToken,
+        under: &str,
+        plain: &[u8],
         lifetime: Duration,
         expires_at_ms: u64,
     ) -> Option<Vec<u8>> {
@@ -148,36 +153,77 @@ impl Sealer {
         let mut iv = [0u8; NONCE_LEN];
         fill_random(&self.provider, &mut salt).ok()?;
         fill_random(&self.provider, &mut iv).ok()?;
-        let key = self.entry_key(&salt, &entry[..HEADER_LEN])?;
-        let sealed = seal(self.suite, key, iv, token.secret().as_bytes())?;
+        let key = self.entry_key(under, &salt, &entry[..HEADER_LEN])?;
+        let sealed = seal(self.suite, key, iv, plain)?;
         entry.extend_from_slice(&salt);
         entry.extend_from_slice(&iv);
         entry.extend_from_slice(&sealed);
         Some(entry)
     }
 
-    /// The token in `entry`, if it was sealed by this credential for this key and is a usable
-    /// token; `None` for anything else (tampered, foreign, garbage, a plain token).
-    pub(crate) fn open(&self, entry: &[u8]) -> Option<Opened> {
+    /// What [`seal_under`](Self::seal_under) sealed under `under`: the text, the lifetime and
+    /// the expiry; `None` for anything else (tampered, foreign, garbage, plain text).
+    fn open_under(&self, under: &str, entry: &[u8]) -> Option<(String, Duration, u64)> {
         if entry.len() < HEADER_LEN + SALT_LEN + NONCE_LEN || !entry.starts_with(VERSION) {
             return None;
         }
         let (header, rest) = entry.split_at(HEADER_LEN);
         let (salt, rest) = rest.split_at(SALT_LEN);
         let (iv, sealed) = rest.split_at(NONCE_LEN);
-        let key = self.entry_key(salt, header)?;
+        let key = self.entry_key(under, salt, header)?;
         let plain = open(self.suite, key, iv.try_into().ok()?, sealed)?;
-        let token = std::str::from_utf8(&plain).ok()?;
+        let text = String::from_utf8(plain).ok()?;
         let number = |at: usize| -> Option<u64> {
             Some(u64::from_be_bytes(header.get(at..at + 8)?.try_into().ok()?))
         };
         let expires_at_ms = number(VERSION.len())?;
         let lifetime = Duration::from_millis(number(VERSION.len() + 8)?);
-        let token = AccessToken::new(token, lifetime).ok()?;
+        Some((text, lifetime, expires_at_ms))
+    }
+
+    /// The entry for `token`, granted for `lifetime` and expiring at `expires_at_ms`.
+    pub(crate) fn seal(
+        &self,
+        token: &AccessToken,
+        lifetime: Duration,
+        expires_at_ms: u64,
+    ) -> Option<Vec<u8>> {
+        let plain = token.secret().as_bytes();
+        self.seal_under(&self.token_key, plain, lifetime, expires_at_ms)
+    }
+
+    /// The token in `entry`, if it was sealed by this credential for this key and is a usable
+    /// token; `None` for anything else (tampered, foreign, garbage, a plain token).
+    pub(crate) fn open(&self, entry: &[u8]) -> Option<Opened> {
+        let (token, lifetime, expires_at_ms) = self.open_under(&self.token_key, entry)?;
+        let token = AccessToken::new(&token, lifetime).ok()?;
         Some(Opened {
             token,
             expires_at_ms,
         })
+    }
+
+    /// Where a failed fetch's cool-down is kept for the fleet.
+    pub(crate) fn cooldown_key(&self) -> &str {
+        &self.cooldown_key
+    }
+
+    /// The entry saying the token endpoint failed with `error` (its text, which holds no
+    /// secret) and is left alone for `pause`, until `until_ms`.
+    pub(crate) fn seal_cooldown(
+        &self,
+        error: &str,
+        pause: Duration,
+        until_ms: u64,
+    ) -> Option<Vec<u8>> {
+        let text = error.get(..error.len().min(512)).unwrap_or_default();
+        self.seal_under(&self.cooldown_key, text.as_bytes(), pause, until_ms)
+    }
+
+    /// The failure's text and the end of its cool-down (Unix ms), if `entry` opens.
+    pub(crate) fn open_cooldown(&self, entry: &[u8]) -> Option<(String, u64)> {
+        let (text, _, until_ms) = self.open_under(&self.cooldown_key, entry)?;
+        Some((text, until_ms))
     }
 
     /// A random id for a lease holder: 16 bytes, in hex. `None` without randomness.
@@ -284,6 +330,15 @@ mod tests {
         assert!(mine.open(b"").is_none());
         // Each entry has a key of its own: the same token sealed twice differs.
         assert_ne!(entry, mine.seal(&token(), HOUR, 42).expect("sealed"));
+        // A cool-down opens as one, and never as a token (nor a token as a cool-down).
+        let cooldown = mine.seal_cooldown("503", HOUR, 42).expect("sealed");
+        assert_eq!(mine.open_cooldown(&cooldown), Some(("503".to_owned(), 42)));
+        assert!(mine.open(&cooldown).is_none());
+        assert!(mine.open_cooldown(&entry).is_none());
+        assert!(
+            sealer("secret-2").open_cooldown(&cooldown).is_none(),
+            "foreign"
+        );
     }
 
     #[test]

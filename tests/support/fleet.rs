@@ -31,6 +31,8 @@ pub struct Plan {
     pub attempt_ms: u64,
     /// `token_retry_budget`, which is also how long a lease lasts.
     pub budget_ms: u64,
+    /// `failure_cooldown`, which the fleet shares.
+    pub cooldown_ms: u64,
 }
 
 impl Plan {
@@ -45,6 +47,7 @@ impl Plan {
             action: action.to_owned(),
             attempt_ms: 10_000,
             budget_ms: 10_000,
+            cooldown_ms: 50,
         }
     }
 
@@ -62,6 +65,7 @@ impl Plan {
             action: var("SYMBL_FLEET_ACTION"),
             attempt_ms: var("SYMBL_FLEET_ATTEMPT_MS").parse().expect("attempt"),
             budget_ms: var("SYMBL_FLEET_BUDGET_MS").parse().expect("budget"),
+            cooldown_ms: var("SYMBL_FLEET_COOLDOWN_MS").parse().expect("cooldown"),
         }
     }
 
@@ -82,6 +86,7 @@ impl Plan {
                     .env("SYMBL_FLEET_ACTION", &self.action)
                     .env("SYMBL_FLEET_ATTEMPT_MS", self.attempt_ms.to_string())
                     .env("SYMBL_FLEET_BUDGET_MS", self.budget_ms.to_string())
+                    .env("SYMBL_FLEET_COOLDOWN_MS", self.cooldown_ms.to_string())
                     .stdout(Stdio::piped())
                     .stderr(Stdio::piped())
                     .spawn()
@@ -168,7 +173,7 @@ pub fn member(plan: &Plan) -> Member {
             hyper_util::client::legacy::Client::builder(hyper_util::rt::TokioExecutor::new())
                 .build_http::<http_body_util::Full<bytes::Bytes>>(),
         )
-        .failure_cooldown(Duration::from_millis(50))
+        .failure_cooldown(Duration::from_millis(plan.cooldown_ms))
         .token_request_timeout(Duration::from_millis(plan.attempt_ms))
         .token_retry_budget(Duration::from_millis(plan.budget_ms))
         .shared_store(store)
