@@ -14,10 +14,12 @@
 //!
 //! Before fetching, a layer reads the store; a token there with enough lifetime left is used,
 //! under the same refresh-ahead rules as one it fetched. Otherwise one process takes a lease
-//! (`SET NX PX`, as long as one token request may take), reads once more, fetches and writes
-//! the token with its expiry; the others read again every few milliseconds until it is there,
-//! or the lease is gone (its holder died) and one of them takes it. A 401 removes the token
-//! from the store only if the store still holds that very token (an atomic compare-and-delete).
+//! (`SET NX PX`, as long as its whole fetch may take, retries included), reads once more,
+//! fetches and writes the token with its expiry; the others read again every few milliseconds
+//! until it is there, or the lease is gone (its holder died) and one of them takes it. A holder
+//! whose fetch fails writes the failure's cool-down, and the others fail with it rather than
+//! ask the token endpoint themselves. A 401 removes the token from the store only if the store
+//! still holds that very token (an atomic compare-and-delete).
 //!
 //! What the store holds is neither readable nor forgeable: the key is a one-way fingerprint of
 //! what determines the token ([`CacheKey`](crate::CacheKey): token URL, client id, a hash of
