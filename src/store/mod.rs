@@ -37,9 +37,9 @@
 //! Which sources share: every one whose [`cache_key`](crate::TokenSource::cache_key) has a
 //! secret: Symbl's (the app secret), OAuth2's with a client secret (`client_secret_basic`,
 //! `_post`, `_jwt`) or with `private_key_jwt` (a hash of the private key seals; the key itself
-//! is never stored). An assertion made outside ([`ClientAssertion`](crate::oauth2::ClientAssertion)),
-//! `tls_client_auth` or an empty secret have nothing secret to seal under: they share only with
-//! the app's seal key, and `build` fails without one.
+//! is never stored). An assertion made outside (`oauth2::ClientAssertion`), `tls_client_auth` or
+//! an empty secret have nothing secret to seal under: they share only with the app's seal key,
+//! and `build` fails without one.
 //!
 //! The store never makes things worse: each operation is bounded by
 //! [`TokenStore::timeout`], and on any failure the layer fetches for itself, as it does without
