@@ -52,9 +52,8 @@ async fn main() {
     let store = RedisStore::new(&redis.url()).expect("url");
     // The seal's provider where the features bring none (`redis,test-server` alone): ring.
     #[cfg(not(any(tls_provider = "aws-lc-rs", tls_provider = "ring")))]
-    let store = store.crypto_provider(std::sync::Arc::new(
-        rustls::crypto::ring::default_provider(),
-    ));
+    let store =
+        store.crypto_provider(std::sync::Arc::new(rustls::crypto::ring::default_provider()));
     // One warm-up each, so connections and code are warm.
     layer(&server, None).access_token().await.expect("token");
     layer(&server, Some(&store))

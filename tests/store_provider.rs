@@ -41,6 +41,12 @@ fn store() -> RedisStore {
 #[tokio::test]
 async fn without_a_provider_build_says_how_to_give_one_and_either_way_serves() {
     let error = build(store()).expect_err("no provider");
+    let keyed = SymblAuthLayer::keyed(|_| Determined)
+        .allow_host("api.example.com")
+        .shared_store(store())
+        .build()
+        .expect_err("no provider for a keyed layer either");
+    assert_eq!(keyed.to_string(), error.to_string());
     assert!(matches!(error, Error::InvalidConfig { .. }), "{error:?}");
     let text = error.to_string();
     assert!(text.contains("install_default"), "{text}");

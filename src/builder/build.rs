@@ -67,6 +67,11 @@ impl SymblAuthLayerBuilder {
         let mut hosts = Vec::new();
         #[cfg(feature = "redis")]
         let store = self.store;
+        // The seal's provider, for a keyed layer too (whose sources are made later).
+        #[cfg(feature = "redis")]
+        if let Some(store) = &store {
+            crate::store::seal::provider(&**store)?;
+        }
         // The cache of the layer's one source, sharing its tokens through the store if any.
         let timings = self.timings.clone();
         let one = |source: Arc<dyn TokenSource>| -> Result<TokenCache, Error> {
