@@ -254,7 +254,9 @@ impl TokenSource for ClientCredentials {
             AuthMethod::ClientSecretBasic
             | AuthMethod::ClientSecretPost
             | AuthMethod::ClientSecretJwt => self.client_secret.expose_secret().as_bytes(),
-            AuthMethod::PrivateKeyJwt(key) => key.seal_secret(),
+            // A one-way function of the private key, never the key (see `Loaded`).
+            #[cfg(tls_rustls)]
+            AuthMethod::PrivateKeyJwt(key) => &key.inner.seal_secret,
             _ => b"",
         };
         let mut key = CacheKey::new(secret)

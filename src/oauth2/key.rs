@@ -126,14 +126,6 @@ impl PrivateKey {
     pub fn algorithm(&self) -> &'static str {
         self.alg.name()
     }
-
-    /// What a token store seals this client's tokens under: a hash of the key, never the key.
-    pub(super) fn seal_secret(&self) -> &[u8] {
-        #[cfg(tls_rustls)]
-        return &self.inner.seal_secret;
-        #[cfg(not(tls_rustls))]
-        match self.inner {}
-    }
 }
 
 impl fmt::Debug for PrivateKey {
@@ -160,7 +152,7 @@ pub(super) mod loaded {
     use serde_json::{Map, Value};
 
     use super::super::der::{self, BIT_STRING, INTEGER, OCTET_STRING, OID, SEQUENCE};
-    use super::super::jose::{b64, sha256};
+    use super::super::jose::{b64, hmac_sha256, sha256};
     use super::{Alg, PrivateKey};
     use crate::Error;
 
@@ -177,10 +169,7 @@ pub(super) mod loaded {
         pub(crate) public_jwk: String,
         /// The RFC 7638 thumbprint, base64url: what a DPoP-bound token's `cnf.jkt` holds.
         pub(crate) thumbprint: String,
-        /// A one-way hash of the private key's DER, under a label of its own: the secret a
-        /// token store seals this client's tokens under (`cache_key`). Only the key's holder
-        /// can make it; the key itself is kept by the provider alone.
-        pub(crate) seal_secret: Vec<u8>,
+        pub(crate) seal_secret: Vec<u8>, // HMAC keyed by the DER: what a token store seals under
     }
 
     fn scheme(alg: Alg) -> SignatureScheme {
@@ -197,11 +186,7 @@ pub(super) mod loaded {
         ps256: Option<bool>,
     ) -> Result<PrivateKey, Error> {
         let provider = crate::tls::provider()?;
-        let mut labelled = b"symbl-auth private key seal v1\0".to_vec();
-        labelled.extend_from_slice(der.secret_der());
-        let seal_secret = sha256(&provider, &labelled);
-        labelled.fill(0);
-        let seal_secret = seal_secret?;
+        let seal_secret = hmac_sha256(&provider, der.secret_der(), b"symbl-auth key seal v1")?;
         let key = provider.key_provider.load_private_key(der).map_err(|_| {
             Error::config(
                 "the private key could not be loaded: it must be a P-256, Ed25519 or RSA key \
