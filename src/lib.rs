@@ -124,8 +124,9 @@
 //!    server's budget headers (`transport`, on `tls`).
 //! 6. **The ground**: [`Error`], [`AccessToken`], [`TokenSource`] and its [`CacheKey`],
 //!    [`CredentialKey`], who bounds an attempt (`attempt`), which runtime can fetch
-//!    (`runtime`), where a secret may travel in clear (`cleartext`), redaction, [`Stats`],
-//!    and the [`ReplayBody`].
+//!    (`runtime`), where a secret may travel in clear (`cleartext`), the crypto taken from a
+//!    rustls provider (`crypto`: hashes, HMAC, randomness, the store's seal), redaction,
+//!    [`Stats`], and the [`ReplayBody`].
 //!
 //! [Tower]: https://docs.rs/tower
 //! [Symbl.ai]: https://symbl.ai
@@ -174,6 +175,8 @@ mod transport;
 // The ground.
 mod attempt;
 mod cleartext;
+#[cfg(any(tls_rustls, feature = "redis"))]
+mod crypto;
 mod error;
 mod key;
 mod redact;

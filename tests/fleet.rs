@@ -8,10 +8,8 @@ mod support;
 
 use std::time::Duration;
 
-use base64::Engine as _;
 use http::StatusCode;
-use symbl_auth::store::RedisStore;
-use symbl_auth::test_server::{FakeSymbl, TestServer, TokenFault, TEST_APP_ID, TEST_APP_SECRET};
+use symbl_auth::test_server::{FakeSymbl, TestServer, TokenFault};
 use symbl_auth::{Credentials, SymblAuthLayer};
 
 use support::fleet::*;
@@ -123,9 +121,7 @@ async fn a_redis_that_never_answers_costs_at_most_its_timeout() {
     let silent = std::net::TcpListener::bind("127.0.0.1:0").expect("listener");
     let url = format!("redis://{}", silent.local_addr().expect("addr"));
     let server = TestServer::start().await.expect("server");
-    let store = RedisStore::new(&url)
-        .expect("url")
-        .timeout(Duration::from_millis(100));
+    let store = store(&url).timeout(Duration::from_millis(100));
     let layer = server
         .layer_builder()
         .shared_store(store)
@@ -180,111 +176,6 @@ async fn a_dead_lease_holder_is_outlived() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn entries_written_by_hand_are_refused_never_sent_and_overwritten() {
-    let redis = RedisServer::start();
-    let server = TestServer::start().await.expect("server");
-    let (first, plan) = members(1, &redis, &server);
-    all_at_once(&first, &plan).await.expect("call");
-    let (key, _) = token_key(&redis);
-
-    // A token sealed under another credential, moved to this credential's key.
-    let other = TestServer::serve(
-        FakeSymbl::new().credentials(Credentials::new("other-app", "other-secret")),
-    )
-    .await
-    .expect("server");
-    let foreign_layer = other
-        .layer_builder()
-        .shared_store(RedisStore::new(&redis.url()).expect("url"))
-        .build()
-        .expect("layer");
-    foreign_layer.access_token().await.expect("token");
-    let foreign = redis
-        .dump()
-        .into_iter()
-        .find(|(k, _)| *k != key && !k.ends_with(":lease"))
-        .expect("the other credential's entry")
-        .1;
-
-    let planted_token = "fake-token-planted";
-    let plants: [(&str, Vec<u8>); 3] = [
-        ("a plain token", planted_token.as_bytes().to_vec()),
-        ("an entry sealed under another credential", foreign),
-        ("garbage", vec![0xA5; 200]),
-    ];
-    for (n, (what, value)) in plants.into_iter().enumerate() {
-        redis.set(&key, &value, Duration::from_secs(3_600));
-        let (fresh, _) = members(1, &redis, &server);
-        let token = fresh[0].layer.access_token().await.expect("token");
-        assert_ne!(token.secret(), planted_token, "{what}: sent");
-        assert!(
-            server.symbl().is_authorized(Some(token.header_value())),
-            "{what}: a real token"
-        );
-        assert_eq!(
-            server.symbl().token_requests(),
-            2 + n,
-            "{what}: refused, so fetched"
-        );
-        let now = redis.get(&key).expect("an entry");
-        assert_ne!(now, value, "{what}: overwritten");
-        // The calls made with it reach the API with a token it accepts.
-        all_at_once(&fresh, &plan).await.expect("call");
-    }
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn no_key_or_value_shows_the_token_or_the_secret() {
-    let redis = RedisServer::start();
-    let server = TestServer::start().await.expect("server");
-    let (members, plan) = members(2, &redis, &server);
-    all_at_once(&members, &plan).await.expect("calls");
-    let token = members[0].layer.access_token().await.expect("token");
-    let token = token.secret().to_owned();
-    let engines = [
-        base64::engine::general_purpose::STANDARD,
-        base64::engine::general_purpose::STANDARD_NO_PAD,
-        base64::engine::general_purpose::URL_SAFE,
-        base64::engine::general_purpose::URL_SAFE_NO_PAD,
-    ];
-    let mut needles = vec![
-        token.clone(),
-        TEST_APP_SECRET.to_owned(),
-        "fake-token".to_owned(),
-    ];
-    for secret in [&token, &TEST_APP_SECRET.to_owned()] {
-        for engine in &engines {
-            // Base64 of the whole, and of it at each offset mod 3 (as inside a longer text).
-            for skip in 0..3 {
-                let encoded = engine.encode(&secret.as_bytes()[skip..]);
-                needles.push(encoded[4..encoded.len() - 4].to_owned());
-            }
-        }
-    }
-    let dump = redis.dump();
-    assert!(!dump.is_empty());
-    for (key, value) in dump {
-        for needle in &needles {
-            let found = |hay: &[u8]| hay.windows(needle.len()).any(|w| w == needle.as_bytes());
-            assert!(!found(key.as_bytes()), "key {key} shows a secret");
-            assert!(!found(&value), "the value of {key} shows a secret");
-        }
-        assert!(!key.contains(TEST_APP_ID), "the key is a fingerprint");
-    }
-}
-
-#[tokio::test]
-async fn a_source_that_cannot_say_what_determines_its_tokens_is_not_shared() {
-    let source = support::ScriptedSource::new(FakeSymbl::new());
-    let error = SymblAuthLayer::from_source(source)
-        .allow_host("api.example.com")
-        .shared_store(RedisStore::new("redis://127.0.0.1:1").expect("url"))
-        .build()
-        .expect_err("refused");
-    assert!(error.to_string().contains("cache_key"), "{error}");
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_401_removes_the_token_from_the_store_only_if_the_store_still_holds_it() {
     let redis = RedisServer::start();
     let server = TestServer::start().await.expect("server");
@@ -334,6 +225,7 @@ async fn a_lease_holder_killed_mid_fetch_is_outlived() {
     let mut plan = Plan::new(&redis, &server, &[0], "token");
     plan.start_ms = unix_ms();
     plan.attempt_ms = 1_500;
+    plan.budget_ms = 1_500;
     let mut holder = plan.spawn(1);
     for _ in 0..1_000 {
         if server.symbl().token_requests() == 1 {
@@ -362,6 +254,64 @@ async fn a_lease_holder_killed_mid_fetch_is_outlived() {
         2,
         "one fetch once the lease expired"
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_lease_lasts_the_holders_whole_fetch_retries_included() {
+    let redis = RedisServer::start();
+    let server = TestServer::start().await.expect("server");
+    // The holder's first two attempts get no answer: it retries after each timeout, for about
+    // 1.5 s in all, longer than one attempt and a store operation (850 ms).
+    server.symbl().fail_token_requests(TokenFault::Hang, 2);
+    let mut plan = Plan::new(&redis, &server, &[], "token");
+    plan.attempt_ms = 600;
+    plan.budget_ms = 5_000;
+    let (holder, other) = (member(&plan), member(&plan));
+    let holding = tokio::spawn(async move { holder.layer.access_token().await.map(drop) });
+    for _ in 0..1_000 {
+        if server.symbl().token_requests() == 1 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    assert_eq!(server.symbl().token_requests(), 1, "the holder is fetching");
+    other
+        .layer
+        .access_token()
+        .await
+        .expect("the holder's token");
+    holding.await.expect("joined").expect("a token");
+    assert_eq!(
+        server.symbl().token_requests(),
+        3,
+        "the holder's three attempts, and none from the one that waited"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failing_endpoint_gets_one_token_request_per_cool_down_from_the_fleet() {
+    let redis = RedisServer::start();
+    let server = TestServer::start().await.expect("server");
+    let refused = TokenFault::Status(StatusCode::BAD_REQUEST);
+    server.symbl().fail_token_requests(refused, 1_000);
+    let mut plan = Plan::new(&redis, &server, &[], "token");
+    plan.cooldown_ms = 2_000;
+    let fleet: Vec<Member> = (0..6).map(|_| member(&plan)).collect();
+    let calls = futures_util::future::join_all(fleet.iter().map(|m| act(m, &plan))).await;
+    assert!(calls.iter().all(Result::is_err), "{calls:?}");
+    assert_eq!(server.symbl().token_requests(), 1, "one for the fleet");
+    // One cold since: it fails at once too, for the rest of the cool-down.
+    let late = member(&plan);
+    let error = act(&late, &plan).await.expect_err("cooling down");
+    assert!(error.contains("another process of the fleet"), "{error}");
+    assert_eq!(server.symbl().token_requests(), 1);
+
+    server.symbl().heal();
+    tokio::time::sleep(Duration::from_millis(2_100)).await;
+    all_at_once(&fleet, &plan)
+        .await
+        .expect("every call, after it");
+    assert_eq!(server.symbl().token_requests(), 2);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -410,7 +360,7 @@ async fn a_keyed_layer_shares_each_keys_token_through_the_store() {
                 server.token_source(tenant(key.as_str()))
             })
             .allow_host("127.0.0.1")
-            .shared_store(RedisStore::new(&redis.url()).expect("url"))
+            .shared_store(store(&redis.url()))
             .build()
             .expect("layer")
         })

@@ -72,6 +72,11 @@ impl SymblAuthLayerBuilder {
         let mut hosts = Vec::new();
         #[cfg(feature = "redis")]
         let store = self.store;
+        // The seal's provider, for a keyed layer too (whose sources are made later).
+        #[cfg(feature = "redis")]
+        if let Some(store) = &store {
+            crate::store::seal::provider(&**store)?;
+        }
         // The cache of the layer's one source, sharing its tokens through the store if any.
         let timings = self.timings.clone();
         let one = |source: Arc<dyn TokenSource>| -> Result<TokenCache, Error> {
@@ -84,7 +89,8 @@ impl SymblAuthLayerBuilder {
                          tokens (TokenSource::cache_key); this one returns None",
                     )
                 })?;
-                return Ok(cache.with_fleet(crate::cache::Fleet::new(Arc::clone(store), &key)));
+                let fleet = crate::cache::Fleet::try_new(Arc::clone(store), &key)?;
+                return Ok(cache.with_fleet(fleet));
             }
             Ok(cache)
         };

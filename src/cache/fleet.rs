@@ -15,7 +15,7 @@ use tokio::time::Instant;
 use super::fetch::fetch_with_retries;
 use super::schedule::{later, CacheConfig};
 use crate::stats::Counters;
-use crate::store::seal::{lease_id, random_below, Opened, Sealer};
+use crate::store::seal::{Opened, Sealer};
 use crate::store::{StoreFuture, TokenStore};
 use crate::{AccessToken, CacheKey, Error, TokenSource};
 
@@ -26,7 +26,8 @@ const POLL: Duration = Duration::from_millis(20);
 /// One cache's link to a shared store.
 pub(crate) struct Fleet {
     store: Arc<dyn TokenStore>,
-    sealer: Sealer,
+    /// `None` if the entries cannot be sealed (no provider, nothing secret): not shared.
+    sealer: Option<Sealer>,
     /// Whether the last operation failed: a failure is logged once per episode, not per call.
     failing: AtomicBool,
     /// The entry this process last read or wrote, and its token: what a 401 may remove.
@@ -37,10 +38,28 @@ pub(crate) struct Fleet {
 struct Down;
 
 impl Fleet {
+    /// The link of the cache whose tokens `key` determines; one that shares nothing (logged
+    /// once, here) if they cannot be sealed: a keyed layer's key, met after `build`.
     pub(crate) fn new(store: Arc<dyn TokenStore>, key: &CacheKey) -> Self {
+        let sealer = Sealer::new(&*store, key)
+            .inspect_err(|error| {
+                tracing::warn!(%error, "this credential's tokens are not shared through the store");
+            })
+            .ok();
+        Self::with(store, sealer)
+    }
+
+    /// The link, or [`Error::InvalidConfig`] if the tokens cannot be sealed (see
+    /// [`Sealer::new`]): what `build` says of the layer's one source.
+    pub(crate) fn try_new(store: Arc<dyn TokenStore>, key: &CacheKey) -> Result<Self, Error> {
+        let sealer = Sealer::new(&*store, key)?;
+        Ok(Self::with(store, Some(sealer)))
+    }
+
+    fn with(store: Arc<dyn TokenStore>, sealer: Option<Sealer>) -> Self {
         Self {
             store,
-            sealer: Sealer::new(key),
+            sealer,
             failing: AtomicBool::new(false),
             entry: Mutex::new(None),
         }
@@ -56,47 +75,63 @@ impl Fleet {
         config: &CacheConfig,
         counters: &Counters,
     ) -> Result<(AccessToken, Instant), Error> {
-        match self.share(held.as_ref(), source, config, counters).await {
+        let Some(sealer) = &self.sealer else {
+            return fetch_with_retries(source, config, counters).await;
+        };
+        match self
+            .share(sealer, held.as_ref(), source, config, counters)
+            .await
+        {
             Ok(fetched) => fetched,
             Err(Down) => fetch_with_retries(source, config, counters).await,
         }
     }
 
+    /// How long a lease lasts: as long as the holder's whole fetch may take (every attempt
+    /// and backoff within the retry budget, or one attempt if that is longer), and a store
+    /// operation. The others wait that long before fetching themselves; a holder that dies
+    /// frees it by then.
+    fn lease(&self, config: &CacheConfig) -> Duration {
+        config.retry_budget.max(config.attempt_timeout) + self.store.timeout()
+    }
+
     async fn share(
         &self,
+        sealer: &Sealer,
         held: Option<&HeaderValue>,
         source: &dyn TokenSource,
         config: &CacheConfig,
         counters: &Counters,
     ) -> Result<Result<(AccessToken, Instant), Error>, Down> {
-        // As long as one token request may take: a holder that dies frees it by then.
-        let lease = config.attempt_timeout + self.store.timeout();
+        let lease = self.lease(config);
         // Past this, a lease that never frees (a key written by hand) is ignored.
         let give_up = later(Instant::now(), lease * 2);
-        let id = lease_id().ok_or(Down)?;
+        let id = sealer.lease_id().ok_or(Down)?;
         loop {
-            if let Some(found) = self.read(held, config).await? {
+            if let Some(found) = self.read(sealer, held, config).await? {
                 return Ok(Ok(found));
             }
             let taken = self
-                .op(self.store.put_new(self.sealer.lease_key(), &id, lease))
+                .op(self.store.put_new(sealer.lease_key(), &id, lease))
                 .await?;
             if taken {
                 // Another process may have written a token a moment ago.
-                let fetched = match self.read(held, config).await {
+                let fetched = match self.read(sealer, held, config).await {
                     Ok(Some(found)) => Ok(found),
-                    Ok(None) => {
-                        let fetched = fetch_with_retries(source, config, counters).await;
-                        if let Ok((token, sent_at)) = &fetched {
-                            self.write(token, *sent_at).await;
+                    Ok(None) => match self.cooling_down(sealer).await {
+                        Some(error) => Err(error),
+                        None => {
+                            let fetched = fetch_with_retries(source, config, counters).await;
+                            match &fetched {
+                                Ok((token, sent_at)) => self.write(sealer, token, *sent_at).await,
+                                Err(error) => self.cool_down(sealer, error, config).await,
+                            }
+                            fetched
                         }
-                        fetched
-                    }
+                    },
                     Err(Down) => fetch_with_retries(source, config, counters).await,
                 };
-                let _ = self
-                    .op(self.store.remove_if(self.sealer.lease_key(), &id))
-                    .await;
+                let _ = self.op(self.store.remove_if(sealer.lease_key(), &id)).await;
                 return Ok(fetched);
             }
             if Instant::now() >= give_up {
@@ -105,7 +140,8 @@ impl Fleet {
                 );
                 return Err(Down);
             }
-            let pause = POLL / 2 + Duration::from_millis(random_below(POLL.as_millis() as u64));
+            let pause =
+                POLL / 2 + Duration::from_millis(sealer.random_below(POLL.as_millis() as u64));
             tokio::time::sleep(pause).await;
         }
     }
@@ -113,16 +149,17 @@ impl Fleet {
     /// The store's token, if it opens, is not `held`, and is not yet due for a refresh.
     async fn read(
         &self,
+        sealer: &Sealer,
         held: Option<&HeaderValue>,
         config: &CacheConfig,
     ) -> Result<Option<(AccessToken, Instant)>, Down> {
-        let Some(entry) = self.op(self.store.get(self.sealer.token_key())).await? else {
+        let Some(entry) = self.op(self.store.get(sealer.token_key())).await? else {
             return Ok(None);
         };
         let Some(Opened {
             token,
             expires_at_ms,
-        }) = self.sealer.open(&entry)
+        }) = sealer.open(&entry)
         else {
             tracing::warn!("the token store holds an entry that does not open; refusing it");
             return Ok(None);
@@ -138,7 +175,7 @@ impl Fleet {
         }
         // Counted as if this process had requested it when its fetcher did, less a random
         // fifth of the refresh window: processes then refresh ahead at different moments.
-        let jitter = Duration::from_millis(random_below(window.as_millis() as u64 / 5));
+        let jitter = Duration::from_millis(sealer.random_below(window.as_millis() as u64 / 5));
         let now = Instant::now();
         let (token, sent_at) = match now.checked_sub(lifetime.saturating_sub(left) + jitter) {
             Some(sent_at) => (token, sent_at),
@@ -153,22 +190,57 @@ impl Fleet {
     }
 
     /// Writes `token`, requested at `sent_at`, sealed, to expire with it.
-    async fn write(&self, token: &AccessToken, sent_at: Instant) {
+    async fn write(&self, sealer: &Sealer, token: &AccessToken, sent_at: Instant) {
         let lifetime = token.expires_in();
         let left = lifetime.saturating_sub(sent_at.elapsed());
         if left.is_zero() {
             return;
         }
         let expires_at_ms = unix_millis().saturating_add(left.as_millis() as u64);
-        let Some(entry) = self.sealer.seal(token, lifetime, expires_at_ms) else {
+        let Some(entry) = sealer.seal(token, lifetime, expires_at_ms) else {
             return;
         };
         let written = self
-            .op(self.store.put(self.sealer.token_key(), &entry, left))
+            .op(self.store.put(sealer.token_key(), &entry, left))
             .await;
         if written.is_ok() {
             self.remember(token.header_value(), entry);
         }
+    }
+
+    /// The fleet's cool-down, if another process's fetch failed and it is not over: the
+    /// error this process fails with instead of asking the token endpoint itself, so a failing
+    /// endpoint gets one token request per episode from the whole fleet.
+    async fn cooling_down(&self, sealer: &Sealer) -> Option<Error> {
+        let entry = self
+            .op(self.store.get(sealer.cooldown_key()))
+            .await
+            .ok()??;
+        let (text, until_ms) = sealer.open_cooldown(&entry)?;
+        let left = Duration::from_millis(until_ms.checked_sub(unix_millis())?);
+        tracing::debug!(left = ?left, "the token endpoint is cooling down for the fleet");
+        Some(Error::unavailable(
+            format!(
+                "the token endpoint failed for another process of the fleet ({text}); left \
+                 alone for the rest of its cool-down"
+            ),
+            Some(left),
+        ))
+    }
+
+    /// Shares the cool-down after this process's fetch failed with `error`: as long as the
+    /// cache holds it (the failure cool-down, or the `Retry-After` if longer).
+    async fn cool_down(&self, sealer: &Sealer, error: &Error, config: &CacheConfig) {
+        let pause = config
+            .failure_cooldown
+            .max(error.retry_after().unwrap_or_default());
+        let until_ms = unix_millis().saturating_add(pause.as_millis() as u64);
+        let Some(entry) = sealer.seal_cooldown(&error.to_string(), pause, until_ms) else {
+            return;
+        };
+        let _ = self
+            .op(self.store.put(sealer.cooldown_key(), &entry, pause))
+            .await;
     }
 
     fn remember(&self, header: &HeaderValue, entry: Vec<u8>) {
@@ -193,7 +265,8 @@ impl Fleet {
         };
         let fleet = Arc::clone(self);
         runtime.spawn(async move {
-            let key = fleet.sealer.token_key();
+            let Some(sealer) = &fleet.sealer else { return };
+            let key = sealer.token_key();
             if let Ok(true) = fleet.op(fleet.store.remove_if(key, &entry)).await {
                 tracing::info!("rejected access token removed from the token store");
             }

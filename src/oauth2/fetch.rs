@@ -237,22 +237,22 @@ impl TokenSource for ClientCredentials {
     /// extra parameters, how the client authenticates and the DPoP key: everything that
     /// determines the token.
     ///
-    /// `None` (not shareable through a store) where the client has no secret to seal the
-    /// stored token under (`private_key_jwt`, an assertion made outside, `tls_client_auth`, or
-    /// an empty secret): a seal derived from public data would let anyone who can write the
-    /// store plant a token.
+    /// The secret a store seals the token under is the client secret, or for `private_key_jwt`
+    /// a hash of the private key. An assertion made outside, `tls_client_auth` or an empty
+    /// secret give none: such a client shares through a store only with the app's seal key
+    /// (`RedisStore::seal_key`, feature `redis`), since a seal derived from public data would
+    /// let anyone who can write the store plant a token.
     fn cache_key(&self) -> Option<CacheKey> {
         let profile = &self.profile;
-        let secret = self.client_secret.expose_secret();
-        let with_secret = matches!(
-            profile.auth_method,
+        let secret: &[u8] = match &profile.auth_method {
             AuthMethod::ClientSecretBasic
-                | AuthMethod::ClientSecretPost
-                | AuthMethod::ClientSecretJwt
-        );
-        if !with_secret || secret.is_empty() {
-            return None;
-        }
+            | AuthMethod::ClientSecretPost
+            | AuthMethod::ClientSecretJwt => self.client_secret.expose_secret().as_bytes(),
+            // A one-way function of the private key, never the key (see `Loaded`).
+            #[cfg(tls_rustls)]
+            AuthMethod::PrivateKeyJwt(key) => &key.inner.seal_secret,
+            _ => b"",
+        };
         let mut key = CacheKey::new(secret)
             .part("source", "oauth2 client_credentials")
             .part("token_url", &self.token_url)

@@ -38,75 +38,17 @@ pub(super) use self::provider::*;
 
 #[cfg(tls_rustls)]
 mod provider {
-    use rustls::crypto::hash::HashAlgorithm;
-    use rustls::crypto::tls13::OkmBlock;
     use rustls::crypto::CryptoProvider;
-    use rustls::SupportedCipherSuite;
 
     use super::b64;
     use crate::Error;
 
-    /// A TLS 1.3 suite on SHA-256: its hash and its HKDF's HMAC are SHA-256's.
-    fn sha256_suite(provider: &CryptoProvider) -> Result<&'static rustls::Tls13CipherSuite, Error> {
-        provider
-            .cipher_suites
-            .iter()
-            .find_map(|suite| match suite {
-                SupportedCipherSuite::Tls13(suite)
-                    if suite.common.hash_provider.algorithm() == HashAlgorithm::SHA256 =>
-                {
-                    Some(*suite)
-                }
-                _ => None,
-            })
-            .ok_or_else(|| {
-                Error::config(
-                    "the rustls CryptoProvider has no TLS 1.3 cipher suite on SHA-256, which \
-                     JWS signing and DPoP need",
-                )
-            })
-    }
-
-    /// SHA-256 of `data`.
-    pub(crate) fn sha256(provider: &CryptoProvider, data: &[u8]) -> Result<Vec<u8>, Error> {
-        Ok(sha256_suite(provider)?
-            .common
-            .hash_provider
-            .hash(data)
-            .as_ref()
-            .to_vec())
-    }
-
-    /// HMAC-SHA-256 (RFC 2104) of `message` under `key`. A key longer than SHA-256's 64-byte
-    /// block is hashed first, as RFC 2104 §3 says, which is also what fits the provider's
-    /// 64-byte key block.
-    pub(crate) fn hmac_sha256(
-        provider: &CryptoProvider,
-        key: &[u8],
-        message: &[u8],
-    ) -> Result<Vec<u8>, Error> {
-        let suite = sha256_suite(provider)?;
-        let hashed;
-        let key = if key.len() > OkmBlock::MAX_LEN {
-            hashed = suite.common.hash_provider.hash(key);
-            hashed.as_ref()
-        } else {
-            key
-        };
-        Ok(suite
-            .hkdf_provider
-            .hmac_sign(&OkmBlock::new(key), message)
-            .as_ref()
-            .to_vec())
-    }
+    pub(crate) use crate::crypto::{hmac_sha256, sha256};
 
     /// 16 random bytes, base64url: a `jti` (RFC 7519 §4.1.7) no one else will pick.
     pub(crate) fn unique_id(provider: &CryptoProvider) -> Result<String, Error> {
         let mut bytes = [0u8; 16];
-        provider
-            .secure_random
-            .fill(&mut bytes)
-            .map_err(|_| Error::config("the rustls CryptoProvider's random source failed"))?;
+        crate::crypto::fill_random(provider, &mut bytes)?;
         Ok(b64(bytes))
     }
 }
@@ -118,33 +60,6 @@ mod tests {
 
     fn provider() -> std::sync::Arc<rustls::crypto::CryptoProvider> {
         crate::tls::provider().expect("provider")
-    }
-
-    fn hex(bytes: &[u8]) -> String {
-        bytes.iter().map(|b| format!("{b:02x}")).collect()
-    }
-
-    #[test]
-    fn sha256_and_hmac_match_the_rfc_vectors() {
-        let provider = provider();
-        assert_eq!(
-            hex(&sha256(&provider, b"abc").expect("hash")),
-            "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
-        );
-        // RFC 4231 test cases 2 (a short key) and 6 (a 131-byte key, hashed first).
-        assert_eq!(
-            hex(&hmac_sha256(&provider, b"Jefe", b"what do ya want for nothing?").expect("hmac")),
-            "5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843"
-        );
-        assert_eq!(
-            hex(&hmac_sha256(
-                &provider,
-                &[0xaa; 131],
-                b"Test Using Larger Than Block-Size Key - Hash Key First"
-            )
-            .expect("hmac")),
-            "60e431591ee0b67f0d8a26aacbf5b77f8e0bc6213728c5140546040f0ee37f54"
-        );
     }
 
     #[test]

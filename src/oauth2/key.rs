@@ -152,7 +152,7 @@ pub(super) mod loaded {
     use serde_json::{Map, Value};
 
     use super::super::der::{self, BIT_STRING, INTEGER, OCTET_STRING, OID, SEQUENCE};
-    use super::super::jose::{b64, sha256};
+    use super::super::jose::{b64, hmac_sha256, sha256};
     use super::{Alg, PrivateKey};
     use crate::Error;
 
@@ -169,6 +169,7 @@ pub(super) mod loaded {
         pub(crate) public_jwk: String,
         /// The RFC 7638 thumbprint, base64url: what a DPoP-bound token's `cnf.jkt` holds.
         pub(crate) thumbprint: String,
+        pub(crate) seal_secret: Vec<u8>, // HMAC keyed by the DER: what a token store seals under
     }
 
     fn scheme(alg: Alg) -> SignatureScheme {
@@ -185,6 +186,7 @@ pub(super) mod loaded {
         ps256: Option<bool>,
     ) -> Result<PrivateKey, Error> {
         let provider = crate::tls::provider()?;
+        let seal_secret = hmac_sha256(&provider, der.secret_der(), b"symbl-auth key seal v1")?;
         let key = provider.key_provider.load_private_key(der).map_err(|_| {
             Error::config(
                 "the private key could not be loaded: it must be a P-256, Ed25519 or RSA key \
@@ -228,6 +230,7 @@ pub(super) mod loaded {
             pss,
             public_jwk,
             thumbprint,
+            seal_secret,
         };
         let mut key = PrivateKey {
             inner: Arc::new(loaded),

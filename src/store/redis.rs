@@ -6,8 +6,10 @@ use std::time::Duration;
 
 use redis::aio::MultiplexedConnection;
 use redis::{AsyncConnectionConfig, Client, Script};
+use rustls::crypto::CryptoProvider;
 use tokio::sync::Mutex;
 
+use super::seal::MIN_SEAL_KEY;
 use super::{StoreFuture, TokenStore, DEFAULT_STORE_TIMEOUT};
 use crate::redact::redact_url;
 use crate::Error;
@@ -43,6 +45,8 @@ pub struct RedisStore {
     timeout: Duration,
     connection: Arc<Mutex<Option<MultiplexedConnection>>>,
     remove_if: Arc<Script>,
+    provider: Option<Arc<CryptoProvider>>,
+    seal_key: Option<Arc<[u8]>>,
 }
 
 impl RedisStore {
@@ -63,7 +67,35 @@ impl RedisStore {
             timeout: DEFAULT_STORE_TIMEOUT,
             connection: Arc::default(),
             remove_if: Arc::new(Script::new(REMOVE_IF)),
+            provider: None,
+            seal_key: None,
         })
+    }
+
+    /// The rustls provider whose AES-256-GCM and HKDF seal the tokens. Needed only where the
+    /// features bring none (`rustls-no-provider` without an installed default, `native-tls`,
+    /// no TLS feature): `build` fails with [`Error::InvalidConfig`] without one. Never
+    /// installed for the process.
+    pub fn crypto_provider(mut self, provider: Arc<CryptoProvider>) -> Self {
+        self.provider = Some(provider);
+        self
+    }
+
+    /// A key of the app's (32 bytes or more, from a secret store: every process of the fleet
+    /// needs the same one), mixed into every entry's seal with the credential's own secret.
+    /// With it, sources that have no secret to seal under share too (an assertion made
+    /// outside, `tls_client_auth`); without it, a process that can read the credential can
+    /// open the entries. Fails with [`Error::InvalidConfig`] if shorter than 32 bytes.
+    pub fn seal_key(mut self, key: impl AsRef<[u8]>) -> Result<Self, Error> {
+        let key = key.as_ref();
+        if key.len() < MIN_SEAL_KEY {
+            return Err(Error::config(format!(
+                "RedisStore::seal_key needs at least {MIN_SEAL_KEY} bytes, got {}",
+                key.len()
+            )));
+        }
+        self.seal_key = Some(Arc::from(key));
+        Ok(self)
     }
 
     /// How long one operation (connecting included) may take, in milliseconds of a
@@ -194,6 +226,14 @@ impl TokenStore for RedisStore {
     fn timeout(&self) -> Duration {
         self.timeout
     }
+
+    fn crypto_provider(&self) -> Option<Arc<CryptoProvider>> {
+        self.provider.clone()
+    }
+
+    fn seal_key(&self) -> Option<&[u8]> {
+        self.seal_key.as_deref()
+    }
 }
 
 impl fmt::Debug for RedisStore {
@@ -201,6 +241,7 @@ impl fmt::Debug for RedisStore {
         f.debug_struct("RedisStore")
             .field("url", &self.url)
             .field("timeout", &self.timeout)
+            .field("seal_key", &self.seal_key.as_ref().map(|_| "set"))
             .finish_non_exhaustive()
     }
 }
@@ -219,5 +260,16 @@ mod tests {
             .expect_err("no TLS compiled in");
         assert!(!error.to_string().contains("hunter2"), "{error}");
         assert!(RedisStore::new("http://127.0.0.1").is_err());
+        let keyed = store.seal_key([0x5a; 32]).expect("32 bytes");
+        let debug = format!("{keyed:?}");
+        assert!(debug.contains("seal_key: Some(\"set\")"), "{debug}");
+        assert!(!debug.contains("90"), "{debug}");
+    }
+
+    #[test]
+    fn a_seal_key_shorter_than_32_bytes_is_refused() {
+        let store = RedisStore::new("redis://127.0.0.1").expect("parses");
+        let error = store.seal_key([1; 31]).expect_err("short");
+        assert!(error.to_string().contains("32 bytes"), "{error}");
     }
 }

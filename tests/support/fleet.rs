@@ -27,8 +27,12 @@ pub struct Plan {
     pub start_ms: u64,
     pub rounds: Vec<u64>,
     pub action: String,
-    /// `token_request_timeout`, which is also how long a lease lasts.
+    /// `token_request_timeout`.
     pub attempt_ms: u64,
+    /// `token_retry_budget`, which is also how long a lease lasts.
+    pub budget_ms: u64,
+    /// `failure_cooldown`, which the fleet shares.
+    pub cooldown_ms: u64,
 }
 
 impl Plan {
@@ -42,6 +46,8 @@ impl Plan {
             rounds: rounds.to_vec(),
             action: action.to_owned(),
             attempt_ms: 10_000,
+            budget_ms: 10_000,
+            cooldown_ms: 50,
         }
     }
 
@@ -58,6 +64,8 @@ impl Plan {
                 .collect(),
             action: var("SYMBL_FLEET_ACTION"),
             attempt_ms: var("SYMBL_FLEET_ATTEMPT_MS").parse().expect("attempt"),
+            budget_ms: var("SYMBL_FLEET_BUDGET_MS").parse().expect("budget"),
+            cooldown_ms: var("SYMBL_FLEET_COOLDOWN_MS").parse().expect("cooldown"),
         }
     }
 
@@ -77,6 +85,8 @@ impl Plan {
                     .env("SYMBL_FLEET_ROUNDS", rounds.join(","))
                     .env("SYMBL_FLEET_ACTION", &self.action)
                     .env("SYMBL_FLEET_ATTEMPT_MS", self.attempt_ms.to_string())
+                    .env("SYMBL_FLEET_BUDGET_MS", self.budget_ms.to_string())
+                    .env("SYMBL_FLEET_COOLDOWN_MS", self.cooldown_ms.to_string())
                     .stdout(Stdio::piped())
                     .stderr(Stdio::piped())
                     .spawn()
@@ -138,6 +148,16 @@ pub async fn sleep_until_unix(ms: u64) {
     tokio::time::sleep(Duration::from_millis(ms.saturating_sub(unix_ms()))).await;
 }
 
+/// A store at `url`, given a crypto provider (ring, from the dev-dependencies) where the
+/// crate's features bring none.
+pub fn store(url: &str) -> RedisStore {
+    let store = RedisStore::new(url).expect("redis url");
+    #[cfg(not(any(tls_provider = "aws-lc-rs", tls_provider = "ring")))]
+    let store =
+        store.crypto_provider(std::sync::Arc::new(rustls::crypto::ring::default_provider()));
+    store
+}
+
 /// One member of the fleet: a layer of its own (its own cache and store connection).
 pub struct Member {
     pub layer: SymblAuthLayer,
@@ -145,7 +165,7 @@ pub struct Member {
 }
 
 pub fn member(plan: &Plan) -> Member {
-    let store = RedisStore::new(&plan.redis).expect("redis url");
+    let store = store(&plan.redis);
     let layer = SymblAuthLayer::builder(Credentials::new(TEST_APP_ID, TEST_APP_SECRET))
         .token_url(&plan.token_url)
         // Plain http to loopback, and a client whatever the TLS features.
@@ -153,8 +173,9 @@ pub fn member(plan: &Plan) -> Member {
             hyper_util::client::legacy::Client::builder(hyper_util::rt::TokioExecutor::new())
                 .build_http::<http_body_util::Full<bytes::Bytes>>(),
         )
-        .failure_cooldown(Duration::from_millis(50))
+        .failure_cooldown(Duration::from_millis(plan.cooldown_ms))
         .token_request_timeout(Duration::from_millis(plan.attempt_ms))
+        .token_retry_budget(Duration::from_millis(plan.budget_ms))
         .shared_store(store)
         .build()
         .expect("layer");
