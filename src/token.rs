@@ -288,7 +288,13 @@ pub struct CacheKey {
     /// Length-prefixed `name`, `value` pairs, in the order given.
     parts: Vec<u8>,
     secret: secrecy::SecretSlice<u8>,
+    /// What makes a token read back from a fleet's store, where it is kept raw, the token its
+    /// source would have made: a DPoP one, bound to the source's key.
+    rebind: Option<Rebind>,
 }
+
+/// See [`CacheKey`]'s `rebind`.
+pub(crate) type Rebind = Arc<dyn Fn(AccessToken) -> Result<AccessToken, Error> + Send + Sync>;
 
 impl CacheKey {
     /// A key for a credential whose secret is `secret` (an app secret, a client secret, the
@@ -297,6 +303,7 @@ impl CacheKey {
         Self {
             parts: Vec::new(),
             secret: secret.as_ref().to_vec().into(),
+            rebind: None,
         }
     }
 
@@ -309,6 +316,17 @@ impl CacheKey {
             self.parts.extend_from_slice(bytes);
         }
         self
+    }
+
+    /// The same key, for a source whose tokens `rebind` makes whole again.
+    pub(crate) fn with_rebind(mut self, rebind: Rebind) -> Self {
+        self.rebind = Some(rebind);
+        self
+    }
+
+    #[cfg_attr(not(feature = "redis"), allow(dead_code))]
+    pub(crate) fn rebind(&self) -> Option<&Rebind> {
+        self.rebind.as_ref()
     }
 
     #[cfg_attr(not(feature = "redis"), allow(dead_code))]

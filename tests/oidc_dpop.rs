@@ -399,3 +399,38 @@ async fn a_keyed_layer_proves_each_keys_requests_with_its_own_key() {
     // One nonce per origin, learnt by the first request whichever key made it.
     assert_eq!((stats.token_requests, stats.dpop_nonce_retries), (2, 1));
 }
+
+#[cfg(feature = "redis")]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_dpop_token_shared_through_redis_is_bound_again_in_every_process() {
+    use support::redis_server::RedisServer;
+    use symbl_auth::store::RedisStore;
+    let redis = RedisServer::start();
+    let server = start(json!({}));
+    let store = RedisStore::new(&redis.url()).expect("store");
+    // Two processes' layers with the same credential and DPoP key.
+    let layers: Vec<_> = (0..2)
+        .map(|_| {
+            let source = ClientCredentials::new(server.url("/token"), "dpop-api", "")
+                .auth_method(AuthMethod::PrivateKeyJwt(key("es256")))
+                .scope("read")
+                .dpop(key("eddsa"));
+            SymblAuthLayer::from_source(source)
+                .allow_host("127.0.0.1")
+                .shared_store(store.clone())
+                .build()
+                .expect("layer")
+        })
+        .collect();
+    for layer in &layers {
+        let (status, body) = send(&api(layer), get(&server.url("/api"))).await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+        assert_eq!(body["jkt"], key("eddsa").thumbprint());
+    }
+    // One token request fleet-wide; the second layer's token came from Redis and went out as
+    // `DPoP` with a proof the resource server accepted.
+    assert_eq!(server.stats().await["token_requests"], 1);
+    assert_eq!(layers[1].stats().token_requests, 0);
+    let token = layers[1].access_token().await.expect("token");
+    assert_eq!(token.token_type(), "DPoP");
+}

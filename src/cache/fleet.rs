@@ -17,6 +17,7 @@ use super::schedule::{later, CacheConfig};
 use crate::stats::Counters;
 use crate::store::seal::{Opened, Sealer};
 use crate::store::{StoreFuture, TokenStore};
+use crate::token::Rebind;
 use crate::{AccessToken, CacheKey, Error, TokenSource};
 
 /// How often a process that waits for another's fetch reads the store again (give or take a
@@ -32,6 +33,8 @@ pub(crate) struct Fleet {
     failing: AtomicBool,
     /// The entry this process last read or wrote, and its token: what a 401 may remove.
     entry: Mutex<Option<(HeaderValue, Vec<u8>)>>,
+    /// What makes a token read from the store whole again (a DPoP token's binding).
+    rebind: Option<Rebind>,
 }
 
 /// The store failed (or timed out); it has been logged.
@@ -46,22 +49,23 @@ impl Fleet {
                 tracing::warn!(%error, "this credential's tokens are not shared through the store");
             })
             .ok();
-        Self::with(store, sealer)
+        Self::with(store, sealer, key)
     }
 
     /// The link, or [`Error::InvalidConfig`] if the tokens cannot be sealed (see
     /// [`Sealer::new`]): what `build` says of the layer's one source.
     pub(crate) fn try_new(store: Arc<dyn TokenStore>, key: &CacheKey) -> Result<Self, Error> {
         let sealer = Sealer::new(&*store, key)?;
-        Ok(Self::with(store, Some(sealer)))
+        Ok(Self::with(store, Some(sealer), key))
     }
 
-    fn with(store: Arc<dyn TokenStore>, sealer: Option<Sealer>) -> Self {
+    fn with(store: Arc<dyn TokenStore>, sealer: Option<Sealer>, key: &CacheKey) -> Self {
         Self {
             store,
             sealer,
             failing: AtomicBool::new(false),
             entry: Mutex::new(None),
+            rebind: key.rebind().cloned(),
         }
     }
 
@@ -164,6 +168,16 @@ impl Fleet {
             tracing::warn!("the token store holds an entry that does not open; refusing it");
             return Ok(None);
         };
+        let token = match &self.rebind {
+            None => token,
+            Some(rebind) => match rebind(token) {
+                Ok(token) => token,
+                Err(error) => {
+                    tracing::warn!(%error, "a token from the store could not be bound; refusing it");
+                    return Ok(None);
+                }
+            },
+        };
         if held == Some(token.header_value()) {
             return Ok(None);
         }
@@ -180,7 +194,8 @@ impl Fleet {
         let (token, sent_at) = match now.checked_sub(lifetime.saturating_sub(left) + jitter) {
             Some(sent_at) => (token, sent_at),
             None => (
-                AccessToken::from_header(token.header_value().clone(), left),
+                AccessToken::from_header(token.header_value().clone(), left)
+                    .bound(token.binding().cloned()),
                 now,
             ),
         };

@@ -170,6 +170,16 @@ impl Bound {
     }
 }
 
+/// `token`, granted for `key`, with what makes its API requests' proofs.
+#[cfg(tls_rustls)]
+pub(super) fn bind(
+    key: &PrivateKey,
+    token: crate::AccessToken,
+) -> Result<crate::AccessToken, Error> {
+    let bound = Bound::new(key, token.secret())?;
+    Ok(token.bound(Some(Arc::new(bound))))
+}
+
 #[cfg(tls_rustls)]
 impl crate::token::Prover for Bound {
     fn proof(

@@ -221,8 +221,7 @@ impl ClientCredentials {
     fn bind(&self, token: AccessToken) -> Result<AccessToken, Error> {
         #[cfg(tls_rustls)]
         if let Some(key) = &self.profile.dpop {
-            let bound = super::dpop::Bound::new(key, token.secret())?;
-            return Ok(token.bound(Some(std::sync::Arc::new(bound))));
+            return super::dpop::bind(key, token);
         }
         Ok(token)
     }
@@ -269,6 +268,16 @@ impl TokenSource for ClientCredentials {
             .part("auth_method", profile.auth_method.name());
         if let Some(dpop) = &profile.dpop {
             key = key.part("dpop_key", dpop.thumbprint());
+            // Kept raw in the store, a token read back is a DPoP one bound to this key again.
+            #[cfg(tls_rustls)]
+            {
+                let dpop = dpop.clone();
+                key = key.with_rebind(std::sync::Arc::new(move |token: AccessToken| {
+                    let bound =
+                        AccessToken::with_scheme("DPoP", token.secret(), token.expires_in())?;
+                    super::dpop::bind(&dpop, bound)
+                }));
+            }
         }
         for (name, value) in &self.params {
             key = key.part("param", name).part("value", value);
