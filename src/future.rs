@@ -208,7 +208,10 @@ where
     // `FollowRedirect`): over hyper-util's client it measured at no cost end to end
     // (BENCHMARKS.md), so no instance is shared between requests.
     let resend = match replay {
-        Ok(replay) => Ok((Resend::new(&request, replay), service.clone())),
+        Ok(replay) => Ok((
+            Resend::new(&request, replay, || cache.key()),
+            service.clone(),
+        )),
         Err(declined) => {
             tracing::trace!(%declined, "request will not be retried after a 401");
             Err(declined)

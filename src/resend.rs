@@ -6,7 +6,7 @@ use http::header::{HeaderName, AUTHORIZATION};
 use http::{Extensions, HeaderMap, HeaderValue, Method, Request, Uri, Version};
 
 use crate::replay::{Declined, Replay};
-use crate::ReplayBody;
+use crate::{CredentialKey, ReplayBody};
 
 /// A request kept for one more send after a 401. The URI is kept apart by the caller: it is
 /// needed to tell whether a 401 came from where the token went, retried or not.
@@ -15,24 +15,48 @@ pub(crate) struct Resend {
     version: Version,
     headers: HeaderCopy,
     extensions: Extensions,
+    /// The request's extensions held only the keyed layer's [`CredentialKey`]: `extensions`
+    /// is empty, and the key goes back in at the resend. Cloning the map would cost an
+    /// allocation for it and one per entry, and as many frees, on every keyed request (about
+    /// a third of its cost; BENCHMARKS.md).
+    key_only: bool,
     body: Replay,
 }
 
 impl Resend {
     /// Copies what a second send of `request`, which carries our `Authorization`, needs: all
-    /// but that header (the retry carries a new one), with its recorded `body`.
-    pub(crate) fn new<B>(request: &Request<B>, body: Replay) -> Self {
+    /// but that header (the retry carries a new one), with its recorded `body`. `key` gives
+    /// the key of the cache the token came from, on a keyed layer; asked only when the
+    /// request has one extension.
+    pub(crate) fn new<'a, B>(
+        request: &Request<B>,
+        body: Replay,
+        key: impl FnOnce() -> Option<&'a CredentialKey>,
+    ) -> Self {
+        let extensions = request.extensions();
+        let key_only = extensions.len() == 1
+            && key().is_some_and(|key| extensions.get::<CredentialKey>() == Some(key));
         Self {
             method: request.method().clone(),
             version: request.version(),
             headers: HeaderCopy::new(request.headers()),
-            extensions: request.extensions().clone(),
+            extensions: if key_only {
+                Extensions::new()
+            } else {
+                extensions.clone()
+            },
+            key_only,
             body,
         }
     }
 
-    /// The request to send again to `uri`, without a token, if its body was kept whole.
-    pub(crate) fn into_request<B>(self, uri: Uri) -> Result<Request<ReplayBody<B>>, Declined> {
+    /// The request to send again to `uri`, without a token, if its body was kept whole. `key`
+    /// is the one given to [`new`](Self::new).
+    pub(crate) fn into_request<B>(
+        self,
+        uri: Uri,
+        key: Option<&CredentialKey>,
+    ) -> Result<Request<ReplayBody<B>>, Declined> {
         let body = self.body.body::<B>()?;
         let mut request = Request::new(body);
         *request.method_mut() = self.method;
@@ -40,11 +64,18 @@ impl Resend {
         *request.version_mut() = self.version;
         *request.headers_mut() = self.headers.into_map().ok_or(Declined::Failed)?;
         *request.extensions_mut() = self.extensions;
+        if let (true, Some(key)) = (self.key_only, key) {
+            request.extensions_mut().insert(key.clone());
+        }
         Ok(request)
     }
 
     /// The same, keeping `self` for one more send: the headers and extensions are copied.
-    pub(crate) fn request<B>(&self, uri: Uri) -> Result<Request<ReplayBody<B>>, Declined> {
+    pub(crate) fn request<B>(
+        &self,
+        uri: Uri,
+        key: Option<&CredentialKey>,
+    ) -> Result<Request<ReplayBody<B>>, Declined> {
         let copy = HeaderCopy {
             bytes: self.headers.bytes.clone(),
         };
@@ -53,9 +84,10 @@ impl Resend {
             version: self.version,
             headers: copy,
             extensions: self.extensions.clone(),
+            key_only: self.key_only,
             body: self.body.clone(),
         }
-        .into_request(uri)
+        .into_request(uri, key)
     }
 }
 
@@ -156,6 +188,40 @@ mod tests {
     }
 
     #[test]
+    fn a_keyed_layers_key_alone_is_not_copied_and_comes_back() {
+        let key = CredentialKey::new("tenant-7");
+        let with = |extra: bool| {
+            let mut request = Request::get("https://api.symbl.ai/").body(()).unwrap();
+            request.extensions_mut().insert(key.clone());
+            if extra {
+                request.extensions_mut().insert(7u32);
+            }
+            request
+        };
+        type Empty = http_body_util::Empty<Bytes>;
+        let uri = || Uri::from_static("/");
+        let only_key = Resend::new(&with(false), Replay::Empty, || Some(&key));
+        assert!(only_key.key_only && only_key.extensions.is_empty());
+        let again = only_key
+            .request::<Empty>(uri(), Some(&key))
+            .expect("replayable");
+        assert_eq!(again.extensions().get::<CredentialKey>(), Some(&key));
+        assert_eq!(again.extensions().len(), 1);
+        // Another key than the cache's, or more than the key: the map is copied.
+        let other = CredentialKey::new("tenant-8");
+        assert!(!Resend::new(&with(false), Replay::Empty, || Some(&other)).key_only);
+        let both = Resend::new(&with(true), Replay::Empty, || Some(&key));
+        assert!(!both.key_only);
+        let again = both
+            .into_request::<Empty>(uri(), Some(&key))
+            .expect("replayable");
+        assert_eq!(again.extensions().get::<CredentialKey>(), Some(&key));
+        assert_eq!(again.extensions().get::<u32>(), Some(&7));
+        // A layer that is not keyed copies a key it ignores.
+        assert!(!Resend::new(&with(false), Replay::Empty, || None).key_only);
+    }
+
+    #[test]
     fn the_request_comes_back_whole() {
         let mut original = Request::post("https://api.symbl.ai/v1/process/text")
             .version(Version::HTTP_2)
@@ -164,9 +230,9 @@ mod tests {
             .body(())
             .unwrap();
         original.extensions_mut().insert(7u32);
-        let resend = Resend::new(&original, Replay::Empty);
+        let resend = Resend::new(&original, Replay::Empty, || None);
         let again = resend
-            .into_request::<http_body_util::Empty<Bytes>>(original.uri().clone())
+            .into_request::<http_body_util::Empty<Bytes>>(original.uri().clone(), None)
             .expect("replayable");
         assert_eq!(again.method(), Method::POST);
         assert_eq!(again.uri(), original.uri());

@@ -65,10 +65,10 @@ impl<S> Retry<S> {
         // resend then copies what it needs, the last takes it.
         let replayed = resend.and_then(|(resend, service)| match proven {
             Some(_) => resend
-                .request::<B>(uri.clone())
+                .request::<B>(uri.clone(), cache.key())
                 .map(|request| (request, Some((resend, uri)), service)),
             None => resend
-                .into_request::<B>(uri)
+                .into_request::<B>(uri, cache.key())
                 .map(|request| (request, None, service)),
         });
         let (request, spare, service) = match replayed {
@@ -167,7 +167,7 @@ impl<S> Second<S> {
                 return Ok(answer);
             };
             self.generation = proven.token.generation;
-            request = match spare.into_request::<B>(uri) {
+            request = match spare.into_request::<B>(uri, self.cache.key()) {
                 Ok(request) => request,
                 Err(_) => return Ok(answer),
             };

@@ -1,87 +1,23 @@
 //! DPoP on API requests through the layer (RFC 9449 §7, §9), against oidc-provider and its
-//! resource server on loopback (`tests/oidc_server/`). The resource server checks each proof
-//! itself: its signature against its `jwk`, `htm`, `htu`, `ath`, an unused `jti`, a recent
-//! `iat`, the key's thumbprint against the token's `cnf.jkt` (by introspection), and its nonce
-//! when it wants one. Counts come from the server's `/stats` and the layer's `stats()`.
+//! resource server on loopback (`tests/oidc_server/`): proofs and nonces. The resource server
+//! checks each proof itself: its signature against its `jwk`, `htm`, `htu`, `ath`, an unused
+//! `jti`, a recent `iat`, the key's thumbprint against the token's `cnf.jkt` (by
+//! introspection), and its nonce when it wants one. Counts come from the server's `/stats` and
+//! the layer's `stats()`. The front ends, keyed layers and the store: `oidc_dpop_fronts.rs`.
 #![cfg(all(feature = "test-server", tls_rustls, not(tls_provider = "installed")))]
 
+mod dpop_api;
 mod oidc_server;
 mod support;
 
-use bytes::Bytes;
-use http::{Request, StatusCode, Uri};
-use http_body_util::{BodyExt, Full};
-use oidc_server::{key_file, OidcServer};
+use http::{Request, StatusCode};
+use http_body_util::Full;
 use serde_json::{json, Value};
-use symbl_auth::oauth2::{AuthMethod, ClientCredentials, PrivateKey};
-use symbl_auth::{SymblAuth, SymblAuthLayer};
-use tower::{Layer, Service, ServiceExt};
+use symbl_auth::oauth2::{AuthMethod, ClientCredentials};
+use symbl_auth::SymblAuthLayer;
 
+use dpop_api::*;
 use support::*;
-
-fn key(name: &str) -> PrivateKey {
-    let pem = std::fs::read_to_string(key_file(&format!("{name}.pem"))).expect("key file");
-    PrivateKey::from_pem(pem).expect("key")
-}
-
-/// A client whose tokens are bound to a DPoP key; it authenticates with private_key_jwt.
-fn registered() -> Value {
-    json!({
-        "client_id": "dpop-api",
-        "token_endpoint_auth_method": "private_key_jwt",
-        "token_endpoint_auth_signing_alg": "ES256",
-        "private_jwk": key_file("es256.jwk"),
-        "dpop_bound_access_tokens": true,
-        "scope": "read",
-    })
-}
-
-fn start(config: Value) -> OidcServer {
-    let mut config = config;
-    config["clients"] = json!([registered()]);
-    OidcServer::start(config)
-}
-
-fn layer(server: &OidcServer, dpop_key: PrivateKey) -> SymblAuthLayer {
-    let source = ClientCredentials::new(server.url("/token"), "dpop-api", "")
-        .auth_method(AuthMethod::PrivateKeyJwt(key("es256")))
-        .scope("read")
-        .dpop(dpop_key);
-    SymblAuthLayer::from_source(source)
-        .allow_host("127.0.0.1")
-        .build()
-        .expect("layer")
-}
-
-type Api = SymblAuth<HttpClient>;
-
-fn api(layer: &SymblAuthLayer) -> Api {
-    layer.layer(http1_client())
-}
-
-/// Sends `request` and returns its status and JSON body.
-async fn send<S>(service: &S, request: Request<Full<Bytes>>) -> (StatusCode, Value)
-where
-    S: Service<Request<Full<Bytes>>, Response = http::Response<hyper::body::Incoming>> + Clone,
-    S::Error: std::fmt::Debug,
-{
-    let response = service.clone().oneshot(request).await.expect("answer");
-    let status = response.status();
-    let body = response
-        .into_body()
-        .collect()
-        .await
-        .expect("body")
-        .to_bytes();
-    (status, serde_json::from_slice(&body).unwrap_or(Value::Null))
-}
-
-fn unauthorized(stats: &Value) -> Vec<String> {
-    let seen = stats["api_unauthorized"].as_array().expect("list");
-    seen.iter()
-        .map(|s| s.as_str().unwrap_or("").to_owned())
-        .collect()
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn each_api_request_carries_a_fresh_proof_for_each_kind_of_key() {
@@ -225,68 +161,6 @@ async fn a_rejected_token_and_a_new_nonce_in_one_call_cost_one_retry_of_each_kin
     );
 }
 
-/// Sends every request to `origin`, as a tonic `Channel` does below the layer.
-#[derive(Clone)]
-struct AddOrigin<S> {
-    inner: S,
-    origin: Uri,
-}
-
-impl<S, B> Service<Request<B>> for AddOrigin<S>
-where
-    S: Service<Request<B>>,
-{
-    type Response = S::Response;
-    type Error = S::Error;
-    type Future = S::Future;
-
-    fn poll_ready(
-        &mut self,
-        cx: &mut std::task::Context<'_>,
-    ) -> std::task::Poll<Result<(), S::Error>> {
-        self.inner.poll_ready(cx)
-    }
-
-    fn call(&mut self, mut request: Request<B>) -> S::Future {
-        let mut parts = self.origin.clone().into_parts();
-        parts.path_and_query = request.uri().path_and_query().cloned();
-        *request.uri_mut() = Uri::from_parts(parts).expect("uri");
-        self.inner.call(request)
-    }
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_request_without_an_origin_needs_dpop_origin_and_nothing_is_guessed() {
-    let server = start(json!({}));
-    let origin: Uri = server.issuer().parse().expect("issuer");
-    let channel = AddOrigin {
-        inner: http1_client::<Full<Bytes>>(),
-        origin,
-    };
-    let path_only = || get("/api/items?x=1");
-    // Without the setting: a clear error, and nothing reaches the server.
-    let without = layer(&server, key("es256")).layer(channel.clone());
-    let error = without.oneshot(path_only()).await.expect_err("no origin");
-    let error = auth_error(&error);
-    assert!(matches!(error, symbl_auth::Error::InvalidConfig { .. }));
-    assert!(error.to_string().contains("dpop_origin"), "{error}");
-    assert_eq!(server.stats().await["api_requests"], 0);
-    // With it: proofs name that origin.
-    let source = ClientCredentials::new(server.url("/token"), "dpop-api", "")
-        .auth_method(AuthMethod::PrivateKeyJwt(key("es256")))
-        .scope("read")
-        .dpop(key("es256"));
-    let with = SymblAuthLayer::from_source(source)
-        .allow_host("127.0.0.1")
-        .dpop_origin(format!("{}/", server.issuer()))
-        .build()
-        .expect("layer")
-        .layer(channel);
-    let response = with.oneshot(path_only()).await.expect("answer");
-    assert_eq!(response.status(), StatusCode::OK);
-    assert_eq!(server.stats().await["api_ok"], 1);
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn many_concurrent_calls_share_one_token_and_each_has_its_own_proof() {
     let server = start(json!({ "requireApiNonce": true }));
@@ -312,31 +186,6 @@ async fn many_concurrent_calls_share_one_token_and_each_has_its_own_proof() {
         stats.dpop_nonce_retries,
         "{seen}"
     );
-}
-
-#[cfg(feature = "reqwest-middleware")]
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn reqwest_middleware_clients_send_proofs_and_answer_the_nonce_the_same_way() {
-    use symbl_auth::SymblAuthMiddleware;
-    let server = start(json!({ "requireApiNonce": true, "apiNonceEvery": 3 }));
-    let layer = layer(&server, key("eddsa"));
-    let client = reqwest_middleware::ClientBuilder::new(server.http().clone())
-        .with(SymblAuthMiddleware::from(layer.clone()))
-        .build();
-    for n in 0..6 {
-        let response = client
-            .post(server.url(&format!("/api/{n}?q=1")))
-            .body("abc")
-            .send()
-            .await
-            .expect("answer");
-        assert_eq!(response.status(), StatusCode::OK);
-        let body: Value = response.json().await.expect("JSON");
-        assert_eq!(body["body_bytes"], 3);
-    }
-    let stats = layer.stats();
-    assert_eq!((stats.token_requests, stats.dpop_nonce_retries), (1, 1));
-    assert_eq!(unauthorized(&server.stats().await), ["use_dpop_nonce"]);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -365,72 +214,4 @@ async fn a_body_that_cannot_be_sent_again_gets_the_nonce_401_back_and_the_token_
         (1, 0),
         "the token stayed"
     );
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_keyed_layer_proves_each_keys_requests_with_its_own_key() {
-    use symbl_auth::CredentialKey;
-    let server = start(json!({ "requireApiNonce": true }));
-    let token_url = server.url("/token");
-    let layer = SymblAuthLayer::keyed(move |key: &CredentialKey| {
-        let dpop_key = if key.as_str() == "ed" {
-            "eddsa"
-        } else {
-            "es256"
-        };
-        ClientCredentials::new(token_url.clone(), "dpop-api", "")
-            .auth_method(AuthMethod::PrivateKeyJwt(self::key("es256")))
-            .scope("read")
-            .dpop(self::key(dpop_key))
-    })
-    .allow_host("127.0.0.1")
-    .build()
-    .expect("layer");
-    let service = api(&layer);
-    for tenant in ["ed", "ec", "ed", "ec"] {
-        let mut request = get(&server.url("/api"));
-        request.extensions_mut().insert(CredentialKey::new(tenant));
-        let (status, body) = send(&service, request).await;
-        assert_eq!(status, StatusCode::OK, "{body}");
-        let expected = key(if tenant == "ed" { "eddsa" } else { "es256" });
-        assert_eq!(body["jkt"], expected.thumbprint(), "{tenant}'s own key");
-    }
-    let stats = layer.stats();
-    // One nonce per origin, learnt by the first request whichever key made it.
-    assert_eq!((stats.token_requests, stats.dpop_nonce_retries), (2, 1));
-}
-
-#[cfg(feature = "redis")]
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_dpop_token_shared_through_redis_is_bound_again_in_every_process() {
-    use support::redis_server::RedisServer;
-    use symbl_auth::store::RedisStore;
-    let redis = RedisServer::start();
-    let server = start(json!({}));
-    let store = RedisStore::new(&redis.url()).expect("store");
-    // Two processes' layers with the same credential and DPoP key.
-    let layers: Vec<_> = (0..2)
-        .map(|_| {
-            let source = ClientCredentials::new(server.url("/token"), "dpop-api", "")
-                .auth_method(AuthMethod::PrivateKeyJwt(key("es256")))
-                .scope("read")
-                .dpop(key("eddsa"));
-            SymblAuthLayer::from_source(source)
-                .allow_host("127.0.0.1")
-                .shared_store(store.clone())
-                .build()
-                .expect("layer")
-        })
-        .collect();
-    for layer in &layers {
-        let (status, body) = send(&api(layer), get(&server.url("/api"))).await;
-        assert_eq!(status, StatusCode::OK, "{body}");
-        assert_eq!(body["jkt"], key("eddsa").thumbprint());
-    }
-    // One token request fleet-wide; the second layer's token came from Redis and went out as
-    // `DPoP` with a proof the resource server accepted.
-    assert_eq!(server.stats().await["token_requests"], 1);
-    assert_eq!(layers[1].stats().token_requests, 0);
-    let token = layers[1].access_token().await.expect("token");
-    assert_eq!(token.token_type(), "DPoP");
 }

@@ -213,7 +213,6 @@ impl KeyedCaches {
     #[cold]
     fn insert(&self, key: &CredentialKey, now: u64) -> TokenCache {
         let map = &*self.shared;
-        let span = tracing::info_span!("credential", key = %key);
         let source = (map.make)(key);
         #[cfg(feature = "redis")]
         let fleet = map.store.as_ref().and_then(|store| {
@@ -221,7 +220,8 @@ impl KeyedCaches {
             Some(super::Fleet::new(Arc::clone(store), &cache_key))
         });
         let counters = Counters::under(Arc::clone(&map.counters));
-        let cache = TokenCache::with_counters(source, map.config.clone(), counters, span);
+        let cache =
+            TokenCache::with_counters(source, map.config.clone(), counters, Some(key.clone()));
         #[cfg(feature = "redis")]
         let cache = match fleet {
             Some(fleet) => cache.with_fleet(fleet),

@@ -33,7 +33,7 @@ use self::freshness::Freshness;
 use self::schedule::{decide, may_force_refresh, Decision, Fetching, Schedule};
 use crate::stats::Counters;
 use crate::token::Binding;
-use crate::{Error, TokenSource};
+use crate::{CredentialKey, Error, TokenSource};
 
 #[cfg(feature = "redis")]
 pub(crate) use self::fleet::Fleet;
@@ -91,6 +91,8 @@ struct Shared {
     counters: Arc<Counters>,
     /// On a keyed layer, the key's span: its fetches run in it, so their events carry the key.
     span: tracing::Span,
+    /// On a keyed layer, the key.
+    key: Option<CredentialKey>,
     /// The store this cache shares its tokens through, if any.
     #[cfg(feature = "redis")]
     fleet: Option<Arc<Fleet>>,
@@ -139,16 +141,21 @@ impl Fetch {
 
 impl TokenCache {
     pub(crate) fn new(source: Arc<dyn TokenSource>, config: CacheConfig) -> Self {
-        Self::with_counters(source, config, Counters::default(), tracing::Span::none())
+        Self::with_counters(source, config, Counters::default(), None)
     }
 
-    /// A cache counting into `counters`, its fetches and 401s in `span`.
+    /// The cache of `key` on a keyed layer, counting into `counters`, its fetches and 401s in
+    /// a span that names the key.
     pub(crate) fn with_counters(
         source: Arc<dyn TokenSource>,
         config: CacheConfig,
         counters: Counters,
-        span: tracing::Span,
+        key: Option<CredentialKey>,
     ) -> Self {
+        let span = match &key {
+            Some(key) => tracing::info_span!("credential", key = %key),
+            None => tracing::Span::none(),
+        };
         Self {
             shared: Arc::new(Shared {
                 current: ArcSwapOption::empty(),
@@ -157,6 +164,7 @@ impl TokenCache {
                 config,
                 counters: Arc::new(counters),
                 span,
+                key,
                 #[cfg(feature = "redis")]
                 fleet: None,
             }),
@@ -190,6 +198,11 @@ impl TokenCache {
         let current = self.shared.current.load();
         let cached = current.as_deref()?;
         cached.freshness.is_fresh().then(|| cached.token.clone())
+    }
+
+    /// The key of this cache, on a keyed layer.
+    pub(crate) fn key(&self) -> Option<&CredentialKey> {
+        self.shared.key.as_ref()
     }
 
     /// A view of the current token for one service: the hot path.
