@@ -147,22 +147,63 @@ impl fmt::Debug for Proven {
     }
 }
 
-/// Whether a 401 asks for a nonce (RFC 9449 §9): a `WWW-Authenticate: DPoP` challenge with
-/// `error="use_dpop_nonce"`. Such a 401 does not reject the token.
+/// Whether a 401 asks for a nonce (RFC 9449 §9): a `DPoP` challenge whose `error` is
+/// `use_dpop_nonce`, in any `WWW-Authenticate` field (one field may hold several challenges,
+/// RFC 9110 §11.6.1), with a `DPoP-Nonce` to use. Such a 401 does not reject the token.
 pub(crate) fn asks_for_nonce(answer: &HeaderMap) -> bool {
-    answer.get_all(WWW_AUTHENTICATE).iter().any(|challenge| {
-        let challenge = challenge.as_bytes();
-        challenge.len() > 4
-            && challenge[..4].eq_ignore_ascii_case(b"dpop")
-            && challenge[4].is_ascii_whitespace()
-            && contains(challenge, b"use_dpop_nonce")
-    }) && answer.contains_key(DPOP_NONCE)
+    answer.contains_key(DPOP_NONCE)
+        && answer
+            .get_all(WWW_AUTHENTICATE)
+            .iter()
+            .any(|field| dpop_error_is_nonce(field.as_bytes()))
 }
 
-fn contains(haystack: &[u8], needle: &[u8]) -> bool {
-    haystack
-        .windows(needle.len())
-        .any(|window| window == needle)
+/// Walks a `WWW-Authenticate` field's comma-separated items (quoted commas are text): an item
+/// that is not `name=value` starts a challenge (`scheme [name=value]`); the others are its
+/// parameters. True if a `DPoP` challenge has `error` `use_dpop_nonce`, quoted or not.
+fn dpop_error_is_nonce(field: &[u8]) -> bool {
+    let mut in_dpop = false;
+    for item in items(field) {
+        let item = item.trim_ascii();
+        let param = match item.iter().position(u8::is_ascii_whitespace) {
+            Some(end) if !item[..end].contains(&b'=') => {
+                in_dpop = item[..end].eq_ignore_ascii_case(b"dpop");
+                item[end..].trim_ascii()
+            }
+            _ if !item.contains(&b'=') => {
+                in_dpop = item.eq_ignore_ascii_case(b"dpop");
+                continue;
+            }
+            _ => item,
+        };
+        let Some(at) = param.iter().position(|&b| b == b'=') else {
+            continue;
+        };
+        let (name, value) = (param[..at].trim_ascii(), param[at + 1..].trim_ascii());
+        let value = value
+            .strip_prefix(b"\"")
+            .and_then(|v| v.strip_suffix(b"\""))
+            .unwrap_or(value);
+        if in_dpop && name.eq_ignore_ascii_case(b"error") && value == b"use_dpop_nonce" {
+            return true;
+        }
+    }
+    false
+}
+
+/// A field's items, split at commas outside quoted strings.
+fn items(field: &[u8]) -> impl Iterator<Item = &[u8]> {
+    let mut quoted = false;
+    let mut escaped = false;
+    field.split(move |&b| {
+        match (escaped, b) {
+            (true, _) => escaped = false,
+            (false, b'\\') if quoted => escaped = true,
+            (false, b'"') => quoted = !quoted,
+            _ => {}
+        }
+        b == b',' && !quoted
+    })
 }
 
 /// A request's `htu` (§4.2: scheme, authority and path; no query, no fragment, no user

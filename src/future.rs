@@ -71,10 +71,12 @@ pin_project! {
             pending: Option<Box<Pending<S, B>>>,
         },
         // The token is in the request: the service is polled ready again before the send.
+        // A token bound to a key waits here too: its proof is made once the service is
+        // ready, so a long wait for capacity does not age it or its nonce.
         Readying {
             pending: Option<Box<Pending<S, B>>>,
             generation: u64,
-            proven: Option<Box<Proven>>,
+            bound: Option<Token>,
         },
         // The second send: a new token, readiness, the call.
         Retrying {
@@ -293,24 +295,24 @@ where
                         .take()
                         .expect("ResponseFuture polled after completion");
                     let generation = token.generation;
-                    let proven = match token.binding {
+                    let bound = match token.binding {
                         None => {
                             let headers = pending.request.headers_mut();
                             headers.insert(AUTHORIZATION, token.header);
                             None
                         }
-                        Some(_) => Some(pending.shared.dpop.prove(&mut pending.request, token)?),
+                        Some(_) => Some(token),
                     };
                     State::Readying {
                         pending: Some(pending),
                         generation,
-                        proven,
+                        bound,
                     }
                 }
                 StateProj::Readying {
                     pending,
                     generation,
-                    proven,
+                    bound,
                 } => {
                     let waiting = pending
                         .as_mut()
@@ -321,18 +323,15 @@ where
                         .expect("ResponseFuture polled after completion");
                     let Pending {
                         mut service,
-                        request,
+                        mut request,
                         shared,
                         cache,
                     } = *pending;
-                    send(
-                        &mut service,
-                        request,
-                        *generation,
-                        proven.take(),
-                        &shared,
-                        &cache,
-                    )
+                    let proven = match bound.take() {
+                        Some(token) => Some(shared.dpop.prove(&mut request, token)?),
+                        None => None,
+                    };
+                    send(&mut service, request, *generation, proven, &shared, &cache)
                 }
                 StateProj::Retrying { future } => return future.as_mut().poll(cx),
                 StateProj::Failed { error } => {

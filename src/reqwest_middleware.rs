@@ -11,7 +11,9 @@ use crate::dpop::asks_for_nonce;
 use crate::scope::Decision;
 use crate::shared::Shared;
 use crate::stats::Event;
-use crate::unauthorized::{is_unauthorized, not_retried, token_for_retry, Again, Retries};
+use crate::unauthorized::{
+    authorize_again, is_unauthorized, not_retried, token_again, Again, Retries,
+};
 use crate::{Error, SymblAuthLayer};
 
 /// A [`reqwest_middleware::Middleware`] that authenticates requests to Symbl, sharing the token
@@ -127,15 +129,18 @@ impl Middleware for SymblAuthMiddleware {
         let mut response = next.clone().run(request, extensions).await?;
         let mut retries = Retries::new(proven.is_some());
         loop {
+            // After a redirect the client followed to another origin, the answer is not ours:
+            // neither its nonce nor its 401 (reqwest drops our token when the host changes).
+            let ours = |response: &Response| response.url().origin() == sent_to.origin();
             if let Some(proven) = &proven {
-                proven.saw(response.headers());
+                if ours(&response) {
+                    proven.saw(response.headers());
+                }
             }
             if !is_unauthorized(response.status(), response.version(), response.headers()) {
                 return Ok(response);
             }
-            // The client followed a redirect to another origin, and dropped our token on the
-            // way (reqwest does when the host changes): that 401 is not ours.
-            if response.url().origin() != sent_to.origin() {
+            if !ours(&response) {
                 tracing::debug!("401 from another origin than the token went to: not ours");
                 return Ok(response);
             }
@@ -155,29 +160,13 @@ impl Middleware for SymblAuthMiddleware {
                 }
                 return Ok(response);
             };
-            let token = match (again, &proven) {
-                (Again::SameToken, Some(proven)) => {
-                    cache.counters().count(Event::NonceRetry);
-                    proven.token.clone()
-                }
-                _ => match token_for_retry(cache, generation)
-                    .await
-                    .map_err(middleware)?
-                {
-                    Some(token) => token,
-                    None => return Ok(response),
-                },
+            let next_token = token_again(again, cache, generation, proven.as_deref());
+            let Some(token) = next_token.await.map_err(middleware)? else {
+                return Ok(response);
             };
             generation = token.generation;
-            match proven.as_mut() {
-                Some(proven) => proven
-                    .again(request.headers_mut(), token)
-                    .map_err(middleware)?,
-                None => {
-                    let headers = request.headers_mut();
-                    headers.insert(header::AUTHORIZATION, token.header);
-                }
-            }
+            authorize_again(request.headers_mut(), token, proven.as_deref_mut())
+                .map_err(middleware)?;
             response = next.clone().run(request, extensions).await?;
             if proven.is_none() {
                 return Ok(response);

@@ -4,7 +4,6 @@
 use std::future::{poll_fn, Future};
 use std::pin::Pin;
 
-use http::header::AUTHORIZATION;
 use http::{Request, Response, Uri};
 use http_body::Body;
 use tower_service::Service;
@@ -14,7 +13,7 @@ use crate::dpop::{asks_for_nonce, Proven};
 use crate::replay::Declined;
 use crate::resend::Resend;
 use crate::stats::Event;
-use crate::unauthorized::{is_unauthorized, not_retried, token_for_retry, Again, Retries};
+use crate::unauthorized::{authorize_again, is_unauthorized, not_retried, token_again, Retries};
 use crate::{BoxError, ReplayBody};
 
 /// The sends after a 401, boxed: the usual call never gets there.
@@ -124,32 +123,21 @@ impl<S> Second<S> {
     {
         let mut retries = Retries::new(self.proven.is_some());
         loop {
-            let token = match (retries.next(nonce_asked), &self.proven) {
-                (Some(Again::SameToken), Some(proven)) => {
-                    self.cache.counters().count(Event::NonceRetry);
-                    tracing::debug!("sending again with the DPoP nonce the server asked for");
-                    proven.token.clone()
-                }
-                (Some(Again::NewToken), _) => {
-                    match token_for_retry(&self.cache, self.generation).await? {
-                        Some(token) => token,
-                        None => return Ok(rejected),
-                    }
-                }
-                _ => return Ok(rejected),
+            let Some(again) = retries.next(nonce_asked) else {
+                return Ok(rejected);
+            };
+            let proven = self.proven.as_deref();
+            let Some(token) = token_again(again, &self.cache, self.generation, proven).await?
+            else {
+                return Ok(rejected);
             };
             // Unread, the 401's body would hold its connection through the next send.
             drop(rejected);
-            let headers = request.headers_mut();
-            match self.proven.as_mut() {
-                Some(proven) => proven.again(headers, token)?,
-                None => {
-                    headers.insert(AUTHORIZATION, token.header);
-                }
-            }
             poll_fn(|cx| self.service.poll_ready(cx))
                 .await
                 .map_err(Into::into)?;
+            // After readiness: a proof made before a wait for capacity would age meanwhile.
+            authorize_again(request.headers_mut(), token, self.proven.as_deref_mut())?;
             let answer = self.service.call(request).await.map_err(Into::into)?;
             let Some(proven) = &self.proven else {
                 return Ok(answer);

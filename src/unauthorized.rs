@@ -3,10 +3,11 @@
 
 use std::fmt;
 
-use http::header::{HeaderName, CONTENT_TYPE};
+use http::header::{HeaderName, AUTHORIZATION, CONTENT_TYPE};
 use http::{HeaderMap, StatusCode, Version};
 
 use crate::cache::{Invalidated, Token, TokenCache};
+use crate::dpop::Proven;
 use crate::stats::Event;
 use crate::Error;
 
@@ -129,6 +130,41 @@ impl Retries {
             std::mem::take(&mut self.nonce).then_some(Again::SameToken)
         } else {
             std::mem::take(&mut self.token).then_some(Again::NewToken)
+        }
+    }
+}
+
+/// The token for the send that answers a 401 (`again`): for a nonce, `proven`'s own token
+/// (counted as a nonce retry); after a rejection, a newer one than `rejected` if there is one
+/// ([`token_for_retry`]).
+pub(crate) async fn token_again(
+    again: Again,
+    cache: &TokenCache,
+    rejected: u64,
+    proven: Option<&Proven>,
+) -> Result<Option<Token>, Error> {
+    match (again, proven) {
+        (Again::SameToken, Some(proven)) => {
+            cache.counters().count(Event::NonceRetry);
+            tracing::debug!("sending again with the DPoP nonce the server asked for");
+            Ok(Some(proven.token.clone()))
+        }
+        _ => token_for_retry(cache, rejected).await,
+    }
+}
+
+/// Puts `token` in a request to send again: with a new proof for a bound one (`proven`), else
+/// as its `Authorization` alone.
+pub(crate) fn authorize_again(
+    headers: &mut HeaderMap,
+    token: Token,
+    proven: Option<&mut Proven>,
+) -> Result<(), Error> {
+    match proven {
+        Some(proven) => proven.again(headers, token),
+        None => {
+            headers.insert(AUTHORIZATION, token.header);
+            Ok(())
         }
     }
 }

@@ -315,6 +315,25 @@ async fn a_failing_endpoint_gets_one_token_request_per_cool_down_from_the_fleet(
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_holders_own_timeouts_are_not_shared_as_the_fleets_cool_down() {
+    let redis = RedisServer::start();
+    let server = TestServer::start().await.expect("server");
+    // The holder's only attempt gets no answer: its timeout may be its own network's.
+    server.symbl().fail_token_requests(TokenFault::Hang, 1);
+    let mut plan = Plan::new(&redis, &server, &[], "token");
+    (plan.attempt_ms, plan.budget_ms, plan.cooldown_ms) = (300, 300, 10_000);
+    let holder = member(&plan);
+    holder.layer.access_token().await.expect_err("timed out");
+    // Another process asks the endpoint itself, and gets its token.
+    member(&plan)
+        .layer
+        .access_token()
+        .await
+        .expect("not held back");
+    assert_eq!(server.symbl().token_requests(), 2);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_busy_fleet_refreshes_ahead_once_for_all() {
     let redis = RedisServer::start();
     // 2 s tokens: each member refreshes ahead at about half their lifetime.

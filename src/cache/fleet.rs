@@ -244,8 +244,13 @@ impl Fleet {
     }
 
     /// Shares the cool-down after this process's fetch failed with `error`: as long as the
-    /// cache holds it (the failure cool-down, or the `Retry-After` if longer).
+    /// cache holds it (the failure cool-down, or the `Retry-After` if longer). Only what the
+    /// endpoint answered is shared: a network error or a timeout may be this process's own
+    /// (its DNS, its route), and must not hold the rest of the fleet back.
     async fn cool_down(&self, sealer: &Sealer, error: &Error, config: &CacheConfig) {
+        if matches!(error, Error::TokenEndpointUnavailable { status: None, .. }) {
+            return;
+        }
         let pause = config
             .failure_cooldown
             .max(error.retry_after().unwrap_or_default());

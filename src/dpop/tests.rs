@@ -84,6 +84,28 @@ fn only_a_dpop_challenge_for_a_nonce_with_the_nonce_asks_for_one() {
         r#"DPoPX error="use_dpop_nonce""#,
         true
     )));
+    // Several challenges in one field, in either order; the error of the DPoP one counts.
+    assert!(asks_for_nonce(&answer(
+        r#"Bearer realm="api", DPoP algs="ES256 EdDSA", error="use_dpop_nonce""#,
+        true
+    )));
+    assert!(asks_for_nonce(&answer(
+        r#"DPoP error=use_dpop_nonce, Bearer"#,
+        true
+    )));
+    assert!(!asks_for_nonce(&answer(
+        r#"DPoP algs="ES256", Bearer error="use_dpop_nonce""#,
+        true
+    )));
+    // The words elsewhere, quoted commas included, are not the error.
+    assert!(!asks_for_nonce(&answer(
+        r#"DPoP error="invalid_token", error_description="not use_dpop_nonce, really""#,
+        true
+    )));
+    assert!(!asks_for_nonce(&answer(
+        r#"DPoP error_description="a, error=use_dpop_nonce", error="invalid_token""#,
+        true
+    )));
 }
 
 #[test]

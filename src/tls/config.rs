@@ -29,10 +29,11 @@ pub(crate) fn client_config_with_identity(
         .with_client_auth_cert(chain, key)
         .map_err(|err| match err {
             rustls::Error::InconsistentKeys(_) => Error::config(
-                "ClientIdentity: the private key does not belong to the first certificate of                  the chain",
+                "ClientIdentity: the private key does not belong to the first certificate of the chain",
             ),
             err => Error::config(
-                "ClientIdentity: the TLS provider cannot use the certificate or the private key                  (a key type it does not support, or a certificate that is not DER)",
+                "ClientIdentity: the TLS provider cannot use the certificate or the private key (a key \
+                 type it does not support, or a certificate that is not DER)",
             )
             .with_source(err),
         })
