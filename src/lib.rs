@@ -3,7 +3,9 @@
 //! [`SymblAuthLayer`] wraps any HTTP service (a hyper-util client, a tonic channel, a service
 //! in an axum app). It fetches an access token from Symbl's token endpoint, caches it, adds
 //! `Authorization: Bearer <token>` to each request for Symbl, and on a 401 refreshes the token
-//! and sends the request once more.
+//! and sends the request once more. With an OAuth2 source whose tokens are bound to a key
+//! (DPoP, [`oauth2::ClientCredentials::dpop`]) each request carries `Authorization: DPoP` and a
+//! proof of its own instead.
 //!
 //! # Example
 //!
@@ -44,8 +46,8 @@
 //! # What it guarantees
 //!
 //! One fetch at a time per layer, expiry from `expiresIn`, refresh ahead, a calm answer to a
-//! failing endpoint, one retry after a 401 with a newer token only, the token only where it
-//! belongs, no secret in any output, and a layer that outlives runtimes. Each guarantee, with
+//! failing endpoint, one retry after a 401 with a newer token only (and, for a DPoP token, one
+//! more with the resource server's nonce, the token kept), the token only where it belongs, no secret in any output, and a layer that outlives runtimes. Each guarantee, with
 //! the test that pins it, is in [`guarantees`] (the crate's `RELIABILITY.md`). The rules for
 //! which requests get the token are on [`SymblAuthLayerBuilder::allow_host`]: the allowed
 //! hosts, and any request whose URI has no authority (the wrapped service is trusted to send

@@ -16,7 +16,9 @@ use crate::shared::{Shared, Tokens};
 use crate::ReplayBody;
 use crate::{BoxError, Error};
 
-/// Adds `Authorization: Bearer <token>` to requests for Symbl and retries once after a 401.
+/// Adds `Authorization: Bearer <token>` to requests for Symbl and retries once after a 401
+/// (a DPoP-bound token goes as `Authorization: DPoP` with a proof per request, and may be sent
+/// once more with the resource server's nonce).
 ///
 /// Made by [`SymblAuthLayer`](crate::SymblAuthLayer). It takes requests with any body `B` and
 /// hands the inner service a [`ReplayBody<B>`]; the response is the inner service's, unchanged.
@@ -67,8 +69,9 @@ pub struct SymblAuth<S> {
     shared: Arc<Shared>,
     /// The hot path's view of the one cache; none on a keyed layer.
     token: Option<TokenView>,
-    /// On a keyed layer, the cache of the last request's key, held here for its call (a local
-    /// would cost the single-credential path a drop flag).
+    /// On a keyed layer, the cache of the last request's key: held here for the call (a local
+    /// would cost the single-credential path a drop flag), and kept until the next keyed call
+    /// or the drop of this instance, so an evicted key's cache may outlive its eviction here.
     keyed: Option<TokenCache>,
 }
 

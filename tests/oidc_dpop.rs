@@ -31,7 +31,7 @@ async fn each_api_request_carries_a_fresh_proof_for_each_kind_of_key() {
         let thumbprint = dpop_key.thumbprint().to_owned();
         let layer = layer(&server, dpop_key);
         let service = api(&layer);
-        // Queries and fragments are not in `htu`; methods and bodies vary.
+        // Queries are not in `htu` (an `http::Uri` carries no fragment); methods and bodies vary.
         let requests = [
             get(&server.url("/api")),
             get(&server.url("/api/items?page=2&sort=name")),

@@ -29,17 +29,18 @@
 //! expiry and the lifetime. An entry that does not open (tampered, written by hand, sealed under
 //! another credential) is refused, never sent, and overwritten by the next fetch.
 //!
-//! The cipher is the rustls `CryptoProvider`'s, so the store adds no crypto crate: the TLS
-//! feature's (aws-lc-rs under `rustls`, ring under `rustls-ring`), else one the store is given
-//! ([`RedisStore::crypto_provider`]), else the process default (`rustls-no-provider`,
+//! The cipher is the rustls `CryptoProvider`'s, so the store adds no crypto crate: one the store
+//! is given ([`RedisStore::crypto_provider`]), else the TLS feature's (aws-lc-rs under
+//! `rustls`, ring under `rustls-ring`), else the process default (`rustls-no-provider`,
 //! `native-tls`: install one with `CryptoProvider::install_default` before `build`).
 //!
 //! Which sources share: every one whose [`cache_key`](crate::TokenSource::cache_key) has a
 //! secret: Symbl's (the app secret), OAuth2's with a client secret (`client_secret_basic`,
 //! `_post`, `_jwt`) or with `private_key_jwt` (a hash of the private key seals; the key itself
 //! is never stored). An assertion made outside (`oauth2::ClientAssertion`), `tls_client_auth` or
-//! an empty secret have nothing secret to seal under: they share only with the app's seal key,
-//! and `build` fails without one.
+//! an empty secret have nothing secret to seal under: they share only with the app's seal key.
+//! Without one, `build` fails for a layer's one source; a keyed layer's key, met after
+//! `build`, logs a warning once and fetches for itself.
 //!
 //! The store never makes things worse: each operation is bounded by
 //! [`TokenStore::timeout`], and on any failure the layer fetches for itself, as it does without
