@@ -55,9 +55,8 @@ pub struct AccessToken {
     binding: Option<Binding>,
 }
 
-/// What makes the DPoP proofs (RFC 9449 §4) a token bound to a key needs, one per request.
-/// Its source makes one per token, so the parts every proof of that token shares (the JWS
-/// header with the public key, the token's `ath`) are computed once, not per request.
+/// Makes the DPoP proofs (RFC 9449 §4) of a token bound to a key, one per request; made once
+/// per token, with what all its proofs share (the JWS header with the public key, `ath`).
 pub(crate) trait Prover: fmt::Debug + Send + Sync {
     /// A proof for one request: its `method`, its `htu` (scheme, authority and path; no query,
     /// no fragment, §4.2) and the resource server's latest `nonce` for that origin (§9).
@@ -288,12 +287,10 @@ pub struct CacheKey {
     /// Length-prefixed `name`, `value` pairs, in the order given.
     parts: Vec<u8>,
     secret: secrecy::SecretSlice<u8>,
-    /// What makes a token read back from a fleet's store, where it is kept raw, the token its
-    /// source would have made: a DPoP one, bound to the source's key.
     rebind: Option<Rebind>,
 }
 
-/// See [`CacheKey`]'s `rebind`.
+/// Makes a token read back raw from a fleet's store what its source made (DPoP: bound).
 pub(crate) type Rebind = Arc<dyn Fn(AccessToken) -> Result<AccessToken, Error> + Send + Sync>;
 
 impl CacheKey {
@@ -319,6 +316,7 @@ impl CacheKey {
     }
 
     /// The same key, for a source whose tokens `rebind` makes whole again.
+    #[cfg_attr(not(tls_rustls), allow(dead_code))]
     pub(crate) fn with_rebind(mut self, rebind: Rebind) -> Self {
         self.rebind = Some(rebind);
         self

@@ -11,7 +11,7 @@ mod support;
 use bytes::Bytes;
 use http::{Request, StatusCode, Uri};
 use http_body_util::Full;
-use serde_json::{json, Value};
+use serde_json::json;
 use symbl_auth::oauth2::{AuthMethod, ClientCredentials};
 use symbl_auth::SymblAuthLayer;
 use tower::{Layer, Service, ServiceExt};
@@ -98,7 +98,7 @@ async fn reqwest_middleware_clients_send_proofs_and_answer_the_nonce_the_same_wa
             .await
             .expect("answer");
         assert_eq!(response.status(), StatusCode::OK);
-        let body: Value = response.json().await.expect("JSON");
+        let body: serde_json::Value = response.json().await.expect("JSON");
         assert_eq!(body["body_bytes"], 3);
     }
     let stats = layer.stats();

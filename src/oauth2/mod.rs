@@ -283,13 +283,11 @@ impl ClientCredentials {
     /// made once more with it and with a fresh client assertion; the nonce is kept for the
     /// next requests.
     ///
-    /// A token bound to a key is useless to whoever steals it without the key. Behind
-    /// [`SymblAuthLayer::from_source`](crate::SymblAuthLayer::from_source) each API request
-    /// gets `Authorization: DPoP <token>` and a fresh proof (RFC 9449 §7), with the resource
-    /// server's nonce when it asks for one (§9); see
-    /// [`dpop_origin`](crate::SymblAuthLayerBuilder::dpop_origin) for requests without an
-    /// origin. To send the token yourself, make each proof with
-    /// [`PrivateKey::dpop_proof`].
+    /// A token bound to a key is useless to whoever steals it without the key. Through the
+    /// layer each API request gets `Authorization: DPoP <token>` and a fresh proof (§7), with
+    /// the resource server's nonce when it asks (§9; requests without an origin:
+    /// [`dpop_origin`](crate::SymblAuthLayerBuilder::dpop_origin)). To send the token
+    /// yourself, make each proof with [`PrivateKey::dpop_proof`].
     ///
     /// [RFC 9449]: https://www.rfc-editor.org/rfc/rfc9449
     pub fn dpop(mut self, key: PrivateKey) -> Self {
