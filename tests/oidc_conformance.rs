@@ -364,76 +364,7 @@ async fn from_issuer_discovers_the_token_endpoint_once_and_checks_what_the_serve
     );
 }
 
-/// A test CA, a server certificate for 127.0.0.1 and a client certificate `CN=mtls-client`, as
-/// PEM files in a directory of their own; the client's as rustls types.
-struct Pki {
-    dir: std::path::PathBuf,
-    client_chain: Vec<rustls::pki_types::CertificateDer<'static>>,
-    client_key: rustls::pki_types::PrivateKeyDer<'static>,
-    roots: rustls::RootCertStore,
-}
-
-fn pki() -> Pki {
-    use rcgen::{
-        BasicConstraints, CertificateParams, DistinguishedName, DnType, IsCa, Issuer, KeyPair,
-    };
-    let dir = std::env::temp_dir().join(format!("symbl-auth-mtls-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).expect("dir");
-    let ca_key = KeyPair::generate().expect("key");
-    let mut ca_params = CertificateParams::new(Vec::<String>::new()).expect("params");
-    ca_params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
-    ca_params.distinguished_name = DistinguishedName::new();
-    ca_params
-        .distinguished_name
-        .push(DnType::CommonName, "symbl-auth test CA");
-    let ca = ca_params.self_signed(&ca_key).expect("CA");
-    let issuer = Issuer::new(ca_params, ca_key);
-    let server_key = KeyPair::generate().expect("key");
-    let server = CertificateParams::new(vec!["127.0.0.1".to_owned()])
-        .expect("params")
-        .signed_by(&server_key, &issuer)
-        .expect("server certificate");
-    let client_key = KeyPair::generate().expect("key");
-    let mut client_params = CertificateParams::new(Vec::<String>::new()).expect("params");
-    client_params.distinguished_name = DistinguishedName::new();
-    client_params
-        .distinguished_name
-        .push(DnType::CommonName, "mtls-client");
-    let client = client_params
-        .signed_by(&client_key, &issuer)
-        .expect("client certificate");
-    let pem = |label: &str, der: &[u8]| {
-        use base64::Engine as _;
-        let text = base64::engine::general_purpose::STANDARD.encode(der);
-        let lines: Vec<&str> = text
-            .as_bytes()
-            .chunks(64)
-            .map(|line| std::str::from_utf8(line).expect("base64"))
-            .collect();
-        format!(
-            "-----BEGIN {label}-----\n{}\n-----END {label}-----\n",
-            lines.join("\n")
-        )
-    };
-    for (name, pem) in [
-        ("ca.pem", pem("CERTIFICATE", ca.der())),
-        ("server.pem", pem("CERTIFICATE", server.der())),
-        (
-            "server.key",
-            pem("PRIVATE KEY", &server_key.serialize_der()),
-        ),
-    ] {
-        std::fs::write(dir.join(name), pem).expect("write");
-    }
-    let mut roots = rustls::RootCertStore::empty();
-    roots.add(ca.der().clone()).expect("root");
-    Pki {
-        dir,
-        client_chain: vec![client.der().clone()],
-        client_key: rustls::pki_types::PrivateKeyDer::Pkcs8(client_key.serialize_der().into()),
-        roots,
-    }
-}
+use oidc_server::pki::Pki;
 
 /// The app's own client: hyper-rustls trusting the test CA, presenting the client certificate
 /// if `with_certificate`.
@@ -452,10 +383,14 @@ where
     let builder = rustls::ClientConfig::builder_with_provider(provider)
         .with_safe_default_protocol_versions()
         .expect("versions")
-        .with_root_certificates(pki.roots.clone());
+        .with_root_certificates({
+            let mut roots = rustls::RootCertStore::empty();
+            roots.add(pki.ca.clone()).expect("root");
+            roots
+        });
     let config = if with_certificate {
         builder
-            .with_client_auth_cert(pki.client_chain.clone(), pki.client_key.clone_key())
+            .with_client_auth_cert(pki.client_chain.clone(), pki.client_key.clone_key().into())
             .expect("client certificate")
     } else {
         builder.with_no_client_auth()
@@ -472,7 +407,7 @@ where
 #[tokio::test]
 async fn tls_client_auth_gets_certificate_bound_tokens_through_the_mtls_alias() {
     logs();
-    let pki = pki();
+    let pki = oidc_server::pki::generate("mtls");
     let server = OidcServer::start(json!({
         "tls": {
             "cert": pki.dir.join("server.pem"),

@@ -9,7 +9,6 @@
 //! platform's roots: `SSL_CERT_FILE`, set once for this process before its first handshake.
 #![allow(dead_code, unreachable_pub)]
 
-use std::path::PathBuf;
 use std::sync::{Arc, OnceLock};
 
 use http::StatusCode;
@@ -21,84 +20,17 @@ use tokio_rustls::rustls;
 
 use crate::oidc_server::OidcServer;
 
-/// A test CA, a server certificate for 127.0.0.1 and a client certificate `CN=mtls-client`:
-/// one set per process (under `rustls-ring` the platform roots are read once per process).
-pub struct Pki {
-    dir: PathBuf,
-    ca_pem: String,
-    client_pem: String,
-    client_key_pem: String,
-    client_chain: Vec<rustls::pki_types::CertificateDer<'static>>,
-    client_key: rustls::pki_types::PrivatePkcs8KeyDer<'static>,
-}
+pub use crate::oidc_server::pki::Pki;
 
-fn pem(label: &str, der: &[u8]) -> String {
-    use base64::Engine as _;
-    let text = base64::engine::general_purpose::STANDARD.encode(der);
-    let lines: Vec<&str> = text
-        .as_bytes()
-        .chunks(64)
-        .map(|line| std::str::from_utf8(line).expect("base64"))
-        .collect();
-    format!(
-        "-----BEGIN {label}-----\n{}\n-----END {label}-----\n",
-        lines.join("\n")
-    )
-}
-
+/// The test PKI: one set per process (under `rustls-ring` the platform roots are read once per
+/// process, and they are this CA).
 pub fn pki() -> &'static Pki {
     static PKI: OnceLock<Pki> = OnceLock::new();
     PKI.get_or_init(|| {
-        use rcgen::{
-            BasicConstraints, CertificateParams, DistinguishedName, DnType, IsCa, Issuer, KeyPair,
-        };
-        let dir =
-            std::env::temp_dir().join(format!("symbl-auth-mtls-builtin-{}", std::process::id()));
-        std::fs::create_dir_all(&dir).expect("dir");
-        let ca_key = KeyPair::generate().expect("key");
-        let mut ca_params = CertificateParams::new(Vec::<String>::new()).expect("params");
-        ca_params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
-        ca_params.distinguished_name = DistinguishedName::new();
-        ca_params
-            .distinguished_name
-            .push(DnType::CommonName, "symbl-auth test CA");
-        let ca = ca_params.self_signed(&ca_key).expect("CA");
-        let issuer = Issuer::new(ca_params, ca_key);
-        let server_key = KeyPair::generate().expect("key");
-        let server = CertificateParams::new(vec!["127.0.0.1".to_owned()])
-            .expect("params")
-            .signed_by(&server_key, &issuer)
-            .expect("server certificate");
-        let client_key = KeyPair::generate().expect("key");
-        let mut client_params = CertificateParams::new(Vec::<String>::new()).expect("params");
-        client_params.distinguished_name = DistinguishedName::new();
-        client_params
-            .distinguished_name
-            .push(DnType::CommonName, "mtls-client");
-        let client = client_params
-            .signed_by(&client_key, &issuer)
-            .expect("client certificate");
-        let ca_pem = pem("CERTIFICATE", ca.der());
-        for (name, pem) in [
-            ("ca.pem", ca_pem.clone()),
-            ("server.pem", pem("CERTIFICATE", server.der())),
-            (
-                "server.key",
-                pem("PRIVATE KEY", &server_key.serialize_der()),
-            ),
-        ] {
-            std::fs::write(dir.join(name), pem).expect("write");
-        }
+        let pki = crate::oidc_server::pki::generate("mtls-builtin");
         #[cfg(tls_provider = "ring")]
-        std::env::set_var("SSL_CERT_FILE", dir.join("ca.pem"));
-        Pki {
-            dir,
-            ca_pem,
-            client_pem: pem("CERTIFICATE", client.der()),
-            client_key_pem: pem("PRIVATE KEY", &client_key.serialize_der()),
-            client_chain: vec![client.der().clone()],
-            client_key: client_key.serialize_der().into(),
-        }
+        std::env::set_var("SSL_CERT_FILE", pki.dir.join("ca.pem"));
+        pki
     })
 }
 
@@ -160,8 +92,7 @@ pub async fn call_api(
     let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
     let mut roots = rustls::RootCertStore::empty();
     roots.add(pki.client_chain[0].clone()).ok();
-    let ca = rustls::pki_types::CertificateDer::from(base64_der(&pki.ca_pem));
-    roots.add(ca).expect("root");
+    roots.add(pki.ca.clone()).expect("root");
     let builder = rustls::ClientConfig::builder_with_provider(provider)
         .with_safe_default_protocol_versions()
         .expect("versions")
@@ -193,17 +124,6 @@ pub async fn call_api(
         .expect("body")
         .to_bytes();
     (status, serde_json::from_slice(&body).unwrap_or(Value::Null))
-}
-
-fn base64_der(pem: &str) -> Vec<u8> {
-    use base64::Engine as _;
-    let text: String = pem
-        .lines()
-        .filter(|line| !line.starts_with("-----"))
-        .collect();
-    base64::engine::general_purpose::STANDARD
-        .decode(text)
-        .expect("base64")
 }
 
 /// A `tls_client_auth` source through the built-in client with `client_identity` gets a token

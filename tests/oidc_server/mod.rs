@@ -14,6 +14,8 @@ use std::time::Duration;
 
 use serde_json::Value;
 
+pub mod pki;
+
 const DIR: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/oidc_server");
 
 /// A test key's file (tests/keys/), as server.mjs and `PrivateKey` read it.
