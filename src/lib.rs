@@ -127,8 +127,8 @@
 //! 6. **The ground**: [`Error`], [`AccessToken`], [`TokenSource`] and its [`CacheKey`],
 //!    [`CredentialKey`], who bounds an attempt (`attempt`), which runtime can fetch
 //!    (`runtime`), where a secret may travel in clear (`cleartext`), the crypto taken from a
-//!    rustls provider (`crypto`: hashes, HMAC, randomness, the store's seal), redaction,
-//!    [`Stats`], and the [`ReplayBody`].
+//!    rustls provider (`crypto`: hashes, HMAC, randomness, the store's seal), the little DER
+//!    keys need (`der`), redaction, [`Stats`], and the [`ReplayBody`].
 //!
 //! [Tower]: https://docs.rs/tower
 //! [Symbl.ai]: https://symbl.ai
@@ -179,6 +179,8 @@ mod attempt;
 mod cleartext;
 #[cfg(any(tls_rustls, feature = "redis"))]
 mod crypto;
+#[cfg(any(tls_rustls, builtin_client))]
+mod der;
 mod error;
 mod key;
 mod redact;

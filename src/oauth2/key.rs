@@ -151,9 +151,9 @@ pub(super) mod loaded {
     use rustls::{SignatureAlgorithm, SignatureScheme};
     use serde_json::{Map, Value};
 
-    use super::super::der::{self, BIT_STRING, INTEGER, OCTET_STRING, OID, SEQUENCE};
     use super::super::jose::{b64, hmac_sha256, sha256};
     use super::{Alg, PrivateKey};
+    use crate::der::{self, BIT_STRING, INTEGER, OCTET_STRING, OID, SEQUENCE};
     use crate::Error;
 
     /// A key as the provider loaded it, with what every signature and proof re-uses.

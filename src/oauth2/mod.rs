@@ -39,8 +39,6 @@
 
 mod answer;
 mod assertion;
-#[cfg(tls_rustls)]
-mod der;
 mod discovery;
 mod dpop;
 mod fetch;

@@ -1,13 +1,10 @@
 //! For native-tls, which takes PKCS#8 keys only: a PKCS#1 (RSA) or SEC1 (EC) key wrapped in
 //! PKCS#8's `PrivateKeyInfo` (RFC 5208 §5; RFC 8017 A.1 for RSA, RFC 5915 §3 for EC).
 
+use crate::der::{expect, tlv, INTEGER, OCTET_STRING, OID, SEQUENCE};
 use crate::Error;
 
-const SEQUENCE: u8 = 0x30;
-const INTEGER: u8 = 0x02;
-const OCTET_STRING: u8 = 0x04;
 const NULL: u8 = 0x05;
-const OID: u8 = 0x06;
 /// `[0]`, the `parameters` of a SEC1 `ECPrivateKey`: the curve.
 const EC_PARAMETERS: u8 = 0xa0;
 
@@ -58,38 +55,4 @@ fn private_key_info(algorithm: &[u8], key: &[u8]) -> Vec<u8> {
         SEQUENCE,
         &[version, algorithm.to_vec(), tlv(OCTET_STRING, key)].concat(),
     )
-}
-
-fn tlv(tag: u8, content: &[u8]) -> Vec<u8> {
-    let mut out = vec![tag];
-    let len = content.len();
-    if len < 0x80 {
-        out.push(len as u8);
-    } else {
-        let bytes = len.to_be_bytes();
-        let skip = bytes.iter().take_while(|b| **b == 0).count();
-        out.push(0x80 | (bytes.len() - skip) as u8);
-        out.extend_from_slice(&bytes[skip..]);
-    }
-    out.extend_from_slice(content);
-    out
-}
-
-/// One element with `tag`: its content and what follows. `None` for anything else.
-fn expect(tag: u8, input: &[u8]) -> Option<(&[u8], &[u8])> {
-    let (&found, rest) = input.split_first()?;
-    let (&first, rest) = rest.split_first()?;
-    let (len, rest) = if first < 0x80 {
-        (usize::from(first), rest)
-    } else {
-        let count = usize::from(first & 0x7f);
-        if count == 0 || count > 4 || rest.len() < count {
-            return None;
-        }
-        let len = rest[..count]
-            .iter()
-            .fold(0usize, |len, b| (len << 8) | usize::from(*b));
-        (len, &rest[count..])
-    };
-    (found == tag && rest.len() >= len).then(|| (&rest[..len], &rest[len..]))
 }

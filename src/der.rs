@@ -1,14 +1,18 @@
 //! Just enough DER (X.690) for keys: writing the private keys a JWK describes (SEC1, PKCS#1,
-//! PKCS#8) and reading public keys (SPKI) and ECDSA signatures. Never panics on bad input.
+//! PKCS#8) and reading public keys (SPKI) and ECDSA signatures (`oauth2`), and wrapping a
+//! PKCS#1 or SEC1 key in PKCS#8 for native-tls (`transport::identity`). Never panics on bad
+//! input.
+// Under native-tls alone only the wrapping is used.
+#![cfg_attr(not(tls_rustls), allow(dead_code))]
 
-pub(super) const SEQUENCE: u8 = 0x30;
-pub(super) const INTEGER: u8 = 0x02;
-pub(super) const OCTET_STRING: u8 = 0x04;
-pub(super) const BIT_STRING: u8 = 0x03;
-pub(super) const OID: u8 = 0x06;
+pub(crate) const SEQUENCE: u8 = 0x30;
+pub(crate) const INTEGER: u8 = 0x02;
+pub(crate) const OCTET_STRING: u8 = 0x04;
+pub(crate) const BIT_STRING: u8 = 0x03;
+pub(crate) const OID: u8 = 0x06;
 
 /// A tag-length-value with `content`.
-pub(super) fn tlv(tag: u8, content: &[u8]) -> Vec<u8> {
+pub(crate) fn tlv(tag: u8, content: &[u8]) -> Vec<u8> {
     let mut out = vec![tag];
     let len = content.len();
     if len < 0x80 {
@@ -25,7 +29,7 @@ pub(super) fn tlv(tag: u8, content: &[u8]) -> Vec<u8> {
 
 /// An unsigned big-endian number as a DER INTEGER: leading zeros dropped, one added back when
 /// the high bit is set (a DER INTEGER is signed).
-pub(super) fn unsigned(bytes: &[u8]) -> Vec<u8> {
+pub(crate) fn unsigned(bytes: &[u8]) -> Vec<u8> {
     let skip = bytes.iter().take_while(|b| **b == 0).count();
     let digits = &bytes[skip..];
     let mut content = Vec::with_capacity(digits.len() + 1);
@@ -37,7 +41,7 @@ pub(super) fn unsigned(bytes: &[u8]) -> Vec<u8> {
 }
 
 /// Reads one tag-length-value: its tag, its content and what follows it.
-pub(super) fn read(input: &[u8]) -> Option<(u8, &[u8], &[u8])> {
+pub(crate) fn read(input: &[u8]) -> Option<(u8, &[u8], &[u8])> {
     let (&tag, rest) = input.split_first()?;
     let (&first, rest) = rest.split_first()?;
     let (len, rest) = if first < 0x80 {
@@ -59,7 +63,7 @@ pub(super) fn read(input: &[u8]) -> Option<(u8, &[u8], &[u8])> {
 }
 
 /// Reads one element that must have `tag`.
-pub(super) fn expect(tag: u8, input: &[u8]) -> Option<(&[u8], &[u8])> {
+pub(crate) fn expect(tag: u8, input: &[u8]) -> Option<(&[u8], &[u8])> {
     match read(input)? {
         (found, content, rest) if found == tag => Some((content, rest)),
         _ => None,
@@ -67,7 +71,7 @@ pub(super) fn expect(tag: u8, input: &[u8]) -> Option<(&[u8], &[u8])> {
 }
 
 /// The digits of an unsigned INTEGER's content, without leading zeros.
-pub(super) fn digits(content: &[u8]) -> &[u8] {
+pub(crate) fn digits(content: &[u8]) -> &[u8] {
     let skip = content.iter().take_while(|b| **b == 0).count();
     &content[skip..]
 }
