@@ -6,14 +6,16 @@
 //! panic that says what to install: these tests never skip.
 #![allow(dead_code, unreachable_pub)]
 
-use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
-use std::process::{Child, ChildStdin, Command, Stdio};
-use std::sync::{mpsc, OnceLock};
-use std::time::Duration;
+use std::process::{Command, Stdio};
+use std::sync::OnceLock;
 
 use percent_encoding::{utf8_percent_encode, NON_ALPHANUMERIC};
 use serde_json::Value;
+
+#[path = "../child_server/mod.rs"]
+mod child_server;
+use child_server::{control_client, ChildServer};
 
 const DIR: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/oauth2_server");
 
@@ -59,10 +61,7 @@ pub fn python() -> &'static Path {
 
 /// A running server; dropping it kills the process.
 pub struct AuthServer {
-    child: Child,
-    /// Held open: the server exits by itself when it closes, should the kill not happen.
-    _stdin: ChildStdin,
-    base: String,
+    server: ChildServer,
     http: reqwest::Client,
 }
 
@@ -80,7 +79,8 @@ impl AuthServer {
                 })
             })
             .collect();
-        let mut child = Command::new(python())
+        let mut python = Command::new(python());
+        python
             .arg(format!("{DIR}/server.py"))
             .args([
                 "--expires-in",
@@ -89,40 +89,15 @@ impl AuthServer {
                 "300",
             ])
             .env("OAUTH2_TEST_CLIENTS", Value::Array(registered).to_string())
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .expect("start server.py");
-        let stdin = child.stdin.take().expect("stdin");
-        let stdout = child.stdout.take().expect("stdout");
-        let (sender, first_line) = mpsc::channel();
-        std::thread::spawn(move || {
-            let mut lines = BufReader::new(stdout).lines();
-            let _ = sender.send(lines.next());
-            for _ in lines {}
-        });
-        let line = match first_line.recv_timeout(Duration::from_secs(60)) {
-            Ok(Some(Ok(line))) => line,
-            other => {
-                let _ = child.kill();
-                panic!("server.py did not start (see its output above): {other:?}");
-            }
-        };
-        let base = line
-            .strip_prefix("listening on ")
-            .unwrap_or_else(|| panic!("unexpected first line from server.py: {line}"))
-            .to_owned();
+            .stderr(Stdio::inherit());
         Self {
-            child,
-            _stdin: stdin,
-            base,
+            server: ChildServer::start(python, "server.py (see its output above)"),
             http: control_client(),
         }
     }
 
     pub fn url(&self, path: &str) -> String {
-        format!("{}{path}", self.base)
+        format!("{}{path}", self.server.base)
     }
 
     /// The server's counters: token_requests, tokens_issued, api_requests, api_unauthorized,
@@ -155,31 +130,4 @@ impl AuthServer {
             .expect("revoke");
         assert_eq!(response.status(), 200, "revocation refused");
     }
-}
-
-impl Drop for AuthServer {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-/// A plain-http client for the server's control routes. Under `rustls-ring` (without `rustls`)
-/// reqwest has no crypto provider of its own and would panic at `build`; it gets a config on
-/// aws-lc-rs, which the tests' own dependencies bring (it is never used: the server is plain
-/// http on loopback).
-fn control_client() -> reqwest::Client {
-    let builder = reqwest::Client::builder().no_proxy();
-    #[cfg(tls_provider = "ring")]
-    let builder = {
-        use tokio_rustls::rustls;
-        let provider = std::sync::Arc::new(rustls::crypto::aws_lc_rs::default_provider());
-        let config = rustls::ClientConfig::builder_with_provider(provider)
-            .with_safe_default_protocol_versions()
-            .expect("versions")
-            .with_root_certificates(rustls::RootCertStore::empty())
-            .with_no_client_auth();
-        builder.tls_backend_preconfigured(config)
-    };
-    builder.build().expect("client")
 }

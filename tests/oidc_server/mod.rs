@@ -6,15 +6,17 @@
 //! what to install: these tests never skip.
 #![allow(dead_code, unreachable_pub)]
 
-use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
-use std::process::{Child, ChildStdin, Command, Stdio};
-use std::sync::{mpsc, OnceLock};
-use std::time::Duration;
+use std::process::{Command, Stdio};
+use std::sync::OnceLock;
 
 use serde_json::Value;
 
 pub mod pki;
+
+#[path = "../child_server/mod.rs"]
+mod child_server;
+use child_server::{control_client, ChildServer};
 
 const DIR: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/oidc_server");
 
@@ -51,10 +53,7 @@ pub fn installed() -> &'static Path {
 
 /// A running oidc-provider; dropping it kills the process.
 pub struct OidcServer {
-    child: Child,
-    /// Held open: the server exits by itself when it closes, should the kill not happen.
-    _stdin: ChildStdin,
-    issuer: String,
+    server: ChildServer,
     http: reqwest::Client,
 }
 
@@ -64,49 +63,24 @@ impl OidcServer {
     pub fn start(mut config: Value) -> Self {
         config["maxSeconds"] = Value::from(300);
         let dir = installed();
-        let mut child = Command::new("node")
-            .arg(dir.join("server.mjs"))
+        let mut node = Command::new("node");
+        node.arg(dir.join("server.mjs"))
             .current_dir(dir)
             .env("OIDC_TEST_CONFIG", config.to_string())
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("start node server.mjs (is Node.js installed?)");
-        let stdin = child.stdin.take().expect("stdin");
-        let stdout = child.stdout.take().expect("stdout");
-        let (sender, first_line) = mpsc::channel();
-        std::thread::spawn(move || {
-            let mut lines = BufReader::new(stdout).lines();
-            let _ = sender.send(lines.next());
-            for _ in lines {}
-        });
-        let line = match first_line.recv_timeout(Duration::from_secs(60)) {
-            Ok(Some(Ok(line))) => line,
-            other => {
-                let _ = child.kill();
-                panic!("server.mjs did not start: {other:?}");
-            }
-        };
-        let issuer = line
-            .strip_prefix("listening on ")
-            .unwrap_or_else(|| panic!("unexpected first line from server.mjs: {line}"))
-            .to_owned();
+            .stderr(Stdio::null());
         Self {
-            child,
-            _stdin: stdin,
-            issuer,
+            server: ChildServer::start(node, "node server.mjs (is Node.js installed?)"),
             http: control_client(),
         }
     }
 
     /// The issuer identifier: `http://127.0.0.1:PORT`.
     pub fn issuer(&self) -> &str {
-        &self.issuer
+        &self.server.base
     }
 
     pub fn url(&self, path: &str) -> String {
-        format!("{}{path}", self.issuer)
+        format!("{}{path}", self.server.base)
     }
 
     /// A plain-http client for loopback, usable under every feature set.
@@ -125,30 +99,4 @@ impl OidcServer {
             .await
             .expect("stats JSON")
     }
-}
-
-impl Drop for OidcServer {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-/// A plain-http client for `/stats`. Under `rustls-ring` (without `rustls`) reqwest has no
-/// crypto provider of its own and would panic at `build`; it gets a config on aws-lc-rs, which
-/// the tests' own dependencies bring (never used: the server is plain http on loopback).
-fn control_client() -> reqwest::Client {
-    let builder = reqwest::Client::builder().no_proxy();
-    #[cfg(tls_provider = "ring")]
-    let builder = {
-        use tokio_rustls::rustls;
-        let provider = std::sync::Arc::new(rustls::crypto::aws_lc_rs::default_provider());
-        let config = rustls::ClientConfig::builder_with_provider(provider)
-            .with_safe_default_protocol_versions()
-            .expect("versions")
-            .with_root_certificates(rustls::RootCertStore::empty())
-            .with_no_client_auth();
-        builder.tls_backend_preconfigured(config)
-    };
-    builder.build().expect("client")
 }
