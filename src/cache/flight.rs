@@ -95,6 +95,7 @@ impl Shared {
             if let Some(cached) = &*self.current.load() {
                 cached.freshness.mark_stale();
             }
+            self.publish();
         }
     }
 }

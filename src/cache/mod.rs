@@ -37,6 +37,7 @@ use crate::{CredentialKey, Error, TokenSource};
 
 #[cfg(feature = "redis")]
 pub(crate) use self::fleet::Fleet;
+use self::keyed::Publisher;
 pub(crate) use self::keyed::{KeyLimits, KeyedCaches, MakeSource};
 pub(crate) use self::schedule::CacheConfig;
 pub(crate) use self::view::TokenView;
@@ -93,6 +94,8 @@ struct Shared {
     span: tracing::Span,
     /// On a keyed layer, the key.
     key: Option<CredentialKey>,
+    /// On a keyed layer, where each change of `current` is copied for the hot path.
+    publisher: Option<Publisher>,
     /// The store this cache shares its tokens through, if any.
     #[cfg(feature = "redis")]
     fleet: Option<Arc<Fleet>>,
@@ -104,6 +107,8 @@ struct Cached {
     token: Token,
     schedule: Schedule,
     freshness: Freshness,
+    /// When `freshness` falls (the refresh time, or the stale time while a refresh runs).
+    fresh_until: Instant,
 }
 
 #[derive(Default)]
@@ -165,6 +170,7 @@ impl TokenCache {
                 counters: Arc::new(counters),
                 span,
                 key,
+                publisher: None,
                 #[cfg(feature = "redis")]
                 fleet: None,
             }),
@@ -177,6 +183,15 @@ impl TokenCache {
     pub(crate) fn with_fleet(mut self, fleet: Fleet) -> Self {
         if let Some(shared) = Arc::get_mut(&mut self.shared) {
             shared.fleet = Some(Arc::new(fleet));
+        }
+        self
+    }
+
+    /// The same cache, copying its token into its keyed map's entry whenever it changes it.
+    /// Only for a cache just made.
+    fn publishing_to(mut self, publisher: Publisher) -> Self {
+        if let Some(shared) = Arc::get_mut(&mut self.shared) {
+            shared.publisher = Some(publisher);
         }
         self
     }
@@ -263,6 +278,7 @@ impl TokenCache {
         }
         state.last_forced_refresh = Some(now);
         shared.current.store(None);
+        shared.publish();
         tracing::info!(generation, "access token rejected with 401; dropped");
         #[cfg(feature = "redis")]
         if let Some(fleet) = &shared.fleet {
@@ -275,6 +291,13 @@ impl TokenCache {
 }
 
 impl Shared {
+    /// Tells the keyed map, if any, that `current` or its freshness changed.
+    fn publish(&self) {
+        if let Some(publisher) = &self.publisher {
+            publisher.publish(self);
+        }
+    }
+
     fn lock(&self) -> MutexGuard<'_, State> {
         // Every update leaves `State` coherent before anything can panic, so a poisoned lock
         // is safe to keep using.

@@ -99,10 +99,12 @@ impl Shared {
             token,
             schedule,
             freshness,
+            fresh_until,
         });
         if let Some(runtime) = runtime {
             timer.start(&cached, |cached| &cached.freshness, fresh_until, runtime);
         }
         self.current.store(Some(cached));
+        self.publish();
     }
 }

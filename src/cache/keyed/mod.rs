@@ -15,9 +15,11 @@
 //! 401 path), and waiters of a fetch hold the cache the fetch lands in, so neither is cut
 //! short.
 
+mod hasher;
+mod published;
+
 use std::collections::HashMap;
 use std::fmt;
-use std::hash::{BuildHasher, Hasher, RandomState};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, RwLock, RwLockReadGuard, RwLockWriteGuard, Weak};
 use std::time::Duration;
@@ -25,6 +27,8 @@ use std::time::Duration;
 use tokio::runtime::Handle;
 use tokio::time::Instant;
 
+use self::hasher::KeyHasher;
+use self::published::Published;
 use super::{CacheConfig, Token, TokenCache};
 use crate::key::CredentialKey;
 use crate::stats::{Counters, Stats};
@@ -71,66 +75,6 @@ struct Map {
 
 type Shard = HashMap<CredentialKey, Entry, KeyHasher>;
 
-/// Hashes a [`CredentialKey`] by the hash it carries, mixed with this map's random seed by a
-/// folded multiply: no pass over the key's bytes per lookup. The seed keeps the bits the map
-/// uses (low for the bucket, high for the tag, middle for the shard) from being chosen by
-/// whoever names the keys; only a full 64-bit SipHash collision survives it.
-#[derive(Clone, Copy)]
-struct KeyHasher {
-    seed: u64,
-}
-
-impl KeyHasher {
-    fn new() -> Self {
-        Self {
-            seed: RandomState::new().hash_one(0x5eed_u64) | 1,
-        }
-    }
-
-    fn mix(self, hash: u64) -> u64 {
-        let product = u128::from(hash ^ self.seed) * 0x9e37_79b9_7f4a_7c15_u128;
-        (product as u64) ^ ((product >> 64) as u64)
-    }
-
-    fn key_hash(self, key: &CredentialKey) -> u64 {
-        self.mix(key.prehash())
-    }
-}
-
-impl BuildHasher for KeyHasher {
-    type Hasher = KeyHash;
-
-    fn build_hasher(&self) -> KeyHash {
-        KeyHash {
-            mixer: *self,
-            hash: 0,
-        }
-    }
-}
-
-/// What [`KeyHasher`] builds: takes the key's `write_u64` (all a `CredentialKey` writes).
-struct KeyHash {
-    mixer: KeyHasher,
-    hash: u64,
-}
-
-impl Hasher for KeyHash {
-    fn finish(&self) -> u64 {
-        self.hash
-    }
-
-    fn write_u64(&mut self, hash: u64) {
-        self.hash = self.mixer.mix(self.hash ^ hash);
-    }
-
-    fn write(&mut self, bytes: &[u8]) {
-        // Not reached by a `CredentialKey`; correct for anything else all the same.
-        for &byte in bytes {
-            self.write_u64(u64::from(byte));
-        }
-    }
-}
-
 struct Inserts {
     len: usize,
     /// Whether the idle sweep's task is running.
@@ -140,6 +84,9 @@ struct Inserts {
 struct Entry {
     cache: TokenCache,
     last_used: AtomicU64,
+    /// The cache's token, copied here whenever the cache changes it, so a request finds it
+    /// in the table's own bucket rather than two allocations further.
+    token: Published,
 }
 
 impl KeyedCaches {
@@ -187,26 +134,37 @@ impl KeyedCaches {
         &self.shared.counters
     }
 
-    /// The cache of `key`, made (and the least recently used key evicted) if need be. The
-    /// hot path: one read lock, one lookup, one relaxed store.
-    #[inline]
+    /// The cache of `key`, made (and the least recently used key evicted) if need be.
     pub(crate) fn cache(&self, key: &CredentialKey) -> TokenCache {
+        self.lookup(key).0
+    }
+
+    /// The cache of `key` (made, and the least recently used key evicted, if need be) and its
+    /// token if fresh. The hot path: one read lock, one lookup, one relaxed store, and the
+    /// token copied from the table's bucket (which may be one cold line with 10,000 keys,
+    /// where the key's cache and its token would be three more, one after the other).
+    #[inline]
+    pub(crate) fn lookup(&self, key: &CredentialKey) -> (TokenCache, Option<Token>) {
         let map = &*self.shared;
         let shard = map.shard(key);
         let now = map.stamp();
-        if let Some(entry) = read(shard).get(key) {
+        let found = read(shard).get(key).map(|entry| {
             entry.last_used.store(now, Ordering::Relaxed);
-            return entry.cache.clone();
+            (entry.cache.clone(), entry.token.fresh(now))
+        });
+        match found {
+            Some((cache, Some(token))) => (cache, Some(token)),
+            // Not published: stale, being fetched, or bound to a key (DPoP).
+            Some((cache, None)) => {
+                let fresh = cache.fresh();
+                (cache, fresh)
+            }
+            None => {
+                let cache = self.insert(key, now);
+                let fresh = cache.fresh();
+                (cache, fresh)
+            }
         }
-        self.insert(key, now)
-    }
-
-    /// The cache of `key` (as [`cache`](Self::cache)) and its token, if fresh.
-    #[inline]
-    pub(crate) fn lookup(&self, key: &CredentialKey) -> (TokenCache, Option<Token>) {
-        let cache = self.cache(key);
-        let fresh = cache.fresh();
-        (cache, fresh)
     }
 
     /// A new key: its source made outside any lock, then added under the insert lock.
@@ -221,7 +179,10 @@ impl KeyedCaches {
         });
         let counters = Counters::under(Arc::clone(&map.counters));
         let cache =
-            TokenCache::with_counters(source, map.config.clone(), counters, Some(key.clone()));
+            TokenCache::with_counters(source, map.config.clone(), counters, Some(key.clone()))
+                .publishing_to(Publisher {
+                    map: Arc::downgrade(&self.shared),
+                });
         #[cfg(feature = "redis")]
         let cache = match fleet {
             Some(fleet) => cache.with_fleet(fleet),
@@ -239,6 +200,8 @@ impl KeyedCaches {
         let entry = Entry {
             cache: cache.clone(),
             last_used: AtomicU64::new(now),
+            // Nothing to publish yet: the cache is new, and nothing else has it.
+            token: Published::none(),
         };
         write(shard).insert(key.clone(), entry);
         inserts.len += 1;
@@ -269,6 +232,30 @@ impl KeyedCaches {
     }
 }
 
+/// How a key's cache reaches its entry in the map, to publish its token there.
+pub(crate) struct Publisher {
+    map: Weak<Map>,
+}
+
+impl Publisher {
+    /// Copies `cache`'s current token into its key's entry, after any change to it. The token
+    /// is read again under the shard's write lock, so whatever the order of two calls, the
+    /// last leaves the latest token. Nothing if the key was evicted (or its entry is now
+    /// another cache's).
+    pub(super) fn publish(&self, cache: &super::Shared) {
+        let (Some(map), Some(key)) = (self.map.upgrade(), cache.key.as_ref()) else {
+            return;
+        };
+        let mut shard = write(map.shard(key));
+        let Some(entry) = shard.get_mut(key) else {
+            return;
+        };
+        if std::ptr::eq(Arc::as_ptr(&entry.cache.shared), cache) {
+            entry.token = Published::of(cache.current.load().as_deref(), map.epoch);
+        }
+    }
+}
+
 impl Map {
     fn shard(&self, key: &CredentialKey) -> &RwLock<Shard> {
         // Middle bits: the shard's table takes its buckets from the low bits and its tags
@@ -278,8 +265,7 @@ impl Map {
     }
 
     fn stamp(&self) -> u64 {
-        let since = Instant::now().saturating_duration_since(self.epoch);
-        u64::try_from(since.as_nanos()).unwrap_or(u64::MAX)
+        published::stamp(Instant::now(), self.epoch)
     }
 
     fn lock_inserts(&self) -> MutexGuard<'_, Inserts> {
