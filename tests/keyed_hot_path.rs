@@ -35,16 +35,12 @@ impl TokenSource for Numbered {
     }
 }
 
+/// The `Authorization` values an API saw, or is to refuse.
+type Tokens = Arc<Mutex<Vec<String>>>;
+
 /// A keyed layer whose key `a` counts its fetches into the returned counter, and an API that
 /// records every token it sees and refuses those in `refused`.
-fn setup(
-    lifetime: Duration,
-) -> (
-    SymblAuthLayer,
-    Arc<AtomicU32>,
-    Arc<Mutex<Vec<String>>>,
-    Arc<Mutex<Vec<String>>>,
-) {
+fn setup(lifetime: Duration) -> (SymblAuthLayer, Arc<AtomicU32>, Tokens, Tokens) {
     let fetches = Arc::new(AtomicU32::new(0));
     let counted = Arc::clone(&fetches);
     let layer = SymblAuthLayer::keyed(move |key: &CredentialKey| Numbered {
@@ -65,17 +61,17 @@ fn setup(
 async fn send(
     layer: &SymblAuthLayer,
     key: &str,
-    seen: &Arc<Mutex<Vec<String>>>,
-    refused: &Arc<Mutex<Vec<String>>>,
+    seen: &Tokens,
+    refused: &Tokens,
 ) -> (StatusCode, String) {
     let (seen, refused) = (Arc::clone(seen), Arc::clone(refused));
     let api = service_fn(move |request: Request<ReplayBody<String>>| {
         let token = request.headers()["authorization"]
             .to_str()
-            .unwrap()
+            .expect("a header of ASCII")
             .to_owned();
-        seen.lock().unwrap().push(token.clone());
-        let refuse = refused.lock().unwrap().contains(&token);
+        seen.lock().expect("seen").push(token.clone());
+        let refuse = refused.lock().expect("refused").contains(&token);
         let status = if refuse {
             StatusCode::UNAUTHORIZED
         } else {
@@ -87,14 +83,18 @@ async fn send(
     });
     let mut request = Request::get("https://api.example.com/v1")
         .body(String::new())
-        .unwrap();
+        .expect("request");
     request.extensions_mut().insert(CredentialKey::new(key));
     let response = layer.layer(api).oneshot(request).await.expect("call");
     (response.status(), response.into_body())
 }
 
 fn count(seen: &Mutex<Vec<String>>, token: &str) -> usize {
-    seen.lock().unwrap().iter().filter(|t| *t == token).count()
+    seen.lock()
+        .expect("seen")
+        .iter()
+        .filter(|t| *t == token)
+        .count()
 }
 
 #[tokio::test(start_paused = true)]
@@ -102,7 +102,7 @@ async fn a_token_rejected_with_a_401_is_not_sent_again_while_the_next_is_fetched
     let (layer, fetches, seen, refused) = setup(Duration::from_secs(3600));
     assert_eq!(send(&layer, "a", &seen, &refused).await.1, "Bearer a-1");
     assert_eq!(send(&layer, "b", &seen, &refused).await.1, "Bearer b-1");
-    refused.lock().unwrap().push("Bearer a-1".into());
+    refused.lock().expect("refused").push("Bearer a-1".into());
 
     // The first call meets the 401, and waits a second for `a-2`.
     let first = tokio::spawn({
@@ -115,7 +115,7 @@ async fn a_token_rejected_with_a_401_is_not_sent_again_while_the_next_is_fetched
     let second = send(&layer, "a", &seen, &refused).await;
     assert_eq!(second, (StatusCode::OK, "Bearer a-2".to_owned()));
     assert_eq!(
-        first.await.unwrap(),
+        first.await.expect("first call"),
         (StatusCode::OK, "Bearer a-2".to_owned())
     );
     assert_eq!(send(&layer, "b", &seen, &refused).await.1, "Bearer b-1");
