@@ -1,6 +1,7 @@
 //! A keyed layer's hot path reads a copy of each key's token kept in the map itself; these
 //! pin that the copy follows its key's cache: a token rejected with a 401 is not sent again
-//! while the next one is fetched, and a token past its refresh time starts a refresh.
+//! while the next one is fetched, a token past its refresh time starts a refresh, and a
+//! refresh cut off with its runtime is started again in the next.
 
 use std::convert::Infallible;
 use std::sync::atomic::{AtomicU32, Ordering};
@@ -11,6 +12,7 @@ use http::{Request, Response, StatusCode};
 use symbl_auth::{
     AccessToken, CredentialKey, ReplayBody, SymblAuthLayer, TokenFuture, TokenSource,
 };
+use tokio::runtime::{Builder, Runtime};
 use tower::{service_fn, Layer, ServiceExt};
 
 /// Grants `<key>-1`, `<key>-2`, … for `lifetime`; every fetch after the first takes a second.
@@ -143,4 +145,49 @@ async fn a_keyed_token_past_its_refresh_time_starts_one_refresh_and_stays_in_use
     tokio::time::sleep(Duration::from_secs(2)).await;
     assert_eq!(send(&layer, "a", &seen, &refused).await.1, "Bearer a-2");
     assert_eq!(fetches.load(Ordering::SeqCst), 2);
+}
+
+fn paused() -> Runtime {
+    Builder::new_current_thread()
+        .enable_all()
+        .start_paused(true)
+        .build()
+        .expect("runtime")
+}
+
+#[test]
+fn a_keyed_refresh_cut_off_by_its_runtime_is_started_again_in_the_next() {
+    let (layer, fetches, seen, refused) = setup(Duration::from_secs(3600));
+    let runtime_a = paused();
+    runtime_a.block_on(async {
+        assert_eq!(send(&layer, "a", &seen, &refused).await.1, "Bearer a-1");
+        // Past the refresh time: this call starts a refresh whose task never runs, and the
+        // token is kept in use until its stale time.
+        tokio::time::advance(Duration::from_secs(3400)).await;
+        assert_eq!(send(&layer, "a", &seen, &refused).await.1, "Bearer a-1");
+    });
+    drop(runtime_a);
+    assert_eq!(
+        fetches.load(Ordering::SeqCst),
+        1,
+        "the refresh's task never ran"
+    );
+
+    // This runtime's clock starts an hour earlier than the first's ended. The refresh is lost,
+    // so the map's copy must not keep saying "fresh until the stale time": the next call past
+    // the refresh time has to start it again.
+    let runtime_b = paused();
+    runtime_b.block_on(async {
+        assert_eq!(send(&layer, "a", &seen, &refused).await.1, "Bearer a-1");
+        assert_eq!(fetches.load(Ordering::SeqCst), 1);
+        tokio::time::sleep(Duration::from_secs(3400)).await;
+        assert_eq!(send(&layer, "a", &seen, &refused).await.1, "Bearer a-1");
+        tokio::time::sleep(Duration::from_secs(2)).await;
+        assert_eq!(
+            fetches.load(Ordering::SeqCst),
+            2,
+            "the refresh ran in this runtime"
+        );
+        assert_eq!(send(&layer, "a", &seen, &refused).await.1, "Bearer a-2");
+    });
 }
