@@ -147,12 +147,11 @@ async fn a_keyed_token_past_its_refresh_time_starts_one_refresh_and_stays_in_use
     assert_eq!(fetches.load(Ordering::SeqCst), 2);
 }
 
+/// A runtime of paused time; timers only: the source and the API here are in memory.
 fn paused() -> Runtime {
-    Builder::new_current_thread()
-        .enable_all()
-        .start_paused(true)
-        .build()
-        .expect("runtime")
+    let mut builder = Builder::new_current_thread();
+    builder.enable_time().start_paused(true);
+    builder.build().expect("runtime")
 }
 
 #[test]

@@ -11,6 +11,10 @@
 //! order is strictly least recently used, and no new key is ever refused. A task per map,
 //! alive while keys are kept, drops keys idle for `idle_timeout`.
 //!
+//! Each entry also keeps a copy of its key's Bearer token ([`Published`]), which the key's
+//! cache rewrites through its [`Publisher`] whenever it changes its token or its freshness;
+//! a request finds the token in the bucket the lookup brought in (`published.rs`).
+//!
 //! Eviction drops the map's handle only: a request in flight holds its key's cache (for its
 //! 401 path), and waiters of a fetch hold the cache the fetch lands in, so neither is cut
 //! short.
