@@ -15,6 +15,10 @@ use serde_json::Value;
 
 #[path = "../child_server/mod.rs"]
 mod child_server;
+#[path = "../support/setup_script.rs"]
+// Loaded by each server that needs it; a test may use two of them.
+#[allow(clippy::duplicate_mod)]
+mod setup_script;
 use child_server::{control_client, ChildServer};
 
 const DIR: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/oauth2_server");
@@ -37,24 +41,9 @@ pub struct Client {
 pub fn python() -> &'static Path {
     static PYTHON: OnceLock<PathBuf> = OnceLock::new();
     PYTHON.get_or_init(|| {
-        let setup = format!("{DIR}/setup.sh");
-        let output = Command::new("bash")
-            .arg(&setup)
-            .stderr(Stdio::inherit())
-            .output()
-            .unwrap_or_else(|err| panic!("could not run {setup} (is bash installed?): {err}"));
-        assert!(
-            output.status.success(),
-            "{setup} could not install the OAuth2 test server (see its message above); the \
-             conformance tests need Python 3 with venv and pip, and PyPI"
-        );
-        let stdout = String::from_utf8_lossy(&output.stdout);
-        PathBuf::from(
-            stdout
-                .lines()
-                .last()
-                .expect("setup.sh prints the python path")
-                .trim(),
+        setup_script::run(
+            &format!("{DIR}/setup.sh"),
+            "the conformance tests need Python 3 with venv and pip, and PyPI",
         )
     })
 }

@@ -16,6 +16,10 @@ pub mod pki;
 
 #[path = "../child_server/mod.rs"]
 mod child_server;
+#[path = "../support/setup_script.rs"]
+// Loaded by each server that needs it; a test may use two of them.
+#[allow(clippy::duplicate_mod)]
+mod setup_script;
 use child_server::{control_client, ChildServer};
 
 const DIR: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/oidc_server");
@@ -29,24 +33,9 @@ pub fn key_file(name: &str) -> String {
 pub fn installed() -> &'static Path {
     static DIR_INSTALLED: OnceLock<PathBuf> = OnceLock::new();
     DIR_INSTALLED.get_or_init(|| {
-        let setup = format!("{DIR}/setup.sh");
-        let output = Command::new("bash")
-            .arg(&setup)
-            .stderr(Stdio::inherit())
-            .output()
-            .unwrap_or_else(|err| panic!("could not run {setup} (is bash installed?): {err}"));
-        assert!(
-            output.status.success(),
-            "{setup} could not install oidc-provider (see its message above); the conformance \
-             tests need Node.js 18 or newer with npm, and the npm registry"
-        );
-        let stdout = String::from_utf8_lossy(&output.stdout);
-        PathBuf::from(
-            stdout
-                .lines()
-                .last()
-                .expect("setup.sh prints its directory")
-                .trim(),
+        setup_script::run(
+            &format!("{DIR}/setup.sh"),
+            "the conformance tests need Node.js 18 or newer with npm, and the npm registry",
         )
     })
 }

@@ -18,6 +18,7 @@ if ! installed; then
   exec 9>"$venv.lock"
   if command -v flock >/dev/null; then flock 9; fi
   if ! installed; then
+    echo "installing $requirements into $venv" >&2
     if ! command -v python3 >/dev/null; then
       echo "error: python3 not found. $who: install Python 3.9 or newer with venv and pip" \
         "(Debian: apt-get install python3 python3-venv)" >&2

